@@ -1,0 +1,319 @@
+package poll
+
+import (
+	"golang.org/x/sys/unix"
+)
+
+// Handler receives a connection's events on the loop goroutine.
+type Handler interface {
+	// Data gets bytes read from the peer. p is the loop's read buffer: it is
+	// valid only during the call, and the handler may modify it.
+	Data(p []byte)
+	// Drain fires once the queue falls to the low-water mark after a Write
+	// reported false.
+	Drain()
+	// Closed fires exactly once when the connection ends, with the cause.
+	Closed(cause error)
+}
+
+type connState uint8
+
+const (
+	stateOpen    connState = iota
+	stateClosing           // Closed has run; queued output drains, then FIN and wait for the peer's
+	stateDone              // descriptor closed
+)
+
+// Conn is a non-blocking stream socket owned by the loop.
+type Conn struct {
+	loop     *Loop
+	fd       int
+	h        Handler
+	out      []byte // queued output; out[off:] is still to be written
+	off      int
+	state    connState
+	interest Interest
+	paused   bool
+	dirty    bool
+	blocked  bool // Write reported false; Drain is owed
+	peerEOF  bool
+	wrShut   bool
+	linger   *Timer
+}
+
+// NewConn registers an accepted or connected non-blocking socket.
+func (l *Loop) NewConn(fd int, h Handler) (*Conn, error) {
+	c := &Conn{loop: l, fd: fd, h: h, interest: Readable}
+	if err := l.register(fd, c, Readable); err != nil {
+		return nil, err
+	}
+	l.conns++
+	return c, nil
+}
+
+// SetHandler replaces the receiver of events.
+func (c *Conn) SetHandler(h Handler) { c.h = h }
+
+// FD is the socket descriptor (-1 once closed).
+func (c *Conn) FD() int {
+	if c.state == stateDone {
+		return -1
+	}
+	return c.fd
+}
+
+// Open reports whether the connection can still send and receive.
+func (c *Conn) Open() bool { return c.state == stateOpen }
+
+// Queued is the number of bytes written by the handler but not yet by the kernel.
+func (c *Conn) Queued() int { return len(c.out) - c.off }
+
+// Write queues p; the loop writes it at the end of the round. It reports
+// false when the queue is above the high-water mark (or the connection is
+// closed); then Drain fires once it is low again. Above MaxQueued the
+// connection is dropped as a slow consumer.
+func (c *Conn) Write(p []byte) bool {
+	if c.state != stateOpen {
+		return false
+	}
+	c.reserve(len(p))
+	c.out = append(c.out, p...)
+	return c.queued()
+}
+
+// WriteString is Write for a string, without a conversion copy.
+func (c *Conn) WriteString(s string) bool {
+	if c.state != stateOpen {
+		return false
+	}
+	c.reserve(len(s))
+	c.out = append(c.out, s...)
+	return c.queued()
+}
+
+// Write2 queues head then body, as one write: a frame header and its payload.
+func (c *Conn) Write2(head []byte, body string) bool {
+	if c.state != stateOpen {
+		return false
+	}
+	c.reserve(len(head) + len(body))
+	c.out = append(c.out, head...)
+	c.out = append(c.out, body...)
+	return c.queued()
+}
+
+func (c *Conn) reserve(n int) {
+	if c.out == nil {
+		c.out = c.loop.getBuf(n)
+	} else if c.off > 0 && c.off == len(c.out) {
+		c.out, c.off = c.out[:0], 0
+	}
+}
+
+func (c *Conn) queued() bool {
+	if !c.dirty {
+		c.dirty = true
+		c.loop.dirty = append(c.loop.dirty, c)
+	}
+	q := c.Queued()
+	if q > c.loop.cfg.MaxQueued {
+		c.Abort(ErrSlowConsumer)
+		return false
+	}
+	if q > c.loop.cfg.HighWater {
+		c.blocked = true
+		return false
+	}
+	return true
+}
+
+// Pause stops reading; the kernel's buffers then throttle the peer.
+func (c *Conn) Pause() {
+	if !c.paused {
+		c.paused = true
+		c.updateInterest()
+	}
+}
+
+// Resume undoes Pause.
+func (c *Conn) Resume() {
+	if c.paused {
+		c.paused = false
+		c.updateInterest()
+	}
+}
+
+// Paused reports whether reading is paused.
+func (c *Conn) Paused() bool { return c.paused }
+
+func (c *Conn) updateInterest() {
+	if c.state == stateDone {
+		return
+	}
+	var in Interest
+	// After EOF a socket stays readable for ever: stop asking.
+	if !c.peerEOF && (!c.paused || c.state == stateClosing) {
+		in |= Readable
+	}
+	if c.Queued() > 0 {
+		in |= Writable
+	}
+	if in != c.interest {
+		c.interest = in
+		c.loop.poller.Mod(c.fd, in)
+	}
+}
+
+func (c *Conn) ready(r Ready) {
+	if r.Writable && c.Queued() > 0 {
+		c.flush()
+	}
+	if c.state == stateDone {
+		return
+	}
+	if r.Readable && (!c.paused || c.state == stateClosing) {
+		c.read()
+	} else if r.Readable && c.paused {
+		// With reading paused the poller reports only hang-up or error.
+		c.Abort(ErrPeerClosed)
+	}
+}
+
+func (c *Conn) read() {
+	buf := c.loop.buf
+	for i := 0; i < c.loop.cfg.ReadsPerRound; i++ {
+		n, err := unix.Read(c.fd, buf)
+		if n > 0 {
+			if c.state == stateOpen {
+				c.h.Data(buf[:n])
+			}
+			if n < len(buf) || c.state != stateOpen || c.paused {
+				return
+			}
+			continue
+		}
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return
+		}
+		if n == 0 && err == nil {
+			c.peerEOF = true
+			if c.state == stateOpen {
+				c.Close(ErrPeerClosed) // what is queued may still reach a half-closed peer
+			} else if c.Queued() == 0 {
+				c.finish()
+			} else {
+				c.updateInterest()
+			}
+			return
+		}
+		c.Abort(err)
+		return
+	}
+}
+
+// flush writes as much queued output as the kernel takes.
+func (c *Conn) flush() {
+	if c.state == stateDone {
+		return
+	}
+	for c.Queued() > 0 {
+		n, err := unix.Write(c.fd, c.out[c.off:])
+		if n > 0 {
+			c.off += n
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			break
+		}
+		// EPIPE, ECONNRESET: the peer is gone; what is queued cannot arrive.
+		c.Abort(err)
+		return
+	}
+	if c.Queued() == 0 && c.out != nil {
+		c.loop.putBuf(c.out)
+		c.out, c.off = nil, 0
+	}
+	c.updateInterest()
+	if c.state == stateClosing {
+		if c.Queued() == 0 {
+			c.shutdownWrite()
+		}
+		return
+	}
+	if c.blocked && c.Queued() <= c.loop.cfg.LowWater && c.state == stateOpen {
+		c.blocked = false
+		c.h.Drain()
+	}
+}
+
+// Close ends the connection gracefully: Closed runs now, queued output is
+// still written, then the socket is shut down and closed once the peer
+// acknowledges or LingerTimeout passes.
+func (c *Conn) Close(cause error) {
+	if c.state != stateOpen {
+		return
+	}
+	c.state = stateClosing
+	c.paused = false
+	c.h.Closed(cause)
+	if c.state == stateDone {
+		return
+	}
+	c.linger = c.loop.AfterFunc(c.loop.cfg.LingerTimeout, c.finish)
+	if c.Queued() == 0 {
+		c.shutdownWrite()
+	} else if !c.dirty {
+		c.dirty = true
+		c.loop.dirty = append(c.loop.dirty, c)
+	}
+	c.updateInterest()
+}
+
+// Abort ends the connection at once, dropping queued output.
+func (c *Conn) Abort(cause error) {
+	if c.state == stateDone {
+		return
+	}
+	wasOpen := c.state == stateOpen
+	c.state = stateClosing
+	if wasOpen {
+		c.h.Closed(cause)
+	}
+	c.finish()
+}
+
+func (c *Conn) shutdownWrite() {
+	if c.wrShut {
+		return
+	}
+	c.wrShut = true
+	if c.peerEOF {
+		c.finish()
+		return
+	}
+	unix.Shutdown(c.fd, unix.SHUT_WR)
+}
+
+// finish closes the descriptor and frees the queue.
+func (c *Conn) finish() {
+	if c.state == stateDone {
+		return
+	}
+	if c.state == stateOpen {
+		c.state = stateClosing
+		c.h.Closed(ErrShutdown)
+	}
+	c.state = stateDone
+	c.linger.Stop()
+	c.loop.unregister(c.fd)
+	unix.Close(c.fd)
+	if c.out != nil {
+		c.loop.putBuf(c.out)
+		c.out, c.off = nil, 0
+	}
+	c.loop.conns--
+	c.loop.fdReleased()
+}

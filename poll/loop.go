@@ -1,0 +1,268 @@
+package poll
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config sizes the loop. Zero fields take the defaults below.
+type Config struct {
+	Poller         string        // "epoll" (default) or "poll"
+	ReadBuffer     int           // size of the loop's one read buffer
+	HighWater      int           // queued bytes above which Write reports false
+	LowWater       int           // queued bytes at or below which Drain fires again
+	MaxQueued      int           // queued bytes above which a connection is dropped
+	LingerTimeout  time.Duration // how long a closing connection may take to flush and see the peer's FIN
+	AcceptPause    time.Duration // accept back-off after EMFILE/ENFILE
+	ReadsPerRound  int           // reads of one connection per round when the buffer fills, for fairness
+	AcceptPerRound int           // accepts per listener per round, for fairness
+	Logger         *slog.Logger
+}
+
+const (
+	DefaultReadBuffer     = 64 << 10
+	DefaultHighWater      = 1 << 20
+	DefaultLowWater       = 256 << 10
+	DefaultMaxQueued      = 64 << 20
+	DefaultLingerTimeout  = 2 * time.Second
+	DefaultAcceptPause    = 100 * time.Millisecond
+	DefaultReadsPerRound  = 4
+	DefaultAcceptPerRound = 256
+)
+
+func (c *Config) setDefaults() {
+	if c.ReadBuffer <= 0 {
+		c.ReadBuffer = DefaultReadBuffer
+	}
+	if c.HighWater <= 0 {
+		c.HighWater = DefaultHighWater
+	}
+	if c.MaxQueued <= 0 {
+		c.MaxQueued = DefaultMaxQueued
+	}
+	if c.HighWater > c.MaxQueued {
+		c.HighWater = c.MaxQueued
+	}
+	if c.LowWater <= 0 || c.LowWater > c.HighWater {
+		c.LowWater = min(DefaultLowWater, c.HighWater/4)
+	}
+	if c.LingerTimeout <= 0 {
+		c.LingerTimeout = DefaultLingerTimeout
+	}
+	if c.AcceptPause <= 0 {
+		c.AcceptPause = DefaultAcceptPause
+	}
+	if c.ReadsPerRound <= 0 {
+		c.ReadsPerRound = DefaultReadsPerRound
+	}
+	if c.AcceptPerRound <= 0 {
+		c.AcceptPerRound = DefaultAcceptPerRound
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// owner is whatever holds a descriptor registered with the loop.
+type owner interface {
+	ready(r Ready)
+}
+
+// Loop is one event loop. Every method except Post and Wake must be called
+// from the goroutine running Run.
+type Loop struct {
+	cfg    Config
+	poller Poller
+	owners []owner // indexed by fd
+	ready  []Ready
+	buf    []byte // the one read buffer
+	now    time.Time
+	timers timerHeap
+	dirty  []*Conn // connections with output queued this round
+	spare  [][]byte
+	conns  int
+
+	listeners     []*Listener
+	acceptPaused  bool
+	acceptLogged  bool
+	acceptResumer *Timer
+
+	wakeFD   int
+	wakeSet  atomic.Bool
+	tasksMu  sync.Mutex
+	tasks    []func()
+	running  []func()
+	stopping bool
+}
+
+// NewLoop creates the poller and the wake-up descriptor.
+func NewLoop(cfg Config) (*Loop, error) {
+	cfg.setDefaults()
+	p, err := NewPoller(cfg.Poller)
+	if err != nil {
+		return nil, err
+	}
+	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	l := &Loop{cfg: cfg, poller: p, ready: make([]Ready, 256), buf: make([]byte, cfg.ReadBuffer), wakeFD: wfd, now: time.Now()}
+	if err := l.register(wfd, wakeOwner{l}, Readable); err != nil {
+		p.Close()
+		unix.Close(wfd)
+		return nil, err
+	}
+	return l, nil
+}
+
+// Config returns the loop's effective configuration.
+func (l *Loop) Config() Config { return l.cfg }
+
+// PollerName is "epoll" or "poll".
+func (l *Loop) PollerName() string { return l.poller.Name() }
+
+// Now is the time the current round started.
+func (l *Loop) Now() time.Time { return l.now }
+
+// Conns is the number of connections whose descriptor is still open.
+func (l *Loop) Conns() int { return l.conns }
+
+func (l *Loop) register(fd int, o owner, in Interest) error {
+	if err := l.poller.Add(fd, in); err != nil {
+		return err
+	}
+	for fd >= len(l.owners) {
+		l.owners = append(l.owners, nil)
+	}
+	l.owners[fd] = o
+	return nil
+}
+
+func (l *Loop) unregister(fd int) {
+	l.poller.Del(fd)
+	if fd < len(l.owners) {
+		l.owners[fd] = nil
+	}
+}
+
+// Post hands fn to the loop from any goroutine; it runs in a later round.
+func (l *Loop) Post(fn func()) {
+	l.tasksMu.Lock()
+	l.tasks = append(l.tasks, fn)
+	l.tasksMu.Unlock()
+	l.Wake()
+}
+
+// Wake interrupts a blocked Wait. Safe from any goroutine.
+func (l *Loop) Wake() {
+	if l.wakeSet.Swap(true) {
+		return
+	}
+	var one = [8]byte{1}
+	unix.Write(l.wakeFD, one[:])
+}
+
+type wakeOwner struct{ l *Loop }
+
+func (w wakeOwner) ready(Ready) {
+	l := w.l
+	var b [8]byte
+	unix.Read(l.wakeFD, b[:])
+	l.wakeSet.Store(false)
+	l.tasksMu.Lock()
+	l.running, l.tasks = l.tasks, l.running[:0]
+	l.tasksMu.Unlock()
+	for i, fn := range l.running {
+		l.running[i] = nil
+		fn()
+	}
+}
+
+// Stop makes Run return after the current round.
+func (l *Loop) Stop() { l.stopping = true }
+
+// Run polls until Stop. It returns only on Stop or a poller failure.
+func (l *Loop) Run() error {
+	for !l.stopping {
+		n, err := l.poller.Wait(l.ready, l.waitTimeout())
+		if err != nil {
+			return err
+		}
+		l.now = time.Now()
+		for i := 0; i < n; i++ {
+			r := l.ready[i]
+			if int(r.FD) < len(l.owners) {
+				if o := l.owners[r.FD]; o != nil {
+					o.ready(r)
+				}
+			}
+		}
+		l.runTimers()
+		l.flush()
+	}
+	return nil
+}
+
+// Close releases the poller and wake descriptor; connections must be gone.
+func (l *Loop) Close() error {
+	for _, ln := range l.listeners {
+		ln.Close()
+	}
+	for _, o := range l.owners {
+		if c, ok := o.(*Conn); ok {
+			c.finish()
+		}
+	}
+	unix.Close(l.wakeFD)
+	return l.poller.Close()
+}
+
+// flush writes the output gathered this round: one write per connection.
+func (l *Loop) flush() {
+	n := len(l.dirty)
+	for i := 0; i < n; i++ {
+		c := l.dirty[i]
+		l.dirty[i] = nil
+		c.dirty = false
+		c.flush()
+	}
+	// Writes made by Drain callbacks during the flush wait for the next round.
+	rest := copy(l.dirty, l.dirty[n:])
+	clear(l.dirty[rest:])
+	l.dirty = l.dirty[:rest]
+}
+
+// getBuf returns an empty output buffer, reusing a released one.
+func (l *Loop) getBuf(need int) []byte {
+	if k := len(l.spare); k > 0 && need <= spareBufSize {
+		b := l.spare[k-1]
+		l.spare = l.spare[:k-1]
+		return b[:0]
+	}
+	return make([]byte, 0, max(need, spareBufSize))
+}
+
+const (
+	spareBufSize = 16 << 10
+	maxSpare     = 1024
+)
+
+// putBuf keeps small output buffers for reuse so idle connections hold none.
+func (l *Loop) putBuf(b []byte) {
+	if cap(b) == spareBufSize && len(l.spare) < maxSpare {
+		l.spare = append(l.spare, b[:0])
+	}
+}
+
+// Errors that say why a connection ended.
+var (
+	ErrPeerClosed   = errors.New("peer closed")
+	ErrSlowConsumer = errors.New("output queue over limit")
+	ErrShutdown     = errors.New("shutdown")
+)

@@ -1,0 +1,130 @@
+package poll
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Interest is the set of readiness kinds a descriptor is watched for.
+type Interest uint8
+
+const (
+	Readable Interest = 1 << iota
+	Writable
+)
+
+// Ready is one descriptor's readiness as reported by a Poller.
+type Ready struct {
+	FD       int32
+	Readable bool // includes hang-up and error: a read reports which
+	Writable bool
+}
+
+// Poller is the small interface both backends implement. It is level-triggered.
+type Poller interface {
+	Add(fd int, in Interest) error
+	Mod(fd int, in Interest) error
+	Del(fd int) error
+	// Wait blocks up to timeoutMs (-1: forever) and fills out; EINTR is not an error.
+	Wait(out []Ready, timeoutMs int) (int, error)
+	Close() error
+	Name() string
+}
+
+// NewPoller returns the backend by name: "epoll" (default) or "poll".
+func NewPoller(name string) (Poller, error) {
+	switch name {
+	case "", "epoll":
+		return newEpoll()
+	case "poll":
+		return newPollFD(), nil
+	}
+	return nil, fmt.Errorf("unknown poller %q (want epoll or poll)", name)
+}
+
+// pollFD is the portable poll(2) backend: a slice of pollfd plus an index by fd.
+type pollFD struct {
+	fds   []unix.PollFd
+	index map[int32]int
+}
+
+func newPollFD() *pollFD { return &pollFD{index: make(map[int32]int)} }
+
+func (p *pollFD) Name() string { return "poll" }
+
+func pollEvents(in Interest) int16 {
+	var ev int16
+	if in&Readable != 0 {
+		ev |= unix.POLLIN | unix.POLLRDHUP
+	}
+	if in&Writable != 0 {
+		ev |= unix.POLLOUT
+	}
+	return ev
+}
+
+func (p *pollFD) Add(fd int, in Interest) error {
+	if _, ok := p.index[int32(fd)]; ok {
+		return unix.EEXIST
+	}
+	p.index[int32(fd)] = len(p.fds)
+	p.fds = append(p.fds, unix.PollFd{Fd: int32(fd), Events: pollEvents(in)})
+	return nil
+}
+
+func (p *pollFD) Mod(fd int, in Interest) error {
+	i, ok := p.index[int32(fd)]
+	if !ok {
+		return unix.ENOENT
+	}
+	p.fds[i].Events = pollEvents(in)
+	return nil
+}
+
+func (p *pollFD) Del(fd int) error {
+	i, ok := p.index[int32(fd)]
+	if !ok {
+		return unix.ENOENT
+	}
+	last := len(p.fds) - 1
+	if i != last {
+		p.fds[i] = p.fds[last]
+		p.index[p.fds[i].Fd] = i
+	}
+	p.fds = p.fds[:last]
+	delete(p.index, int32(fd))
+	return nil
+}
+
+func (p *pollFD) Wait(out []Ready, timeoutMs int) (int, error) {
+	for i := range p.fds {
+		p.fds[i].Revents = 0
+	}
+	_, err := unix.Poll(p.fds, timeoutMs)
+	if err == unix.EINTR {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range p.fds {
+		re := p.fds[i].Revents
+		if re == 0 {
+			continue
+		}
+		if n == len(out) {
+			break // the rest stay ready and show up next round
+		}
+		out[n] = Ready{
+			FD:       p.fds[i].Fd,
+			Readable: re&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
+			Writable: re&unix.POLLOUT != 0,
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (p *pollFD) Close() error { return nil }
