@@ -183,6 +183,7 @@ func (c *Conn) read() {
 	buf := c.loop.buf
 	for i := 0; i < c.loop.cfg.ReadsPerRound; i++ {
 		n, err := unix.Read(c.fd, buf)
+		c.loop.stats.Reads++
 		if n > 0 {
 			if c.state == stateOpen {
 				c.h.Data(buf[:n])
@@ -218,6 +219,7 @@ func (c *Conn) flush() {
 	}
 	for c.Queued() > 0 {
 		n, err := unix.Write(c.fd, c.out[c.off:])
+		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
 			continue
