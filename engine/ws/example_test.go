@@ -1,0 +1,75 @@
+package ws_test
+
+import (
+	"fmt"
+	"strings"
+
+	"pocketlua/engine/ws"
+)
+
+// The engine's read loop: feed each read to Decode until it is used up.
+func ExampleDecoder_Decode() {
+	// Two reads from a client: a masked "Hello" text frame (RFC 6455 §5.7)
+	// cut in the middle, then a ping and a close frame.
+	reads := [][]byte{
+		{0x81, 0x85, 0x37, 0xfa, 0x21},
+		{0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+			0x89, 0x80, 0, 0, 0, 0,
+			0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8},
+	}
+	var d ws.Decoder
+	var out []byte
+	for _, p := range reads {
+		for len(p) > 0 {
+			n, ev, err := d.Decode(p)
+			p = p[n:]
+			if err != nil {
+				ce := err.(*ws.CloseError)
+				out = ws.AppendClose(out, ce.Code, ce.Reason)
+				return
+			}
+			switch ev.Kind {
+			case ws.EventMessage:
+				fmt.Printf("%v message %q\n", ev.Opcode, ev.Payload)
+			case ws.EventPing:
+				out = ws.AppendFrame(out, true, ws.OpPong, ev.Payload)
+				fmt.Println("ping")
+			case ws.EventClose:
+				out = ws.AppendClose(out, ev.Code, "")
+				fmt.Println("close", ev.Code)
+			}
+		}
+	}
+	fmt.Printf("reply % x\n", out)
+	// Output:
+	// text message "Hello"
+	// ping
+	// close 1000
+	// reply 8a 00 88 02 03 e8
+}
+
+func ExampleParseRequest() {
+	buf := []byte("GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n" +
+		"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Version: 13\r\n\r\n")
+	req, n, err := ws.ParseRequest(buf, 8192)
+	if err == nil && req == nil {
+		return // wait for more bytes
+	}
+	if err == nil {
+		err = ws.CheckUpgrade(req)
+	}
+	if err != nil {
+		fmt.Printf("%s", err.(*ws.HTTPError).Response())
+		return
+	}
+	fmt.Println(n == len(buf))
+	resp := ws.HandshakeResponse(req.Header.Get("Sec-WebSocket-Key"), "", "", nil)
+	fmt.Print(strings.ReplaceAll(string(resp), "\r\n", "\n"))
+	// Output:
+	// true
+	// HTTP/1.1 101 Switching Protocols
+	// Upgrade: websocket
+	// Connection: Upgrade
+	// Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+}

@@ -1,0 +1,49 @@
+package ws
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+)
+
+// DefaultMaxHead is the request head size limit ParseRequest uses when
+// maxHead is not positive.
+const DefaultMaxHead = 8 << 10
+
+var headEnd = []byte("\r\n\r\n")
+
+// ParseRequest parses the HTTP/1.x request head at the start of buf with
+// net/http's parser.
+//
+// It returns (nil, 0, nil) while buf does not yet hold the whole head (up
+// to and including the blank line "\r\n\r\n"), and *HTTPError 431 once the
+// head is, or would be, longer than maxHead bytes (maxHead <= 0 means
+// DefaultMaxHead). A malformed head gives *HTTPError 400, and a version
+// other than HTTP/1.x gives 505.
+//
+// n is the length of the head. The bytes after it (a request body, or a
+// first WebSocket frame sent in the same segment) belong to the caller;
+// req.Body is http.NoBody and req.ContentLength says how much body follows.
+// req keeps no reference to buf.
+func ParseRequest(buf []byte, maxHead int) (req *http.Request, n int, err error) {
+	if maxHead <= 0 {
+		maxHead = DefaultMaxHead
+	}
+	i := bytes.Index(buf[:min(len(buf), maxHead)], headEnd)
+	if i < 0 {
+		if len(buf) >= maxHead {
+			return nil, 0, &HTTPError{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request head too large"}
+		}
+		return nil, 0, nil
+	}
+	n = i + len(headEnd)
+	req, err = http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(buf[:n]), n))
+	if err != nil {
+		return nil, 0, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed request: " + err.Error()}
+	}
+	if req.ProtoMajor != 1 {
+		return nil, 0, &HTTPError{Status: http.StatusHTTPVersionNotSupported, Reason: "only HTTP/1.x is served here"}
+	}
+	req.Body = http.NoBody
+	return req, n, nil
+}
