@@ -8,3 +8,5 @@ require (
 	github.com/yuin/gopher-lua v1.1.2
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/fsnotify/fsnotify v1.10.1 // indirect

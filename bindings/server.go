@@ -1,0 +1,158 @@
+package bindings
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// Register installs the conn, timer and listener types and preloads the
+// modules `server`, `log`, `ws` and `http`; `server` and `log` are also
+// globals, since nearly every script uses them.
+func Register(L *lua.LState, srv Server, logger *slog.Logger) {
+	registerConn(L)
+	registerTimer(L)
+	registerListener(L)
+	logMod := newLogModule(L, logger)
+	serverMod := newServerModule(L, srv, logMod)
+	L.PreloadModule("server", func(L *lua.LState) int { L.Push(serverMod); return 1 })
+	L.PreloadModule("log", func(L *lua.LState) int { L.Push(logMod); return 1 })
+	L.PreloadModule("ws", wsLoader)
+	L.PreloadModule("http", httpLoader)
+	L.SetGlobal("server", serverMod)
+	L.SetGlobal("log", logMod)
+}
+
+func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable {
+	bind := func(L *lua.LState, host string, port int, class *lua.LTable) int {
+		ln, err := srv.SocketBind(host, port, class)
+		if err != nil {
+			L.RaiseError("%s", err.Error())
+		}
+		L.Push(newListener(L, ln))
+		L.Push(lua.LString(ln.Host()))
+		L.Push(lua.LNumber(ln.Port()))
+		return 3
+	}
+	mod := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"socket_bind": func(L *lua.LState) int {
+			return bind(L, L.OptString(1, ""), L.OptInt(2, 0), L.OptTable(3, nil))
+		},
+		"listen": func(L *lua.LState) int {
+			t := L.CheckTable(1)
+			host := lua.LVAsString(t.RawGetString("host"))
+			port, _ := t.RawGetString("port").(lua.LNumber)
+			var class *lua.LTable
+			if c, ok := t.RawGetString("class").(*lua.LTable); ok {
+				class = c
+			} else if t.RawGetString("class") != lua.LNil {
+				L.ArgError(1, "class must be a table")
+			}
+			return bind(L, host, int(port), class)
+		},
+		"connections": func(L *lua.LState) int {
+			t := L.CreateTable(srv.Count(), 0)
+			for _, inst := range srv.Connections() {
+				t.Append(inst)
+			}
+			L.Push(t)
+			return 1
+		},
+		"count": func(L *lua.LState) int {
+			L.Push(lua.LNumber(srv.Count()))
+			return 1
+		},
+		"broadcast": func(L *lua.LState) int {
+			data := L.CheckString(1)
+			var except Conn
+			if L.GetTop() >= 2 && L.Get(2) != lua.LNil {
+				if except = ConnOf(L.Get(2)); except == nil {
+					L.ArgError(2, "conn or instance expected")
+				}
+			}
+			kind := L.OptString(3, "")
+			L.Push(lua.LNumber(srv.Broadcast(data, kind, except)))
+			return 1
+		},
+		"after": func(L *lua.LState) int {
+			L.Push(newTimer(L, srv.After(checkSeconds(L, 1), L.CheckFunction(2), false)))
+			return 1
+		},
+		"every": func(L *lua.LState) int {
+			d := checkSeconds(L, 1)
+			if d <= 0 {
+				L.ArgError(1, "interval must be positive")
+			}
+			L.Push(newTimer(L, srv.After(d, L.CheckFunction(2), true)))
+			return 1
+		},
+		"stats": func(L *lua.LState) int {
+			L.Push(srv.Stats(L))
+			return 1
+		},
+		"version": func(L *lua.LState) int {
+			L.Push(lua.LNumber(srv.Version()))
+			return 1
+		},
+		"shutdown": func(L *lua.LState) int {
+			srv.Shutdown()
+			return 0
+		},
+		"state": func(L *lua.LState) int {
+			L.Push(srv.State(L.CheckString(1), L.OptTable(2, nil)))
+			return 1
+		},
+		"reload": func(L *lua.LState) int {
+			srv.ReloadFromLua()
+			return 0
+		},
+	})
+	mod.RawSetString("log", logMod)
+	return mod
+}
+
+// newLogModule maps log.debug/info/warn/error(msg, k, v, ... | {k=v}) to slog,
+// tagged with the calling script's file:line.
+func newLogModule(L *lua.LState, logger *slog.Logger) *lua.LTable {
+	at := func(level slog.Level) lua.LGFunction {
+		return func(L *lua.LState) int {
+			if !logger.Enabled(context.Background(), level) {
+				return 0
+			}
+			msg := L.CheckAny(1).String()
+			attrs := []any{"at", strings.TrimSuffix(L.Where(1), ":")}
+			if t, ok := L.Get(2).(*lua.LTable); ok && L.GetTop() == 2 {
+				t.ForEach(func(k, v lua.LValue) { attrs = append(attrs, k.String(), luaLogValue(v)) })
+			} else {
+				for i := 2; i <= L.GetTop(); i += 2 {
+					attrs = append(attrs, L.Get(i).String(), luaLogValue(L.Get(i+1)))
+				}
+			}
+			logger.Log(context.Background(), level, msg, attrs...)
+			return 0
+		}
+	}
+	return L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"debug": at(slog.LevelDebug),
+		"info":  at(slog.LevelInfo),
+		"warn":  at(slog.LevelWarn),
+		"error": at(slog.LevelError),
+	})
+}
+
+func luaLogValue(v lua.LValue) any {
+	switch x := v.(type) {
+	case lua.LNumber:
+		return float64(x)
+	case lua.LBool:
+		return bool(x)
+	case lua.LString:
+		return string(x)
+	case *lua.LNilType:
+		return nil
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,188 @@
+// Command pocketlua runs a scriptable socket server: one event loop, and a
+// Lua client class that handles each connection's events.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"pocketlua/engine"
+	"pocketlua/poll"
+	"pocketlua/scripts"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+const defaultScript = "echo.lua"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks a mistake on the command line (exit status 2).
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, opts, err := parseFlags(args, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+		return 2
+	}
+	if opts.version {
+		fmt.Fprintf(stdout, "pocketlua %s\n", version)
+		return 0
+	}
+	logger, err := newLogger(stderr, opts.logLevel, opts.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+		return 2
+	}
+	cfg.Logger = logger
+	if opts.check {
+		if err := engine.Check(cfg); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "pocketlua: %s: ok\n", scriptName(cfg))
+		return 0
+	}
+
+	srv, err := engine.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s)\n",
+		version, strings.Join(srv.Addrs(), ", "), srv.Script(), srv.PollerName())
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go func() {
+		stopping := false
+		for sig := range sigs {
+			switch {
+			case sig == syscall.SIGHUP:
+				srv.Reload("SIGHUP")
+			case stopping:
+				logger.Error("second signal: exiting at once", "signal", sig.String())
+				os.Exit(1)
+			default:
+				stopping = true
+				logger.Info("signal: graceful shutdown", "signal", sig.String())
+				srv.Shutdown()
+			}
+		}
+	}()
+	if err := srv.Run(); err != nil {
+		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+type cliOptions struct {
+	check     bool
+	version   bool
+	logLevel  string
+	logFormat string
+}
+
+func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
+	var cfg engine.Config
+	var o cliOptions
+	fs := pflag.NewFlagSet("pocketlua", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: pocketlua [flags] [script.lua]\n\n"+
+			"Runs the Lua client class that script.lua returns for every connection.\n"+
+			"Without a script it runs the embedded %s (a WebSocket echo).\n\nFlags:\n", defaultScript)
+		fs.PrintDefaults()
+	}
+	listen := fs.StringArrayP("listen", "l", []string{engine.DefaultListen}, "address to listen on, host:port (repeatable; port 0 picks a free port)")
+	fs.StringArrayVarP(&cfg.LuaPath, "lua-path", "I", nil, "extra folder searched by require (repeatable)")
+	fs.StringVar(&cfg.Poller, "poller", "epoll", "event backend: epoll or poll")
+	fs.IntVar(&cfg.MaxConns, "max-conns", engine.DefaultMaxConns, "open connections beyond which new ones are closed at once")
+	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
+	fs.IntVar(&cfg.HighWater, "high-water", poll.DefaultHighWater, "queued bytes above which send returns false")
+	fs.IntVar(&cfg.LowWater, "low-water", poll.DefaultLowWater, "queued bytes at or below which drain fires")
+	fs.DurationVar(&cfg.HandlerTimeout, "handler-timeout", engine.DefaultHandlerTimeout, "longest a Lua handler may run before it is interrupted (0 disables)")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", engine.DefaultShutdownGrace, "how long a graceful shutdown waits for connections")
+	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", engine.DefaultCloseTimeout, "how long a WebSocket close waits for the peer's close frame")
+	fs.Int64Var(&cfg.MaxMessage, "max-message", engine.DefaultMaxMessage, "largest WebSocket message, in bytes (close 1009 beyond)")
+	fs.Int64Var(&cfg.MaxFrame, "max-frame", 0, "largest WebSocket frame, in bytes (0: same as --max-message)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&cfg.Watch, "watch", false, "reload when the script or a module it required from disk changes")
+	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, o, err
+	}
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		cfg.Script = fs.Arg(0)
+		if st, err := os.Stat(cfg.Script); err != nil {
+			return cfg, o, fmt.Errorf("script: %w", err)
+		} else if st.IsDir() {
+			return cfg, o, fmt.Errorf("script %s is a directory", cfg.Script)
+		}
+	default:
+		return cfg, o, fmt.Errorf("%w: one script at most, got %q", errUsage, fs.Args())
+	}
+	if cfg.Poller != "epoll" && cfg.Poller != "poll" {
+		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
+	}
+	for name, v := range map[string]int64{"max-conns": int64(cfg.MaxConns), "max-queued-bytes": int64(cfg.MaxQueuedBytes),
+		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage} {
+		if v <= 0 {
+			return cfg, o, fmt.Errorf("--%s must be positive", name)
+		}
+	}
+	if cfg.MaxFrame < 0 || cfg.HandlerTimeout < 0 || cfg.ShutdownGrace <= 0 || cfg.CloseTimeout <= 0 {
+		return cfg, o, fmt.Errorf("durations and limits must not be negative (shutdown-grace and close-timeout must be positive)")
+	}
+	if cfg.LowWater > cfg.HighWater || cfg.HighWater > cfg.MaxQueuedBytes {
+		return cfg, o, fmt.Errorf("want --low-water <= --high-water <= --max-queued-bytes")
+	}
+	cfg.Listen = *listen
+	cfg.Batteries = scripts.FS
+	cfg.DefaultScript = defaultScript
+	return cfg, o, nil
+}
+
+func scriptName(cfg engine.Config) string {
+	if cfg.Script == "" {
+		return "embedded:" + defaultScript
+	}
+	return cfg.Script
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"pocketlua/poll"
+)
+
+// Config is everything the server needs; the CLI fills it from flags.
+// Zero fields take the defaults named below.
+type Config struct {
+	Listen         []string      // host:port addresses; default DefaultListen
+	Script         string        // main script path; empty runs DefaultScript from Batteries
+	DefaultScript  string        // battery run when Script is empty
+	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
+	LuaPath        []string      // extra folders searched by require
+	Poller         string        // "epoll" or "poll"
+	MaxConns       int           // open connections beyond which new ones are closed at once
+	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
+	HighWater      int           // queued bytes above which send returns false
+	LowWater       int           // queued bytes at or below which drain fires
+	HandlerTimeout time.Duration // longest a Lua handler may run; 0 disables the guard
+	ShutdownGrace  time.Duration // how long shutdown waits for connections to finish
+	CloseTimeout   time.Duration // how long a WebSocket close waits for the peer's close
+	MaxMessage     int64         // WebSocket message limit (per-connection option can lower it)
+	MaxFrame       int64         // WebSocket frame limit; 0 means MaxMessage
+	ReadBuffer     int           // the loop's read buffer
+	Watch          bool          // reload when a script or project module changes
+	Logger         *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:9002"
+	DefaultMaxConns       = 100000
+	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
+	DefaultHandlerTimeout = 2 * time.Second
+	DefaultShutdownGrace  = 5 * time.Second
+	DefaultCloseTimeout   = 3 * time.Second
+	DefaultMaxMessage     = 16 << 20
+)
+
+func (c *Config) setDefaults() {
+	if len(c.Listen) == 0 {
+		c.Listen = []string{DefaultListen}
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxQueuedBytes <= 0 {
+		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.CloseTimeout <= 0 {
+		c.CloseTimeout = DefaultCloseTimeout
+	}
+	if c.MaxMessage <= 0 {
+		c.MaxMessage = DefaultMaxMessage
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = c.MaxMessage
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}

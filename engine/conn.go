@@ -1,0 +1,291 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"pocketlua/bindings"
+	"pocketlua/poll"
+)
+
+// Conn is one connection: the socket, its Lua instance, and its mode.
+type Conn struct {
+	srv    *Server
+	pc     *poll.Conn
+	id     int64
+	peerSA unix.Sockaddr
+	inst   *lua.LTable
+	cls    *classInfo
+	ws     *wsConn // nil in raw mode
+	timers []*luaTimer
+	ended  bool // closed has run (or the connection was refused)
+}
+
+// closeCause says why a connection ended; code is the WebSocket close code
+// (0 on a raw connection).
+type closeCause struct {
+	code   int
+	reason string
+}
+
+func (c *closeCause) Error() string { return c.reason }
+
+const ws1001 = 1001
+
+func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
+	s.nextID++
+	c := &Conn{srv: s, id: s.nextID, peerSA: sa, cls: class}
+	pc, err := s.loop.NewConn(fd, c)
+	if err != nil {
+		unix.Close(fd)
+		s.log.Error("register connection", "err", err)
+		return
+	}
+	c.pc = pc
+	s.stats.accepted++
+	inst := s.L.CreateTable(0, 4)
+	inst.RawSetString("conn", bindings.NewConn(s.L, c))
+	inst.Metatable = class.table
+	c.inst = inst
+	s.conns[c.id] = c
+
+	if class.fns[evAccept] != nil {
+		info := s.L.CreateTable(0, 3)
+		info.RawSetString("id", lua.LNumber(c.id))
+		info.RawSetString("peer", lua.LString(c.Peer()))
+		info.RawSetString("local_addr", lua.LString(c.LocalAddr()))
+		ret, ok := c.call(evAccept, 1, info, nil, 1)
+		if !ok {
+			return
+		}
+		if ret == lua.LFalse {
+			c.ended = true
+			delete(s.conns, c.id)
+			s.stats.refused++
+			pc.Abort(&closeCause{reason: "refused"})
+			return
+		}
+	}
+	c.call(evStart, 0, nil, nil, 0)
+}
+
+// call runs one of the instance's handlers, if its class defines it.
+func (c *Conn) call(ev event, nargs int, a1, a2 lua.LValue, nret int) (lua.LValue, bool) {
+	if mt, ok := c.inst.Metatable.(*lua.LTable); ok && mt != c.cls.table {
+		c.cls = c.srv.newClassInfo(mt, c.cls.version)
+	}
+	fn := c.cls.fns[ev]
+	if fn == nil {
+		return lua.LNil, true
+	}
+	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, eventNames[ev])
+}
+
+// invoke calls fn(self, a1, a2) under the handler guard. A failure is
+// logged once with its traceback and ends only c's connection.
+func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, a1, a2 lua.LValue, nret int, what string) (lua.LValue, bool) {
+	L := s.L
+	L.Push(fn)
+	n := 0
+	if self != nil {
+		L.Push(self)
+		n++
+	}
+	if nargs > 0 {
+		L.Push(a1)
+		n++
+	}
+	if nargs > 1 {
+		L.Push(a2)
+		n++
+	}
+	s.guard.enter()
+	err := L.PCall(n, nret, nil)
+	timedOut := s.guard.exit()
+	if err != nil {
+		s.handlerFailed(c, what, err, timedOut)
+		return lua.LNil, false
+	}
+	if nret == 0 {
+		return lua.LNil, true
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	return ret, true
+}
+
+func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
+	msg, trace := luaErrorText(err)
+	attrs := []any{"event", what}
+	if c != nil {
+		attrs = append(attrs, "conn", c.id, "peer", c.Peer())
+	}
+	reason := "error"
+	if timedOut {
+		s.stats.timeouts++
+		reason = "handler timeout"
+		msg = fmt.Sprintf("handler ran longer than %s and was interrupted", s.cfg.HandlerTimeout)
+	} else {
+		s.stats.luaErrors++
+	}
+	attrs = append(attrs, "err", msg)
+	if trace != "" {
+		attrs = append(attrs, "traceback", trace)
+	}
+	s.log.Error("lua handler failed", attrs...)
+	if c != nil && !c.ended {
+		c.closeWith(1011, reason)
+	}
+}
+
+// poll.Handler
+
+func (c *Conn) Data(p []byte) {
+	c.srv.stats.bytesIn += int64(len(p))
+	if c.ws != nil {
+		c.wsData(p)
+		return
+	}
+	c.call(evData, 1, lua.LString(string(p)), nil, 0)
+}
+
+func (c *Conn) Drain() {
+	if !c.ended {
+		c.call(evDrain, 0, nil, nil, 0)
+	}
+}
+
+func (c *Conn) Closed(cause error) {
+	c.end(cause)
+	if c.ws != nil {
+		c.ws.stop()
+	}
+}
+
+// end runs closed(code, reason) once and forgets the connection.
+func (c *Conn) end(cause error) {
+	if c.ended {
+		return
+	}
+	c.ended = true
+	delete(c.srv.conns, c.id)
+	for _, t := range c.timers {
+		t.stop()
+	}
+	c.timers = nil
+	code, reason := c.describe(cause)
+	var luaCode lua.LValue = lua.LNil
+	if code != 0 {
+		luaCode = lua.LNumber(code)
+	}
+	c.call(evClosed, 2, luaCode, lua.LString(reason), 0)
+}
+
+func (c *Conn) describe(cause error) (int, string) {
+	var cc *closeCause
+	if errors.As(cause, &cc) {
+		return cc.code, cc.reason
+	}
+	code := 0
+	if c.ws != nil {
+		code = 1006 // no close frame was exchanged
+	}
+	var errno unix.Errno
+	switch {
+	case cause == poll.ErrPeerClosed:
+		return code, "peer closed"
+	case cause == poll.ErrSlowConsumer:
+		return code, "slow consumer"
+	case cause == poll.ErrShutdown:
+		return code, "shutdown"
+	case errors.As(cause, &errno):
+		return code, errno.Error()
+	case cause != nil:
+		return code, cause.Error()
+	}
+	return code, "closed"
+}
+
+// closeWith is every deliberate close: by the script, an error, shutdown.
+func (c *Conn) closeWith(code int, reason string) {
+	if c.ended || !c.pc.Open() {
+		return
+	}
+	if c.ws != nil {
+		c.wsClose(code, reason)
+		return
+	}
+	c.pc.Close(&closeCause{reason: reason})
+}
+
+// bindings.Conn
+
+func (c *Conn) ID() int64 { return c.id }
+func (c *Conn) FD() int   { return c.pc.FD() }
+
+func (c *Conn) Peer() string {
+	h, p := poll.SockaddrHostPort(c.peerSA)
+	return poll.JoinHostPort(h, p)
+}
+
+func (c *Conn) LocalAddr() string {
+	sa, err := unix.Getsockname(c.pc.FD())
+	if err != nil {
+		return ""
+	}
+	h, p := poll.SockaddrHostPort(sa)
+	return poll.JoinHostPort(h, p)
+}
+
+func (c *Conn) Version() int { return c.cls.version }
+
+func (c *Conn) Mode() string {
+	if c.ws != nil {
+		return "websocket"
+	}
+	return "raw"
+}
+
+func (c *Conn) Open() bool { return !c.ended && c.pc.Open() }
+
+func (c *Conn) Send(data, kind string) (bool, error) {
+	if c.ws != nil {
+		return c.wsSend(data, kind)
+	}
+	if kind != "" {
+		return false, fmt.Errorf("send: kind %q needs websocket mode (call conn:upgrade first)", kind)
+	}
+	if c.ended {
+		return false, nil
+	}
+	c.srv.stats.bytesOut += int64(len(data))
+	return c.pc.WriteString(data), nil
+}
+
+func (c *Conn) Close(code int, reason string) {
+	if c.ws != nil {
+		code = sendableCloseCode(code)
+	}
+	if reason == "" {
+		reason = "closed"
+	}
+	c.closeWith(code, reason)
+}
+
+func (c *Conn) Buffered() int { return c.pc.Queued() }
+func (c *Conn) Pause()        { c.pc.Pause() }
+
+func (c *Conn) Resume() {
+	c.pc.Resume()
+	if c.ws != nil && c.ws.pending != nil {
+		c.scheduleFeed()
+	}
+}
+
+func (c *Conn) After(d time.Duration, fn *lua.LFunction) bindings.Timer {
+	return c.srv.newTimer(c, d, fn, false)
+}

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// Events a class may define, looked up once per class rather than per call.
+type event int
+
+const (
+	evAccept event = iota
+	evStart
+	evData
+	evMessage
+	evDrain
+	evClosed
+	evPing
+	evPong
+	numEvents
+)
+
+var eventNames = [numEvents]string{"accept", "start", "data", "message", "drain", "closed", "ping", "pong"}
+
+// classInfo caches a class table's handlers. A connection re-resolves it
+// when its instance's metatable changes (setmetatable from a script).
+type classInfo struct {
+	table   *lua.LTable
+	version int
+	main    bool // the main script's class: reloads may migrate its instances
+	fns     [numEvents]*lua.LFunction
+}
+
+func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
+	ci := &classInfo{table: t, version: version}
+	if t.RawGetString("__index") == lua.LNil {
+		t.RawSetString("__index", t) // so instances find the methods
+	}
+	for ev, name := range eventNames {
+		if fn, ok := s.L.GetField(t, name).(*lua.LFunction); ok {
+			ci.fns[ev] = fn
+		}
+	}
+	return ci
+}
+
+// newLuaState opens the standard libraries with sizes chosen for many
+// small handler calls: a modest call stack (deep recursion fails with a Lua
+// error), a data stack that grows on demand up to a bound.
+func newLuaState() *lua.LState {
+	return lua.NewState(lua.Options{
+		CallStackSize:       200,
+		RegistrySize:        1024 * 4,
+		RegistryMaxSize:     1024 * 256,
+		RegistryGrowStep:    1024,
+		MinimizeStackMemory: true,
+	})
+}
+
+// installRequire makes require search the main script's folder, the -I
+// folders, then the embedded batteries. package.path and the file loaders
+// of the stock library are replaced, so the working directory never leaks in.
+// onDisk is told of every module file loaded from disk, for reload and --watch.
+func installRequire(L *lua.LState, dirs []string, batteries fs.FS, onDisk func(name, path string)) {
+	pkg := L.GetGlobal("package").(*lua.LTable)
+	pkg.RawSetString("path", lua.LString(strings.Join(searchPatterns(dirs), ";")))
+	loaders := L.CreateTable(2, 0)
+	loaders.Append(L.GetField(pkg, "loaders").(*lua.LTable).RawGetInt(1)) // package.preload
+	loaders.Append(L.NewFunction(func(L *lua.LState) int {
+		name := L.CheckString(1)
+		rel := strings.ReplaceAll(name, ".", "/")
+		var tried []string
+		for _, dir := range dirs {
+			for _, pat := range []string{"%s.lua", "%s/init.lua"} {
+				path := filepath.Join(dir, fmt.Sprintf(pat, rel))
+				if _, err := os.Stat(path); err != nil {
+					tried = append(tried, path)
+					continue
+				}
+				fn, err := L.LoadFile(path)
+				if err != nil {
+					L.RaiseError("%s", err.Error())
+				}
+				onDisk(name, path)
+				L.Push(fn)
+				return 1
+			}
+		}
+		if batteries != nil {
+			if src, err := fs.ReadFile(batteries, rel+".lua"); err == nil {
+				fn, err := compile(L, string(src), "embedded:"+rel+".lua")
+				if err != nil {
+					L.RaiseError("%s", err.Error())
+				}
+				L.Push(fn)
+				return 1
+			}
+			tried = append(tried, "embedded:"+rel+".lua")
+		}
+		L.Push(lua.LString("\n\tno file '" + strings.Join(tried, "'\n\tno file '") + "'"))
+		return 1
+	}))
+	pkg.RawSetString("loaders", loaders)
+	L.SetField(L.Get(lua.RegistryIndex), "_LOADERS", loaders)
+}
+
+func searchPatterns(dirs []string) []string {
+	var pats []string
+	for _, d := range dirs {
+		pats = append(pats, filepath.Join(d, "?.lua"), filepath.Join(d, "?/init.lua"))
+	}
+	return pats
+}
+
+// compile parses and compiles source under a chunk name used in tracebacks.
+func compile(L *lua.LState, src, name string) (*lua.LFunction, error) {
+	chunk, err := parse.Parse(strings.NewReader(src), name)
+	if err != nil {
+		return nil, err
+	}
+	proto, err := lua.Compile(chunk, name)
+	if err != nil {
+		return nil, err
+	}
+	return L.NewFunctionFromProto(proto), nil
+}
+
+// loadScript reads the main script from disk, or the default battery.
+func loadScript(L *lua.LState, cfg *Config) (*lua.LFunction, string, error) {
+	if cfg.Script == "" {
+		if cfg.Batteries == nil || cfg.DefaultScript == "" {
+			return nil, "", errors.New("no script given and no embedded default")
+		}
+		src, err := fs.ReadFile(cfg.Batteries, cfg.DefaultScript)
+		if err != nil {
+			return nil, "", fmt.Errorf("embedded default %s: %w", cfg.DefaultScript, err)
+		}
+		name := "embedded:" + cfg.DefaultScript
+		fn, err := compile(L, string(src), name)
+		return fn, name, err
+	}
+	f, err := os.Open(cfg.Script)
+	if err != nil {
+		return nil, cfg.Script, err
+	}
+	defer f.Close()
+	src, err := io.ReadAll(f)
+	if err != nil {
+		return nil, cfg.Script, err
+	}
+	fn, err := compile(L, string(src), cfg.Script)
+	return fn, cfg.Script, err
+}
+
+// luaErrorText splits a Lua error into its message (with file:line) and traceback.
+func luaErrorText(err error) (msg, trace string) {
+	var ae *lua.ApiError
+	if errors.As(err, &ae) {
+		return ae.Object.String(), ae.StackTrace
+	}
+	return err.Error(), ""
+}

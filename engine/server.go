@@ -1,0 +1,354 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"pocketlua/bindings"
+	"pocketlua/poll"
+)
+
+// Server is one event loop with its Lua state, listeners and connections.
+// After New, only Run's goroutine touches it, except Shutdown.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	loop    *poll.Loop
+	L       *lua.LState
+	guard   *guard
+	main    *classInfo // the class the main script returned
+	version int
+	script  string
+	modules map[string]string // project modules loaded from disk: name -> path
+	states  *lua.LTable       // server.state tables, by name, across reloads
+	reloads int64
+	watcher *watcher
+
+	conns     map[int64]*Conn
+	nextID    int64
+	listeners []*listener
+	stats     stats
+	started   time.Time
+
+	shuttingDown bool
+}
+
+type stats struct {
+	accepted, refused, overLimit int64
+	messagesIn, messagesOut      int64
+	bytesIn, bytesOut            int64
+	luaErrors, timeouts          int64
+}
+
+// listener serves one listening socket with a class.
+type listener struct {
+	srv   *Server
+	ln    *poll.Listener
+	class *classInfo // nil: the main class
+}
+
+func (l *listener) Host() string { return l.ln.Host }
+func (l *listener) Port() int    { return l.ln.Port }
+func (l *listener) Close() {
+	l.ln.Close()
+	ls := l.srv.listeners
+	for i, x := range ls {
+		if x == l {
+			l.srv.listeners = append(ls[:i], ls[i+1:]...)
+			break
+		}
+	}
+}
+
+// New loads the main script and binds every listen address. Any failure
+// comes back as one error that says what and where.
+func New(cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[int64]*Conn), started: time.Now()}
+	loop, err := poll.NewLoop(poll.Config{
+		Poller:     cfg.Poller,
+		ReadBuffer: cfg.ReadBuffer,
+		HighWater:  cfg.HighWater,
+		LowWater:   cfg.LowWater,
+		MaxQueued:  cfg.MaxQueuedBytes,
+		Logger:     cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.loop = loop
+	if err := s.loadMain(); err != nil {
+		s.close()
+		return nil, err
+	}
+	if cfg.Watch && cfg.Script != "" {
+		if err := s.startWatcher(); err != nil {
+			s.close()
+			return nil, fmt.Errorf("--watch: %w", err)
+		}
+	}
+	for _, addr := range cfg.Listen {
+		host, port, err := splitHostPort(addr)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		if _, err := s.bind(host, port, nil); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Check loads the script as New would, without binding anything.
+func Check(cfg Config) error {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[int64]*Conn)}
+	loop, err := poll.NewLoop(poll.Config{Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	s.loop = loop
+	defer s.close()
+	return s.loadMain()
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("listen address %q: bad port", addr)
+	}
+	return host, port, nil
+}
+
+// loadMain makes the Lua state and runs the main script, which must return
+// its class table.
+func (s *Server) loadMain() error {
+	L := newLuaState()
+	s.L = L
+	s.guard = newGuard(L, s.cfg.HandlerTimeout)
+	var dirs []string
+	if s.cfg.Script != "" {
+		dirs = append(dirs, filepath.Dir(s.cfg.Script))
+	}
+	dirs = append(dirs, s.cfg.LuaPath...)
+	s.modules = make(map[string]string)
+	installRequire(L, dirs, s.cfg.Batteries, func(name, path string) { s.modules[name] = path })
+	s.states = L.NewTable()
+	bindings.Register(L, s, s.log)
+
+	class, err := s.runMain()
+	if err != nil {
+		return err
+	}
+	s.version = 1
+	s.main = s.newClassInfo(class, s.version)
+	s.main.main = true
+	return nil
+}
+
+// runMain compiles and runs the main script under the guard; it must
+// return its class table.
+func (s *Server) runMain() (*lua.LTable, error) {
+	L := s.L
+	fn, name, err := loadScript(L, &s.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", name, err)
+	}
+	s.script = name
+	L.Push(fn)
+	s.guard.enter()
+	err = L.PCall(0, 1, nil)
+	if s.guard.exit() {
+		return nil, fmt.Errorf("load %s: ran longer than the handler timeout (%s)", name, s.cfg.HandlerTimeout)
+	}
+	if err != nil {
+		msg, trace := luaErrorText(err)
+		return nil, fmt.Errorf("load %s: %s\n%s", name, msg, trace)
+	}
+	ret := L.Get(-1)
+	L.Pop(1)
+	class, ok := ret.(*lua.LTable)
+	if !ok {
+		return nil, fmt.Errorf("load %s: the script must return its class table, got %s", name, ret.Type())
+	}
+	return class, nil
+}
+
+func (s *Server) close() {
+	if s.watcher != nil {
+		s.watcher.close()
+	}
+	s.loop.Close() // may still run closed handlers: before the Lua state goes
+	if s.guard != nil {
+		s.guard.close()
+	}
+	if s.L != nil {
+		s.L.Close()
+	}
+}
+
+// Addrs lists the bound addresses, with real ports.
+func (s *Server) Addrs() []string {
+	out := make([]string, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.ln.Addr()
+	}
+	return out
+}
+
+// PollerName is the backend in use.
+func (s *Server) PollerName() string { return s.loop.PollerName() }
+
+// Script is the name of the main script.
+func (s *Server) Script() string { return s.script }
+
+// Run serves until shutdown completes.
+func (s *Server) Run() error {
+	defer s.close()
+	return s.loop.Run()
+}
+
+// Shutdown begins a graceful shutdown; safe from any goroutine.
+func (s *Server) Shutdown() {
+	s.loop.Post(s.beginShutdown)
+}
+
+func (s *Server) beginShutdown() {
+	if s.shuttingDown {
+		return
+	}
+	s.shuttingDown = true
+	s.log.Info("shutting down", "connections", len(s.conns), "grace", s.cfg.ShutdownGrace)
+	for len(s.listeners) > 0 {
+		s.listeners[0].Close()
+	}
+	for _, c := range s.connList() {
+		c.closeWith(ws1001, "shutdown")
+	}
+	s.loop.AfterFunc(s.cfg.ShutdownGrace, func() {
+		s.log.Warn("shutdown grace over; dropping what is left", "descriptors", s.loop.Conns())
+		s.loop.Stop()
+	})
+	s.stopWhenIdle()
+}
+
+// stopWhenIdle ends the loop once every descriptor has closed.
+func (s *Server) stopWhenIdle() {
+	if s.loop.Conns() == 0 {
+		s.loop.Stop()
+		return
+	}
+	s.loop.AfterFunc(10*time.Millisecond, s.stopWhenIdle)
+}
+
+// bind opens a listener served by class (the main class when nil).
+func (s *Server) bind(host string, port int, class *classInfo) (*listener, error) {
+	fd, h, p, err := poll.SocketBind(host, port, poll.SocketBindOptions{})
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{srv: s, class: class}
+	ln, err := s.loop.Listen(fd, h, p, l.accept)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	l.ln = ln
+	s.listeners = append(s.listeners, l)
+	return l, nil
+}
+
+func (l *listener) accept(fd int, sa unix.Sockaddr) {
+	s := l.srv
+	if len(s.conns) >= s.cfg.MaxConns || s.shuttingDown {
+		s.stats.overLimit++
+		unix.Close(fd)
+		return
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	class := l.class
+	if class == nil {
+		class = s.main
+	}
+	s.openConn(fd, sa, class)
+}
+
+// connList is a snapshot, since handlers may close connections while we iterate.
+func (s *Server) connList() []*Conn {
+	out := make([]*Conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// The bindings.Server interface.
+
+func (s *Server) SocketBind(host string, port int, class *lua.LTable) (bindings.Listener, error) {
+	if s.shuttingDown {
+		return nil, errors.New("socket_bind: server is shutting down")
+	}
+	var ci *classInfo
+	if class != nil {
+		ci = s.newClassInfo(class, s.version)
+	}
+	l, err := s.bind(host, port, ci)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (s *Server) Connections() []*lua.LTable {
+	out := make([]*lua.LTable, 0, len(s.conns))
+	for _, c := range s.conns {
+		out = append(out, c.inst)
+	}
+	return out
+}
+
+func (s *Server) Count() int   { return len(s.conns) }
+func (s *Server) Version() int { return s.version }
+
+func (s *Server) Broadcast(data, kind string, except bindings.Conn) int {
+	return s.broadcast(data, kind, except)
+}
+
+func (s *Server) After(d time.Duration, fn *lua.LFunction, repeat bool) bindings.Timer {
+	return s.newTimer(nil, d, fn, repeat)
+}
+
+func (s *Server) Stats(L *lua.LState) *lua.LTable {
+	t := L.CreateTable(0, 16)
+	set := func(k string, v float64) { t.RawSetString(k, lua.LNumber(v)) }
+	set("connections", float64(len(s.conns)))
+	set("descriptors", float64(s.loop.Conns()))
+	set("accepted", float64(s.stats.accepted))
+	set("refused", float64(s.stats.refused))
+	set("over_limit", float64(s.stats.overLimit))
+	set("messages_in", float64(s.stats.messagesIn))
+	set("messages_out", float64(s.stats.messagesOut))
+	set("bytes_in", float64(s.stats.bytesIn))
+	set("bytes_out", float64(s.stats.bytesOut))
+	set("lua_errors", float64(s.stats.luaErrors))
+	set("timeouts", float64(s.stats.timeouts))
+	set("version", float64(s.version))
+	set("reloads", float64(s.reloads))
+	set("uptime", time.Since(s.started).Seconds())
+	t.RawSetString("poller", lua.LString(s.loop.PollerName()))
+	return t
+}

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"pocketlua/engine/ws"
+	"pocketlua/poll"
+)
+
+// The kinds handed to message(payload, kind), boxed once.
+var (
+	luaText   lua.LValue = lua.LString("text")
+	luaBinary lua.LValue = lua.LString("binary")
+)
+
+// wsConn is a connection's WebSocket state after conn:upgrade.
+type wsConn struct {
+	dec          ws.Decoder
+	pending      []byte // input not yet decoded: leftover from the handshake, or held while paused
+	feeding      bool   // a feed of pending is scheduled
+	closeSent    bool
+	closeTimer   *poll.Timer
+	keepalive    *poll.Timer
+	pingInterval time.Duration
+	idleTimeout  time.Duration
+	lastRead     time.Time
+}
+
+// Upgrade switches the connection to WebSocket framing; the script has
+// already answered the handshake.
+func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
+	if mode != "websocket" {
+		return fmt.Errorf("unknown mode %q (want \"websocket\")", mode)
+	}
+	if c.ws != nil {
+		return fmt.Errorf("already in websocket mode")
+	}
+	if !c.Open() {
+		return fmt.Errorf("connection is closed")
+	}
+	cfg := &c.srv.cfg
+	w := &wsConn{lastRead: c.srv.loop.Now()}
+	w.dec.MaxMessage = cfg.MaxMessage
+	w.dec.MaxFrame = cfg.MaxFrame
+	if opts != nil {
+		var err error
+		get := func(name string, ceiling int64) int64 {
+			v := opts.RawGetString(name)
+			if v == lua.LNil || err != nil {
+				return ceiling
+			}
+			n, ok := v.(lua.LNumber)
+			if !ok || n <= 0 {
+				err = fmt.Errorf("option %s must be a positive number", name)
+				return ceiling
+			}
+			if ceiling > 0 && int64(n) > ceiling {
+				return ceiling // the server's flag is the ceiling
+			}
+			return int64(n)
+		}
+		w.dec.MaxMessage = get("max_message", cfg.MaxMessage)
+		w.dec.MaxFrame = get("max_frame", cfg.MaxFrame)
+		w.pingInterval = time.Duration(float64(get("ping_interval", 0)) * float64(time.Second))
+		w.idleTimeout = time.Duration(float64(get("idle_timeout", 0)) * float64(time.Second))
+		if err != nil {
+			return err
+		}
+	}
+	c.ws = w
+	if leftover != "" {
+		w.pending = []byte(leftover)
+		c.scheduleFeed()
+	}
+	c.armKeepalive()
+	return nil
+}
+
+// scheduleFeed decodes held input after the current handler returns.
+func (c *Conn) scheduleFeed() {
+	w := c.ws
+	if w.feeding {
+		return
+	}
+	w.feeding = true
+	c.srv.loop.AfterFunc(0, func() {
+		w.feeding = false
+		if w.pending != nil && c.pc.Open() && !c.pc.Paused() {
+			c.wsData(nil)
+		}
+	})
+}
+
+// wsData decodes input into events. Held input always goes first, so
+// bytes are handled in arrival order.
+func (c *Conn) wsData(p []byte) {
+	w := c.ws
+	w.lastRead = c.srv.loop.Now()
+	if w.pending != nil {
+		p = append(w.pending, p...)
+		w.pending = nil
+	}
+	for len(p) > 0 && c.pc.Open() {
+		if c.pc.Paused() {
+			w.pending = append([]byte(nil), p...)
+			return
+		}
+		n, ev, err := w.dec.Decode(p)
+		p = p[n:]
+		if err != nil {
+			c.wsFail(err)
+			return
+		}
+		switch ev.Kind {
+		case ws.EventMessage:
+			if w.closeSent {
+				continue // nothing is delivered after our close
+			}
+			c.srv.stats.messagesIn++
+			kind := luaBinary
+			if ev.Opcode == ws.OpText {
+				kind = luaText
+			}
+			c.call(evMessage, 2, lua.LString(string(ev.Payload)), kind, 0)
+		case ws.EventPing:
+			if !w.closeSent {
+				var h [wsMaxHeader]byte
+				c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPong, len(ev.Payload)), string(ev.Payload))
+				if c.cls.fns[evPing] != nil {
+					c.call(evPing, 1, lua.LString(string(ev.Payload)), nil, 0)
+				}
+			}
+		case ws.EventPong:
+			if c.cls.fns[evPong] != nil {
+				c.call(evPong, 1, lua.LString(string(ev.Payload)), nil, 0)
+			}
+		case ws.EventClose:
+			c.wsPeerClose(ev.Code, string(ev.Payload))
+			return
+		}
+	}
+}
+
+// wsPeerClose answers the peer's close (echoing its code) and closes TCP
+// first, as the server should; or completes the close we started.
+func (c *Conn) wsPeerClose(code int, reason string) {
+	w := c.ws
+	if !w.closeSent {
+		w.closeSent = true
+		reply := code
+		if code == ws.CloseNoStatus {
+			reply = 0 // an empty close answers an empty close
+		}
+		c.writeClose(reply, "")
+	}
+	cause := &closeCause{code: code, reason: reason}
+	c.end(cause)
+	c.pc.Close(cause)
+}
+
+// wsFail sends the close code for a protocol violation and closes.
+func (c *Conn) wsFail(err error) {
+	ce, ok := err.(*ws.CloseError)
+	if !ok {
+		ce = &ws.CloseError{Code: ws.CloseProtocolError, Reason: err.Error()}
+	}
+	w := c.ws
+	if !w.closeSent {
+		w.closeSent = true
+		c.writeClose(ce.Code, ce.Reason)
+	}
+	cause := &closeCause{code: ce.Code, reason: ce.Reason}
+	c.end(cause)
+	c.pc.Close(cause)
+}
+
+// wsClose starts the close handshake from our side: closed runs now; the
+// socket closes when the peer answers or CloseTimeout passes.
+func (c *Conn) wsClose(code int, reason string) {
+	w := c.ws
+	if w.closeSent {
+		return
+	}
+	w.closeSent = true
+	c.writeClose(code, reason)
+	cause := &closeCause{code: code, reason: reason}
+	c.end(cause)
+	if c.pc.Open() {
+		w.closeTimer = c.srv.loop.AfterFunc(c.srv.cfg.CloseTimeout, func() {
+			c.pc.Close(&closeCause{code: code, reason: "close timeout"})
+		})
+	}
+}
+
+func (c *Conn) writeClose(code int, reason string) {
+	var buf [wsMaxHeader + 125]byte
+	c.pc.Write(ws.AppendClose(buf[:0], code, reason))
+}
+
+// wsSend frames one message. Nothing is sent after a close.
+func (c *Conn) wsSend(data, kind string) (bool, error) {
+	op := ws.OpBinary
+	switch kind {
+	case "text":
+		op = ws.OpText
+	case "binary", "":
+	default:
+		return false, fmt.Errorf("send: kind must be \"text\" or \"binary\", not %q", kind)
+	}
+	if c.ws.closeSent || c.ended {
+		return false, nil
+	}
+	c.srv.stats.messagesOut++
+	c.srv.stats.bytesOut += int64(len(data))
+	var h [wsMaxHeader]byte
+	return c.pc.Write2(ws.AppendHeader(h[:0], true, op, len(data)), data), nil
+}
+
+// Ping sends a ping frame (payload at most 125 bytes).
+func (c *Conn) Ping(payload string) (bool, error) {
+	if c.ws == nil {
+		return false, fmt.Errorf("ping needs websocket mode")
+	}
+	if len(payload) > 125 {
+		return false, fmt.Errorf("ping payload is %d bytes; the limit is 125", len(payload))
+	}
+	if c.ws.closeSent || c.ended {
+		return false, nil
+	}
+	var h [wsMaxHeader]byte
+	return c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPing, len(payload)), payload), nil
+}
+
+// armKeepalive pings every ping_interval and closes a peer silent for idle_timeout.
+func (c *Conn) armKeepalive() {
+	w := c.ws
+	period := w.pingInterval
+	if period <= 0 {
+		period = w.idleTimeout / 2
+	}
+	if period <= 0 {
+		return
+	}
+	w.keepalive = c.srv.loop.AfterFunc(period, func() {
+		if w.closeSent || !c.pc.Open() {
+			return
+		}
+		if w.idleTimeout > 0 && c.srv.loop.Now().Sub(w.lastRead) >= w.idleTimeout {
+			c.wsClose(ws.CloseGoingAway, "idle timeout")
+			return
+		}
+		if w.pingInterval > 0 {
+			c.Ping("")
+		}
+		c.armKeepalive()
+	})
+}
+
+func (w *wsConn) stop() {
+	w.closeTimer.Stop()
+	w.keepalive.Stop()
+	w.pending = nil
+	w.dec.Reset()
+}
+
+// sendableCloseCode maps what a script passes to a code we may send.
+func sendableCloseCode(code int) int {
+	switch {
+	case code == 0:
+		return ws.CloseNormal
+	case ws.ValidCloseCode(code):
+		return code
+	}
+	return ws.CloseNormal
+}
+
+// broadcast sends data to every open connection but except; WebSocket
+// receivers share one encoded frame.
+func (s *Server) broadcast(data, kind string, except any) int {
+	op := ws.OpBinary
+	if kind == "text" {
+		op = ws.OpText
+	}
+	var frame []byte
+	n := 0
+	for _, c := range s.conns {
+		if except != nil && except == any(c) {
+			continue
+		}
+		if c.ws != nil {
+			if c.ws.closeSent {
+				continue
+			}
+			if frame == nil {
+				frame = ws.AppendFrame(make([]byte, 0, ws.HeaderSize(len(data))+len(data)), true, op, []byte(data))
+			}
+			c.pc.Write(frame)
+			s.stats.messagesOut++
+		} else {
+			c.pc.WriteString(data)
+		}
+		s.stats.bytesOut += int64(len(data))
+		n++
+	}
+	return n
+}
+
+// wsMaxHeader is the largest server frame header: 2 bytes + 8 length bytes.
+const wsMaxHeader = 10

@@ -1,0 +1,30 @@
+-- fatclient: the base of every client class. A class is a plain table;
+-- instances are setmetatable({conn = conn}, Class), made by the server.
+local FatClient = {}
+FatClient.__index = FatClient
+
+-- Class:extend([fields]) makes a subclass that inherits every method.
+function FatClient:extend(fields)
+  local class = fields or {}
+  class.__index = class
+  class.super = self
+  return setmetatable(class, self)
+end
+
+-- Class:include(mixin) copies a mixin's functions into the class.
+function FatClient:include(mixin)
+  for k, v in pairs(mixin) do
+    if self[k] == nil then self[k] = v end
+  end
+  return self
+end
+
+function FatClient:send(data, kind) return self.conn:send(data, kind) end
+function FatClient:close(code, reason) return self.conn:close(code, reason) end
+
+-- self:after(seconds, fn) calls fn(self) later; cancelled if the connection ends.
+function FatClient:after(seconds, fn)
+  return self.conn:after(seconds, function() fn(self) end)
+end
+
+return FatClient
