@@ -1,0 +1,236 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the pocketlua executable built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pocketlua-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "pocketlua")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/pocketlua")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building pocketlua:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pollers are the backends every end-to-end test runs against.
+var pollers = []string{"epoll", "poll"}
+
+// eachPoller runs fn once per poller backend, as subtests.
+func eachPoller(t *testing.T, fn func(t *testing.T, poller string)) {
+	for _, p := range pollers {
+		t.Run(p, func(t *testing.T) { fn(t, p) })
+	}
+}
+
+// server is a running pocketlua process.
+type server struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	Addr string // first listen address, host:port
+	All  []string
+	logs *syncBuffer
+	done chan struct{}
+	err  error // from Wait
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var listeningLine = regexp.MustCompile(`listening on (.+) \(script`)
+
+// startServer runs pocketlua with args (flags, then an optional script) on a
+// free loopback port unless args name one, and waits for its listening line.
+// The process is stopped when the test ends.
+func startServer(t *testing.T, poller string, args ...string) *server {
+	t.Helper()
+	return startServerIn(t, "", poller, args...)
+}
+
+// startServerIn is startServer with the process's working directory set to
+// dir ("" keeps the test's own).
+func startServerIn(t *testing.T, dir, poller string, args ...string) *server {
+	t.Helper()
+	full := []string{"--poller", poller}
+	if !hasListen(args) {
+		full = append(full, "-l", "127.0.0.1:0")
+	}
+	full = append(full, args...)
+	s := &server{t: t, logs: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(binary, full...)
+	s.cmd.Dir = dir
+	s.cmd.Stderr = s.logs
+	out, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() { s.err = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.kill() })
+	select {
+	case line := <-lines:
+		m := listeningLine.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("unexpected first line %q; logs:\n%s", line, s.logs)
+		}
+		s.All = strings.Split(m[1], ", ")
+		s.Addr = s.All[0]
+	case <-s.done:
+		t.Fatalf("pocketlua exited before listening: %v; logs:\n%s", s.err, s.logs)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("pocketlua did not start; logs:\n%s", s.logs)
+	}
+	return s
+}
+
+func hasListen(args []string) bool {
+	for _, a := range args {
+		if a == "-l" || a == "--listen" || strings.HasPrefix(a, "--listen=") {
+			return true
+		}
+	}
+	return false
+}
+
+// Logs is everything the server wrote to stderr so far.
+func (s *server) Logs() string { return s.logs.String() }
+
+// signal sends sig and waits up to d for the exit; it returns the exit code.
+func (s *server) signal(sig syscall.Signal, d time.Duration) (int, bool) {
+	s.cmd.Process.Signal(sig)
+	select {
+	case <-s.done:
+		return s.cmd.ProcessState.ExitCode(), true
+	case <-time.After(d):
+		return -1, false
+	}
+}
+
+// stop shuts the server down with SIGTERM and fails the test on a bad exit.
+func (s *server) stop() {
+	s.t.Helper()
+	code, ok := s.signal(syscall.SIGTERM, 15*time.Second)
+	if !ok {
+		s.t.Fatalf("server did not exit after SIGTERM; logs:\n%s", s.Logs())
+	}
+	if code != 0 {
+		s.t.Fatalf("server exit code %d; logs:\n%s", code, s.Logs())
+	}
+}
+
+func (s *server) kill() {
+	select {
+	case <-s.done:
+	default:
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// rssKiB reads the server's resident set size.
+func (s *server) rssKiB() int {
+	s.t.Helper()
+	return procStatusKiB(s.t, s.cmd.Process.Pid, "VmRSS:")
+}
+
+func procStatusKiB(t *testing.T, pid int, field string) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field) {
+			f := strings.Fields(line)
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
+}
+
+// openFDs counts the server's open descriptors.
+func (s *server) openFDs() int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// waitFor polls cond every 10 ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// writeScript writes a Lua file into the test's temp dir and returns its path.
+func writeScript(t *testing.T, name, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
