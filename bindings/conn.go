@@ -129,7 +129,9 @@ func connClose(L *lua.LState) int {
 	c := checkConn(L)
 	code := L.OptInt(2, 0)
 	reason := L.OptString(3, "")
-	c.Close(code, reason)
+	if err := c.Close(code, reason); err != nil {
+		L.RaiseError("%s", err.Error())
+	}
 	return 0
 }
 

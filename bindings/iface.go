@@ -20,7 +20,7 @@ type Conn interface {
 	Send(data string, kind string) (bool, error)
 	Ping(payload string) (bool, error)
 	// Close ends the connection; code and reason matter in WebSocket mode.
-	Close(code int, reason string)
+	Close(code int, reason string) error
 	Buffered() int
 	Pause()
 	Resume()
@@ -51,7 +51,7 @@ type Server interface {
 	SocketBind(host string, port int, class *lua.LTable) (Listener, error)
 	Connections() []*lua.LTable
 	Count() int
-	Broadcast(data, kind string, except Conn) int
+	Broadcast(data, kind string, except Conn) (int, error)
 	After(d time.Duration, fn *lua.LFunction, repeat bool) Timer
 	Stats(L *lua.LState) *lua.LTable
 	Version() int

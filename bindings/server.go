@@ -74,7 +74,11 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 				}
 			}
 			kind := L.OptString(3, "")
-			L.Push(lua.LNumber(srv.Broadcast(data, kind, except)))
+			n, err := srv.Broadcast(data, kind, except)
+			if err != nil {
+				L.RaiseError("%s", err.Error())
+			}
+			L.Push(lua.LNumber(n))
 			return 1
 		},
 		"after": func(L *lua.LState) int {

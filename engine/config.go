@@ -28,6 +28,7 @@ type Config struct {
 	MaxFrame       int64         // WebSocket frame limit; 0 means MaxMessage
 	ReadBuffer     int           // the loop's read buffer
 	Watch          bool          // reload when a script or project module changes
+	ReusePort      bool          // SO_REUSEPORT on listeners, so several workers share a port
 	Logger         *slog.Logger
 }
 

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"pocketlua/bindings"
+	"pocketlua/engine/ws"
 	"pocketlua/poll"
 )
 
@@ -62,6 +63,9 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 		if !ok {
 			return
 		}
+		if c.ended {
+			return // accept closed the connection itself
+		}
 		if ret == lua.LFalse {
 			c.ended = true
 			delete(s.conns, c.id)
@@ -75,14 +79,19 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 
 // call runs one of the instance's handlers, if its class defines it.
 func (c *Conn) call(ev event, nargs int, a1, a2 lua.LValue, nret int) (lua.LValue, bool) {
-	if mt, ok := c.inst.Metatable.(*lua.LTable); ok && mt != c.cls.table {
-		c.cls = c.srv.newClassInfo(mt, c.cls.version)
-	}
+	c.resolveClass()
 	fn := c.cls.fns[ev]
 	if fn == nil {
 		return lua.LNil, true
 	}
 	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, eventNames[ev])
+}
+
+// resolveClass follows a script's setmetatable on its instance.
+func (c *Conn) resolveClass() {
+	if mt, ok := c.inst.Metatable.(*lua.LTable); ok && mt != c.cls.table {
+		c.cls = c.srv.newClassInfo(mt, c.cls.version)
+	}
 }
 
 // invoke calls fn(self, a1, a2) under the handler guard. A failure is
@@ -259,21 +268,30 @@ func (c *Conn) Send(data, kind string) (bool, error) {
 	if kind != "" {
 		return false, fmt.Errorf("send: kind %q needs websocket mode (call conn:upgrade first)", kind)
 	}
-	if c.ended {
+	if c.ended || !c.pc.Open() {
 		return false, nil
 	}
 	c.srv.stats.bytesOut += int64(len(data))
 	return c.pc.WriteString(data), nil
 }
 
-func (c *Conn) Close(code int, reason string) {
+func (c *Conn) Close(code int, reason string) error {
 	if c.ws != nil {
-		code = sendableCloseCode(code)
+		if code == 0 {
+			code = ws.CloseNormal
+		}
+		if !ws.ValidCloseCode(code) {
+			return fmt.Errorf("close: %d is not a close code a server may send (1000-1003, 1007-1014, 3000-4999)", code)
+		}
+		if len(reason) > 123 {
+			return fmt.Errorf("close: the reason is %d bytes; the limit is 123", len(reason))
+		}
 	}
 	if reason == "" {
 		reason = "closed"
 	}
 	c.closeWith(code, reason)
+	return nil
 }
 
 func (c *Conn) Buffered() int { return c.pc.Queued() }

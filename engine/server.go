@@ -52,7 +52,8 @@ type stats struct {
 type listener struct {
 	srv   *Server
 	ln    *poll.Listener
-	class *classInfo // nil: the main class
+	class      *classInfo // nil: the main class
+	configured bool       // from Config.Listen, not from a script
 }
 
 func (l *listener) Host() string { return l.ln.Host }
@@ -101,10 +102,12 @@ func New(cfg Config) (*Server, error) {
 			s.close()
 			return nil, err
 		}
-		if _, err := s.bind(host, port, nil); err != nil {
+		l, err := s.bind(host, port, nil)
+		if err != nil {
 			s.close()
 			return nil, err
 		}
+		l.configured = true
 	}
 	return s, nil
 }
@@ -150,11 +153,11 @@ func (s *Server) loadMain() error {
 	s.states = L.NewTable()
 	bindings.Register(L, s, s.log)
 
+	s.version = 1 // what server.version() says while the first load runs
 	class, err := s.runMain()
 	if err != nil {
 		return err
 	}
-	s.version = 1
 	s.main = s.newClassInfo(class, s.version)
 	s.main.main = true
 	return nil
@@ -201,11 +204,14 @@ func (s *Server) close() {
 	}
 }
 
-// Addrs lists the bound addresses, with real ports.
+// Addrs lists the addresses bound for Config.Listen, with real ports (not
+// the listeners a script opened).
 func (s *Server) Addrs() []string {
-	out := make([]string, len(s.listeners))
-	for i, l := range s.listeners {
-		out[i] = l.ln.Addr()
+	var out []string
+	for _, l := range s.listeners {
+		if l.configured {
+			out = append(out, l.ln.Addr())
+		}
 	}
 	return out
 }
@@ -257,7 +263,7 @@ func (s *Server) stopWhenIdle() {
 
 // bind opens a listener served by class (the main class when nil).
 func (s *Server) bind(host string, port int, class *classInfo) (*listener, error) {
-	fd, h, p, err := poll.SocketBind(host, port, poll.SocketBindOptions{})
+	fd, h, p, err := poll.SocketBind(host, port, poll.SocketBindOptions{ReusePort: s.cfg.ReusePort})
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +330,7 @@ func (s *Server) Connections() []*lua.LTable {
 func (s *Server) Count() int   { return len(s.conns) }
 func (s *Server) Version() int { return s.version }
 
-func (s *Server) Broadcast(data, kind string, except bindings.Conn) int {
+func (s *Server) Broadcast(data, kind string, except bindings.Conn) (int, error) {
 	return s.broadcast(data, kind, except)
 }
 

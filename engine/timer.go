@@ -21,6 +21,10 @@ type luaTimer struct {
 
 func (s *Server) newTimer(c *Conn, d time.Duration, fn *lua.LFunction, repeat bool) *luaTimer {
 	lt := &luaTimer{srv: s, conn: c, fn: fn}
+	if c != nil && c.ended {
+		lt.cancelled = true // never fires; pending() says so
+		return lt
+	}
 	if repeat {
 		lt.every = d
 	}

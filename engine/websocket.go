@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"time"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -47,7 +48,7 @@ func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
 	w.dec.MaxFrame = cfg.MaxFrame
 	if opts != nil {
 		var err error
-		get := func(name string, ceiling int64) int64 {
+		get := func(name string, ceiling float64) float64 {
 			v := opts.RawGetString(name)
 			if v == lua.LNil || err != nil {
 				return ceiling
@@ -57,15 +58,15 @@ func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
 				err = fmt.Errorf("option %s must be a positive number", name)
 				return ceiling
 			}
-			if ceiling > 0 && int64(n) > ceiling {
+			if ceiling > 0 && float64(n) > ceiling {
 				return ceiling // the server's flag is the ceiling
 			}
-			return int64(n)
+			return float64(n)
 		}
-		w.dec.MaxMessage = get("max_message", cfg.MaxMessage)
-		w.dec.MaxFrame = get("max_frame", cfg.MaxFrame)
-		w.pingInterval = time.Duration(float64(get("ping_interval", 0)) * float64(time.Second))
-		w.idleTimeout = time.Duration(float64(get("idle_timeout", 0)) * float64(time.Second))
+		w.dec.MaxMessage = int64(get("max_message", float64(cfg.MaxMessage)))
+		w.dec.MaxFrame = int64(get("max_frame", float64(cfg.MaxFrame)))
+		w.pingInterval = time.Duration(get("ping_interval", 0) * float64(time.Second))
+		w.idleTimeout = time.Duration(get("idle_timeout", 0) * float64(time.Second))
 		if err != nil {
 			return err
 		}
@@ -129,18 +130,28 @@ func (c *Conn) wsData(p []byte) {
 			if !w.closeSent {
 				var h [wsMaxHeader]byte
 				c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPong, len(ev.Payload)), string(ev.Payload))
-				if c.cls.fns[evPing] != nil {
-					c.call(evPing, 1, lua.LString(string(ev.Payload)), nil, 0)
-				}
+				c.callControl(evPing, ev.Payload)
 			}
 		case ws.EventPong:
-			if c.cls.fns[evPong] != nil {
-				c.call(evPong, 1, lua.LString(string(ev.Payload)), nil, 0)
+			if !w.closeSent {
+				c.callControl(evPong, ev.Payload)
 			}
 		case ws.EventClose:
 			c.wsPeerClose(ev.Code, string(ev.Payload))
 			return
 		}
+	}
+}
+
+// callControl reports a ping or pong to the script if its class observes them,
+// without making a string for classes that do not.
+func (c *Conn) callControl(ev event, payload []byte) {
+	if c.ended {
+		return
+	}
+	c.resolveClass()
+	if c.cls.fns[ev] != nil {
+		c.call(ev, 1, lua.LString(string(payload)), nil, 0)
 	}
 }
 
@@ -213,10 +224,14 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	if c.ws.closeSent || c.ended {
 		return false, nil
 	}
-	c.srv.stats.messagesOut++
-	c.srv.stats.bytesOut += int64(len(data))
+	if op == ws.OpText && !ws.ValidUTF8(unsafeBytes(data)) {
+		return false, fmt.Errorf("send: a text message must be valid UTF-8 (send it as \"binary\")")
+	}
 	var h [wsMaxHeader]byte
-	return c.pc.Write2(ws.AppendHeader(h[:0], true, op, len(data)), data), nil
+	head := ws.AppendHeader(h[:0], true, op, len(data))
+	c.srv.stats.messagesOut++
+	c.srv.stats.bytesOut += int64(len(head) + len(data))
+	return c.pc.Write2(head, data), nil
 }
 
 // Ping sends a ping frame (payload at most 125 bytes).
@@ -266,23 +281,24 @@ func (w *wsConn) stop() {
 	w.dec.Reset()
 }
 
-// sendableCloseCode maps what a script passes to a code we may send.
-func sendableCloseCode(code int) int {
-	switch {
-	case code == 0:
-		return ws.CloseNormal
-	case ws.ValidCloseCode(code):
-		return code
-	}
-	return ws.CloseNormal
-}
 
-// broadcast sends data to every open connection but except; WebSocket
-// receivers share one encoded frame.
-func (s *Server) broadcast(data, kind string, except any) int {
-	op := ws.OpBinary
-	if kind == "text" {
+// broadcast sends data to every open connection but except. kind picks the
+// audience: "text" or "binary" reaches WebSocket connections (after their
+// handshake), sharing one encoded frame; "" or "raw" reaches raw-mode
+// connections. It returns how many connections got it.
+func (s *Server) broadcast(data, kind string, except any) (int, error) {
+	var op ws.Opcode
+	switch kind {
+	case "", "raw":
+	case "text":
 		op = ws.OpText
+		if !ws.ValidUTF8(unsafeBytes(data)) {
+			return 0, fmt.Errorf("broadcast: a text message must be valid UTF-8")
+		}
+	case "binary":
+		op = ws.OpBinary
+	default:
+		return 0, fmt.Errorf("broadcast: kind must be \"text\", \"binary\" or \"raw\", not %q", kind)
 	}
 	var frame []byte
 	n := 0
@@ -290,22 +306,31 @@ func (s *Server) broadcast(data, kind string, except any) int {
 		if except != nil && except == any(c) {
 			continue
 		}
-		if c.ws != nil {
-			if c.ws.closeSent {
+		if op == 0 {
+			if c.ws != nil {
+				continue
+			}
+			c.pc.WriteString(data)
+			s.stats.bytesOut += int64(len(data))
+		} else {
+			if c.ws == nil || c.ws.closeSent {
 				continue
 			}
 			if frame == nil {
-				frame = ws.AppendFrame(make([]byte, 0, ws.HeaderSize(len(data))+len(data)), true, op, []byte(data))
+				frame = ws.AppendFrame(make([]byte, 0, ws.HeaderSize(len(data))+len(data)), true, op, unsafeBytes(data))
 			}
 			c.pc.Write(frame)
 			s.stats.messagesOut++
-		} else {
-			c.pc.WriteString(data)
+			s.stats.bytesOut += int64(len(frame))
 		}
-		s.stats.bytesOut += int64(len(data))
 		n++
 	}
-	return n
+	return n, nil
+}
+
+// unsafeBytes views a string's bytes without copying; they must not be modified.
+func unsafeBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // wsMaxHeader is the largest server frame header: 2 bytes + 8 length bytes.

@@ -222,6 +222,9 @@ func (c *Conn) flush() {
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
+			if c.state == stateClosing {
+				c.extendLinger() // a peer still reading gets its data
+			}
 			continue
 		}
 		if err == unix.EINTR {
@@ -253,7 +256,7 @@ func (c *Conn) flush() {
 
 // Close ends the connection gracefully: Closed runs now, queued output is
 // still written, then the socket is shut down and closed once the peer
-// acknowledges or LingerTimeout passes.
+// acknowledges. LingerTimeout bounds each wait for progress.
 func (c *Conn) Close(cause error) {
 	if c.state != stateOpen {
 		return
@@ -285,6 +288,11 @@ func (c *Conn) Abort(cause error) {
 		c.h.Closed(cause)
 	}
 	c.finish()
+}
+
+func (c *Conn) extendLinger() {
+	c.linger.Stop()
+	c.linger = c.loop.AfterFunc(c.loop.cfg.LingerTimeout, c.finish)
 }
 
 func (c *Conn) shutdownWrite() {

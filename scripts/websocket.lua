@@ -4,7 +4,7 @@
 --
 -- Subclasses override any of:
 --   authorize(req)           return false or an HTTP status to refuse (default: allow)
---   select_protocol(offered) return one of the offered subprotocols, or nil
+--   select_protocol(offered, req) return one of the offered subprotocols, or nil
 --   open(req)                the handshake is done
 --   message(payload, kind)   kind is "text" or "binary"
 --   ping(payload), pong(payload), drain(), closed(code, reason)
@@ -33,7 +33,7 @@ function WebSocket:option(name)
 end
 
 function WebSocket:authorize(req) return true end
-function WebSocket:select_protocol(offered) return nil end
+function WebSocket:select_protocol(offered, req) return nil end
 function WebSocket:open(req) end
 
 function WebSocket:start()
@@ -45,13 +45,16 @@ end
 
 -- refuse answers the handshake with an HTTP error and closes.
 function WebSocket:refuse(status, message, headers)
-  if self.request then return end
+  if self.request or self._refused then return end
+  self._refused = true
   self.conn:send(http.error_response(status, message, headers))
   self.conn:close()
 end
 
 function WebSocket:data(bytes)
-  local head = self._head .. bytes
+  if self._refused then return end
+  -- A subclass start() that forgot WebSocket.start(self) still handshakes.
+  local head = (self._head or "") .. bytes
   local req, consumed, response = http.parse_request(head, self:option("max_head"))
   if not req then
     if consumed then -- refused by the parser: consumed is the status
@@ -78,12 +81,13 @@ function WebSocket:data(bytes)
     if not allowed then return self:refuse(403, "origin not allowed") end
   end
   local verdict = self:authorize(req)
+  if self._refused then return end -- authorize refused with its own response
   if verdict == false then return self:refuse(403, "forbidden") end
   if type(verdict) == "number" then return self:refuse(verdict) end
 
   local protocol = self:select_protocol(ws.protocols(req), req)
   self.conn:send(ws.handshake_response(req, { protocol = protocol }))
-  self._deadline:cancel()
+  if self._deadline then self._deadline:cancel() end
   self._deadline = nil
   self.request, self.protocol = req, protocol
   self.conn:upgrade("websocket", {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -59,13 +60,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	srv, err := engine.New(cfg)
+	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s)\n",
-		version, strings.Join(srv.Addrs(), ", "), srv.Script(), srv.PollerName())
+	workers := ""
+	if len(srvs) > 1 {
+		workers = fmt.Sprintf(", %d workers", len(srvs))
+	}
+	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
+		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -75,25 +80,67 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for sig := range sigs {
 			switch {
 			case sig == syscall.SIGHUP:
-				srv.Reload("SIGHUP")
+				for _, srv := range srvs {
+					srv.Reload("SIGHUP")
+				}
 			case stopping:
 				logger.Error("second signal: exiting at once", "signal", sig.String())
 				os.Exit(1)
 			default:
 				stopping = true
 				logger.Info("signal: graceful shutdown", "signal", sig.String())
-				srv.Shutdown()
+				for _, srv := range srvs {
+					srv.Shutdown()
+				}
 			}
 		}
 	}()
-	if err := srv.Run(); err != nil {
-		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
-		return 1
+	errs := make(chan error, len(srvs))
+	for _, srv := range srvs {
+		go func() {
+			runtime.LockOSThread() // one loop per thread, like a worker process
+			errs <- srv.Run()
+		}()
 	}
-	return 0
+	status := 0
+	for range srvs {
+		if err := <-errs; err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			status = 1
+		}
+	}
+	return status
+}
+
+// startWorkers makes n independent servers, each with its own loop, Lua
+// state and SO_REUSEPORT listeners on the same addresses. The first picks
+// any free ports; the others bind the ports it got.
+func startWorkers(cfg engine.Config, n int, logger *slog.Logger) ([]*engine.Server, error) {
+	cfg.ReusePort = n > 1
+	var srvs []*engine.Server
+	for i := 0; i < n; i++ {
+		wcfg := cfg
+		if n > 1 {
+			wcfg.Logger = logger.With("worker", i+1)
+		}
+		if i > 0 {
+			wcfg.Listen = srvs[0].Addrs()
+		}
+		srv, err := engine.New(wcfg)
+		if err != nil {
+			for _, s := range srvs {
+				s.Shutdown()
+				s.Run()
+			}
+			return nil, err
+		}
+		srvs = append(srvs, srv)
+	}
+	return srvs, nil
 }
 
 type cliOptions struct {
+	workers   int
 	check     bool
 	version   bool
 	logLevel  string
@@ -126,6 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.Int64Var(&cfg.MaxFrame, "max-frame", 0, "largest WebSocket frame, in bytes (0: same as --max-message)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.IntVar(&o.workers, "workers", 1, "independent event loops, each with its own Lua state, sharing the listen ports (SO_REUSEPORT)")
 	fs.BoolVar(&cfg.Watch, "watch", false, "reload when the script or a module it required from disk changes")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
@@ -152,6 +200,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 		if v <= 0 {
 			return cfg, o, fmt.Errorf("--%s must be positive", name)
 		}
+	}
+	if o.workers < 1 || o.workers > 1024 {
+		return cfg, o, fmt.Errorf("--workers must be between 1 and 1024")
 	}
 	if cfg.MaxFrame < 0 || cfg.HandlerTimeout < 0 || cfg.ShutdownGrace <= 0 || cfg.CloseTimeout <= 0 {
 		return cfg, o, fmt.Errorf("durations and limits must not be negative (shutdown-grace and close-timeout must be positive)")
