@@ -85,7 +85,11 @@ func installRequire(L *lua.LState, dirs []string, batteries fs.FS, onDisk func(n
 					tried = append(tried, path)
 					continue
 				}
-				fn, err := L.LoadFile(path)
+				src, err := os.ReadFile(path)
+				if err != nil {
+					L.RaiseError("%s", err.Error())
+				}
+				fn, err := compile(L, string(src), path)
 				if err != nil {
 					L.RaiseError("%s", err.Error())
 				}
@@ -121,9 +125,17 @@ func searchPatterns(dirs []string) []string {
 }
 
 // compile parses and compiles source under a chunk name used in tracebacks.
+// Syntax errors read file:line: message, like runtime errors.
 func compile(L *lua.LState, src, name string) (*lua.LFunction, error) {
 	chunk, err := parse.Parse(strings.NewReader(src), name)
 	if err != nil {
+		var pe *parse.Error
+		if errors.As(err, &pe) {
+			if pe.Pos.Line == parse.EOF {
+				return nil, fmt.Errorf("%s: %s at end of file", name, pe.Message)
+			}
+			return nil, fmt.Errorf("%s:%d: %s near '%s'", name, pe.Pos.Line, pe.Message, pe.Token)
+		}
 		return nil, err
 	}
 	proto, err := lua.Compile(chunk, name)

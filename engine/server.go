@@ -31,6 +31,7 @@ type Server struct {
 	states  *lua.LTable       // server.state tables, by name, across reloads
 	reloads int64
 	watcher *watcher
+	loading *loadEffects // set while the main chunk runs
 
 	conns     map[int64]*Conn
 	nextID    int64
@@ -172,23 +173,51 @@ func (s *Server) runMain() (*lua.LTable, error) {
 		return nil, fmt.Errorf("load %s: %w", name, err)
 	}
 	s.script = name
+	// What a failing load created must not outlive it.
+	effects := &loadEffects{}
+	s.loading = effects
+	defer func() { s.loading = nil }()
 	L.Push(fn)
 	s.guard.enter()
 	err = L.PCall(0, 1, nil)
-	if s.guard.exit() {
-		return nil, fmt.Errorf("load %s: ran longer than the handler timeout (%s)", name, s.cfg.HandlerTimeout)
+	timedOut := s.guard.exit()
+	var class *lua.LTable
+	switch {
+	case err != nil && timedOut:
+		msg, _ := luaErrorText(err)
+		err = fmt.Errorf("load %s: interrupted after running longer than the handler timeout (%s): %s", name, s.cfg.HandlerTimeout, msg)
+	case err != nil:
+		msg, trace := luaErrorText(err)
+		err = fmt.Errorf("load %s: %s\n%s", name, msg, trace)
+	default:
+		ret := L.Get(-1)
+		L.Pop(1)
+		var ok bool
+		if class, ok = ret.(*lua.LTable); !ok {
+			err = fmt.Errorf("load %s: the script must return its class table, got %s", name, ret.Type())
+		}
 	}
 	if err != nil {
-		msg, trace := luaErrorText(err)
-		return nil, fmt.Errorf("load %s: %s\n%s", name, msg, trace)
-	}
-	ret := L.Get(-1)
-	L.Pop(1)
-	class, ok := ret.(*lua.LTable)
-	if !ok {
-		return nil, fmt.Errorf("load %s: the script must return its class table, got %s", name, ret.Type())
+		effects.undo()
+		return nil, err
 	}
 	return class, nil
+}
+
+// loadEffects records the listeners and server timers a main chunk
+// creates, to undo them if the load fails.
+type loadEffects struct {
+	listeners []*listener
+	timers    []*luaTimer
+}
+
+func (e *loadEffects) undo() {
+	for _, l := range e.listeners {
+		l.Close()
+	}
+	for _, t := range e.timers {
+		t.Cancel()
+	}
 }
 
 func (s *Server) close() {
@@ -316,6 +345,9 @@ func (s *Server) SocketBind(host string, port int, class *lua.LTable) (bindings.
 	if err != nil {
 		return nil, err
 	}
+	if s.loading != nil {
+		s.loading.listeners = append(s.loading.listeners, l)
+	}
 	return l, nil
 }
 
@@ -335,7 +367,11 @@ func (s *Server) Broadcast(data, kind string, except bindings.Conn) (int, error)
 }
 
 func (s *Server) After(d time.Duration, fn *lua.LFunction, repeat bool) bindings.Timer {
-	return s.newTimer(nil, d, fn, repeat)
+	t := s.newTimer(nil, d, fn, repeat)
+	if s.loading != nil {
+		s.loading.timers = append(s.loading.timers, t)
+	}
+	return t
 }
 
 func (s *Server) Stats(L *lua.LState) *lua.LTable {
