@@ -51,8 +51,8 @@ type stats struct {
 
 // listener serves one listening socket with a class.
 type listener struct {
-	srv   *Server
-	ln    *poll.Listener
+	srv        *Server
+	ln         *poll.Listener
 	class      *classInfo // nil: the main class
 	configured bool       // from Config.Listen, not from a script
 }

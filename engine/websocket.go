@@ -281,7 +281,6 @@ func (w *wsConn) stop() {
 	w.dec.Reset()
 }
 
-
 // broadcast sends data to every open connection but except. kind picks the
 // audience: "text" or "binary" reaches WebSocket connections (after their
 // handshake), sharing one encoded frame; "" or "raw" reaches raw-mode
