@@ -267,9 +267,11 @@ func (l *Loop) getBuf(need int) []byte {
 	return make([]byte, 0, max(need, spareBufSize))
 }
 
+// Output buffers start small and grow by append; at most maxSpare of them
+// (1 MiB) wait for reuse, so a burst of connections leaves no lasting cost.
 const (
-	spareBufSize = 16 << 10
-	maxSpare     = 1024
+	spareBufSize = 4 << 10
+	maxSpare     = 256
 )
 
 // putBuf keeps small output buffers for reuse so idle connections hold none.

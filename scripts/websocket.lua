@@ -45,7 +45,7 @@ end
 
 -- refuse answers the handshake with an HTTP error and closes.
 function WebSocket:refuse(status, message, headers)
-  if self.request or self._refused then return end
+  if self._upgraded or self._refused then return end
   self._refused = true
   self.conn:send(http.error_response(status, message, headers))
   self.conn:close()
@@ -89,7 +89,9 @@ function WebSocket:data(bytes)
   self.conn:send(ws.handshake_response(req, { protocol = protocol }))
   if self._deadline then self._deadline:cancel() end
   self._deadline = nil
-  self.request, self.protocol = req, protocol
+  -- The request goes to open(req) and is not kept: an idle connection
+  -- should cost little. Keep what you need from it in open.
+  self._upgraded, self.protocol = true, protocol
   self.conn:upgrade("websocket", {
     max_message = self:option("max_message"),
     max_frame = self:option("max_frame"),
