@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 
 	lua "github.com/yuin/gopher-lua"
@@ -150,6 +151,9 @@ func newLogModule(L *lua.LState, logger *slog.Logger) *lua.LTable {
 func luaLogValue(v lua.LValue) any {
 	switch x := v.(type) {
 	case lua.LNumber:
+		if f := float64(x); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return int64(f) // counts and ids print as integers
+		}
 		return float64(x)
 	case lua.LBool:
 		return bool(x)

@@ -65,13 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 1
 	}
-	workers := ""
-	if len(srvs) > 1 {
-		workers = fmt.Sprintf(", %d workers", len(srvs))
-	}
-	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
-		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
-
+	// Signals are caught before the listening line tells anyone to send them.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -95,6 +89,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	workers := ""
+	if len(srvs) > 1 {
+		workers = fmt.Sprintf(", %d workers", len(srvs))
+	}
+	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
+		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
+
 	errs := make(chan error, len(srvs))
 	for _, srv := range srvs {
 		go func() {

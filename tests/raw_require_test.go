@@ -1,0 +1,106 @@
+package tests
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rawGreeterMain answers every connection with the word of a module found
+// by require, then echoes.
+const rawGreeterMain = `
+local words = require "%s"
+local C = {}
+function C:start() self.conn:send(words.word .. "\n") end
+function C:data(b) self.conn:send(b) end
+return C
+`
+
+// TestRawRequireNextToScript: require finds a module in the main script's
+// own folder, whatever the working directory.
+func TestRawRequireNextToScript(t *testing.T) {
+	rawQuickExit(t)
+	dir := t.TempDir()
+	rawWriteFile(t, dir, "words.lua", `return { word = "from next door" }`)
+	main := rawWriteFile(t, dir, "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	eachPoller(t, func(t *testing.T, poller string) {
+		srv := startServerIn(t, t.TempDir(), poller, main)
+		c := dialRaw(t, srv.Addr)
+		c.expect("from next door")
+		c.roundTrip("echo", "echo")
+		c.Close()
+		srv.stop()
+	})
+}
+
+// TestRawRequireLuaPath: -I adds a folder to require's search (dotted names
+// map to subfolders); without it the module is not found, and --check says
+// which module and where it looked.
+func TestRawRequireLuaPath(t *testing.T) {
+	rawQuickExit(t)
+	lib := t.TempDir()
+	rawWriteFile(t, lib, "shared/words.lua", `return { word = "from the -I folder" }`)
+	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "shared.words", 1))
+
+	r := rawRunCLI(t, "", "--check", main)
+	if r.code != 1 || !strings.Contains(r.stderr, "shared.words") {
+		t.Fatalf("--check without -I: exit %d, stderr %q; want 1 naming the module shared.words", r.code, r.stderr)
+	}
+	eachPoller(t, func(t *testing.T, poller string) {
+		srv := startServer(t, poller, "-I", lib, main)
+		c := dialRaw(t, srv.Addr)
+		c.expect("from the -I folder")
+		c.Close()
+		srv.stop()
+	})
+}
+
+// TestRawRequireWorkingDirIgnored: a module that sits only in the working
+// directory is not found: require searches the script's folder, -I folders
+// and the embedded batteries, never the working directory.
+func TestRawRequireWorkingDirIgnored(t *testing.T) {
+	cwd := t.TempDir()
+	rawWriteFile(t, cwd, "words.lua", `return { word = "from the working directory" }`)
+	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	r := rawRunCLI(t, cwd, "--check", main)
+	if r.code != 1 || !strings.Contains(r.stderr, "words") {
+		t.Fatalf("--check with the module only in the working directory: exit %d, stderr %q; want 1", r.code, r.stderr)
+	}
+}
+
+// TestRawRequireBatteriesElsewhere: run from an unrelated working directory,
+// a script still gets the embedded batteries (require "tcp_echo", which
+// itself requires "fatclient"), and with no script at all the embedded
+// default (echo.lua, a WebSocket echo) loads and answers a handshake.
+func TestRawRequireBatteriesElsewhere(t *testing.T) {
+	rawQuickExit(t)
+	main := rawWriteFile(t, t.TempDir(), "main.lua", `
+local Echo = require "tcp_echo"
+local FatClient = require "fatclient"
+assert(Echo.super == FatClient, "tcp_echo should extend fatclient")
+return Echo
+`)
+	eachPoller(t, func(t *testing.T, poller string) {
+		srv := startServerIn(t, t.TempDir(), poller, main)
+		c := dialRaw(t, srv.Addr)
+		c.roundTrip("batteries included", "batteries included")
+		c.Close()
+		srv.stop()
+
+		def := startServerIn(t, t.TempDir(), poller)
+		ws := dialRaw(t, def.Addr)
+		ws.send("GET / HTTP/1.1\r\nHost: " + def.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		ws.SetReadDeadline(time.Now().Add(rawIOTimeout))
+		resp, err := http.ReadResponse(ws.r, nil)
+		if err != nil {
+			t.Fatalf("embedded default script: reading handshake response: %v", err)
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+			t.Fatalf("embedded default script answered %s %v", resp.Status, resp.Header)
+		}
+		ws.Close()
+		def.stop()
+	})
+}
