@@ -362,8 +362,19 @@ func (d *Decoder) grow(c int) {
 	if need <= cap(d.msg) {
 		return
 	}
+	// Double, so a message of many small fragments is copied O(n) times in
+	// all; but never past what can arrive: the end of a final frame, or the
+	// message limit while more fragments may follow. A header announcing a
+	// huge frame thus allocates only as its bytes come.
 	size := max(2*cap(d.msg), need, 512)
-	size = int(min(int64(size), int64(need)+d.remain))
+	limit := int64(need) + d.remain
+	if !d.fin {
+		limit = max(limit, d.MaxMessage)
+		if d.MaxMessage <= 0 {
+			limit = max(limit, DefaultMaxMessage)
+		}
+	}
+	size = int(min(int64(size), limit))
 	buf := make([]byte, len(d.msg), size)
 	copy(buf, d.msg)
 	d.msg = buf
