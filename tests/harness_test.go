@@ -102,6 +102,8 @@ func startServerIn(t *testing.T, dir, poller string, args ...string) *server {
 	s.cmd = exec.Command(binary, full...)
 	s.cmd.Dir = dir
 	s.cmd.Stderr = s.logs
+	// A race-built server would wait 1 s at exit for nothing.
+	s.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
 	out, err := s.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
