@@ -24,6 +24,9 @@ func BenchmarkIdleWebSocketMemory(b *testing.B) {
 	handshake := []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n" +
 		"User-Agent: pocketlua-bench\r\n\r\n")
+	if os.Getenv("POCKETLUA_HEAPPROFILE") != "" {
+		runtime.MemProfileRate = 1
+	}
 	for i := 0; i < b.N; i++ {
 		s, _, _ := benchServer(b, string(src), 0)
 		var peers []int
@@ -55,6 +58,7 @@ func BenchmarkIdleWebSocketMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/conns, "heapB/conn")
 		if path := os.Getenv("POCKETLUA_HEAPPROFILE"); path != "" {
+			runtime.GC()
 			f, _ := os.Create(path)
 			pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()

@@ -59,6 +59,9 @@ func (lt *luaTimer) forget() {
 			c.timers[i] = c.timers[last]
 			c.timers[last] = nil
 			c.timers = c.timers[:last]
+			if last == 0 {
+				c.timers = nil // the handshake deadline is usually the only one
+			}
 			return
 		}
 	}

@@ -89,7 +89,7 @@ type Decoder struct {
 	delivered  bool // msg was handed out; recycle it on the next call
 	utf8       UTF8Validator
 
-	ctl    [maxControlPayload]byte // a control payload that straddles calls
+	ctl    *[maxControlPayload]byte // a control payload that straddles calls (made on first need)
 	ctlLen int
 }
 
@@ -147,6 +147,9 @@ func (d *Decoder) Decode(p []byte) (n int, ev Event, err error) {
 				return d.control(n, pl)
 			}
 			c := int(min(avail, d.remain))
+			if d.ctl == nil {
+				d.ctl = new([maxControlPayload]byte)
+			}
 			chunk := d.ctl[d.ctlLen : d.ctlLen+c]
 			copy(chunk, p[n:])
 			d.keyPos = Mask(d.key, d.keyPos, chunk)
