@@ -29,6 +29,7 @@ type Config struct {
 	ReadBuffer     int           // the loop's read buffer
 	Watch          bool          // reload when a script or project module changes
 	ReusePort      bool          // SO_REUSEPORT on listeners, so several workers share a port
+	Worker         int           // this loop's number among --workers (1-based), for stats
 	Logger         *slog.Logger
 }
 

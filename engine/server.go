@@ -392,5 +392,6 @@ func (s *Server) Stats(L *lua.LState) *lua.LTable {
 	set("reloads", float64(s.reloads))
 	set("uptime", time.Since(s.started).Seconds())
 	t.RawSetString("poller", lua.LString(s.loop.PollerName()))
+	set("worker", float64(max(s.cfg.Worker, 1)))
 	return t
 }

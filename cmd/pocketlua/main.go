@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -100,6 +101,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
 		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
 
+	// POCKETLUA_CPUPROFILE=file profiles the whole run (docs/PERFORMANCE.md).
+	if path := os.Getenv("POCKETLUA_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
+		}
+	}
 	errs := make(chan error, len(srvs))
 	for _, srv := range srvs {
 		go func() {
@@ -125,6 +134,7 @@ func startWorkers(cfg engine.Config, n int, logger *slog.Logger) ([]*engine.Serv
 	var srvs []*engine.Server
 	for i := 0; i < n; i++ {
 		wcfg := cfg
+		wcfg.Worker = i + 1
 		if n > 1 {
 			wcfg.Logger = logger.With("worker", i+1)
 		}
