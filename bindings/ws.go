@@ -17,6 +17,7 @@ func wsLoader(L *lua.LState) int {
 		"check":              wsCheck,
 		"protocols":          wsProtocols,
 		"handshake_response": wsHandshakeResponse,
+		"negotiate_deflate":  wsNegotiateDeflate,
 	}))
 	return 1
 }
@@ -58,4 +59,40 @@ func wsHandshakeResponse(L *lua.LState) int {
 		lua.LVAsString(opts.RawGetString("extensions")), extra)
 	L.Push(lua.LString(resp))
 	return 1
+}
+
+// wsNegotiateDeflate(req[, {server_context_takeover=, client_context_takeover=,
+// client_max_window_bits=}]) picks the first acceptable permessage-deflate
+// offer of the request (RFC 7692) and returns the Sec-WebSocket-Extensions
+// answer and a table of the agreed parameters, for ws.handshake_response
+// and conn:upgrade's deflate option; or nil when there is none.
+func wsNegotiateDeflate(L *lua.LState) int {
+	req := requestFromTable(L, L.CheckTable(1))
+	o := ws.DeflateOptions{ClientContextTakeover: true}
+	if opts := L.OptTable(2, nil); opts != nil {
+		o.ServerContextTakeover = lua.LVAsBool(opts.RawGetString("server_context_takeover"))
+		if v := opts.RawGetString("client_context_takeover"); v != lua.LNil {
+			o.ClientContextTakeover = lua.LVAsBool(v)
+		}
+		if v := opts.RawGetString("client_max_window_bits"); v != lua.LNil {
+			n, ok := v.(lua.LNumber)
+			if !ok || float64(n) != float64(int(n)) || n < 8 || n > 15 {
+				L.ArgError(2, "client_max_window_bits must be an integer from 8 to 15")
+			}
+			o.ClientMaxWindowBits = int(n)
+		}
+	}
+	p, ok := ws.NegotiateDeflate(ws.Extensions(req), o)
+	if !ok {
+		L.Push(lua.LNil)
+		return 1
+	}
+	t := L.CreateTable(0, 4)
+	t.RawSetString("server_no_context_takeover", lua.LBool(p.ServerNoContextTakeover))
+	t.RawSetString("client_no_context_takeover", lua.LBool(p.ClientNoContextTakeover))
+	t.RawSetString("server_max_window_bits", lua.LNumber(p.ServerMaxWindowBits))
+	t.RawSetString("client_max_window_bits", lua.LNumber(p.ClientMaxWindowBits))
+	L.Push(lua.LString(p.String()))
+	L.Push(t)
+	return 2
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -28,6 +29,10 @@ type wsConn struct {
 	pingInterval time.Duration
 	idleTimeout  time.Duration
 	lastRead     time.Time
+	// permessage-deflate (RFC 7692), when the upgrade options carried
+	// the negotiated parameters; both nil otherwise.
+	inf *ws.Inflater
+	def *ws.Deflater
 }
 
 // Upgrade switches the connection to WebSocket framing; the script has
@@ -68,6 +73,9 @@ func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
 		w.pingInterval = time.Duration(get("ping_interval", 0) * float64(time.Second))
 		w.idleTimeout = time.Duration(get("idle_timeout", 0) * float64(time.Second))
 		if err != nil {
+			return err
+		}
+		if err := w.setDeflate(opts.RawGetString("deflate")); err != nil {
 			return err
 		}
 	}
@@ -120,12 +128,22 @@ func (c *Conn) wsData(p []byte) {
 			if w.closeSent {
 				continue // nothing is delivered after our close
 			}
+			var payload lua.LString
+			if ev.Compressed {
+				var err error
+				if payload, err = w.inflate(ev); err != nil {
+					c.wsFail(err)
+					return
+				}
+			} else {
+				payload = lua.LString(string(ev.Payload))
+			}
 			c.srv.stats.messagesIn++
 			kind := luaBinary
 			if ev.Opcode == ws.OpText {
 				kind = luaText
 			}
-			c.call(evMessage, 2, lua.LString(string(ev.Payload)), kind, 0)
+			c.call(evMessage, 2, payload, kind, 0)
 		case ws.EventPing:
 			if !w.closeSent {
 				var h [wsMaxHeader]byte
@@ -227,6 +245,19 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	if op == ws.OpText && !ws.ValidUTF8(unsafeBytes(data)) {
 		return false, fmt.Errorf("send: a text message must be valid UTF-8 (send it as \"binary\")")
 	}
+	if d := c.ws.def; d != nil && d.Wants(len(data)) {
+		sp := getScratch()
+		frame, buf := d.Frame(*sp, op, unsafeBytes(data))
+		*sp = buf
+		if frame != nil {
+			c.srv.stats.messagesOut++
+			c.srv.stats.bytesOut += int64(len(frame))
+			ok := c.pc.Write(frame)
+			putScratch(sp)
+			return ok, nil
+		}
+		putScratch(sp)
+	}
 	var h [wsMaxHeader]byte
 	head := ws.AppendHeader(h[:0], true, op, len(data))
 	c.srv.stats.messagesOut++
@@ -279,12 +310,24 @@ func (w *wsConn) stop() {
 	w.keepalive.Stop()
 	w.pending = nil
 	w.dec.Reset()
+	if w.def != nil {
+		w.def.Release() // a context-takeover compressor goes back to the pool
+		w.inf.Reset()
+	}
 }
 
 // broadcast sends data to every open connection but except. kind picks the
 // audience: "text" or "binary" reaches WebSocket connections (after their
 // handshake), sharing one encoded frame; "" or "raw" reaches raw-mode
 // connections. It returns how many connections got it.
+//
+// With permessage-deflate, a receiver that compresses without context
+// takeover gets a frame compressed once per level and shared (a message
+// compressed on its own is valid for any such receiver); a receiver with
+// server context takeover gets the message compressed by its own
+// compressor, since its client's window must see every message its
+// compressor saw; the others (no compression, or a message below the
+// receiver's min size or above its window) share the plain frame.
 func (s *Server) broadcast(data, kind string, except any) (int, error) {
 	var op ws.Opcode
 	switch kind {
@@ -300,6 +343,11 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 		return 0, fmt.Errorf("broadcast: kind must be \"text\", \"binary\" or \"raw\", not %q", kind)
 	}
 	var frame []byte
+	var (
+		deflated [10][]byte // shared compressed frames, by level
+		tried    [10]bool
+		scratch  *[]byte // for receivers with context takeover
+	)
 	n := 0
 	for _, c := range s.conns {
 		if except != nil && except == any(c) {
@@ -315,14 +363,36 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 			if c.ws == nil || c.ws.closeSent {
 				continue
 			}
-			if frame == nil {
-				frame = ws.AppendFrame(make([]byte, 0, ws.HeaderSize(len(data))+len(data)), true, op, unsafeBytes(data))
+			var out []byte
+			if d := c.ws.def; d != nil && d.Wants(len(data)) {
+				if d.Takeover() {
+					if scratch == nil {
+						scratch = getScratch()
+					}
+					out, *scratch = d.Frame(*scratch, op, unsafeBytes(data))
+				} else {
+					l := d.Level()
+					if !tried[l] {
+						tried[l] = true
+						deflated[l], _ = ws.DeflateFrame(nil, op, unsafeBytes(data), l)
+					}
+					out = deflated[l]
+				}
 			}
-			c.pc.Write(frame)
+			if out == nil {
+				if frame == nil {
+					frame = ws.AppendFrame(make([]byte, 0, ws.HeaderSize(len(data))+len(data)), true, op, unsafeBytes(data))
+				}
+				out = frame
+			}
+			c.pc.Write(out)
 			s.stats.messagesOut++
-			s.stats.bytesOut += int64(len(frame))
+			s.stats.bytesOut += int64(len(out))
 		}
 		n++
+	}
+	if scratch != nil {
+		putScratch(scratch)
 	}
 	return n, nil
 }
@@ -334,3 +404,108 @@ func unsafeBytes(s string) []byte {
 
 // wsMaxHeader is the largest server frame header: 2 bytes + 8 length bytes.
 const wsMaxHeader = 10
+
+// Compression (permessage-deflate, RFC 7692). The negotiation is the
+// script's (ws.negotiate_deflate, called by websocket.lua); conn:upgrade
+// gets the agreed parameters as its deflate option and the engine
+// compresses and inflates. engine/ws/deflate.go explains the memory.
+
+// defaultCompressMinSize is the deflate.min_size used when the option is
+// absent: shorter messages gain little (and may grow) when compressed.
+const defaultCompressMinSize = 64
+
+// setDeflate reads the deflate upgrade option: nil, or a table with the
+// agreed parameters (server_no_context_takeover, client_no_context_takeover,
+// server_max_window_bits, client_max_window_bits) and the server's
+// choices (level, min_size).
+func (w *wsConn) setDeflate(v lua.LValue) error {
+	if v == lua.LNil {
+		return nil
+	}
+	t, ok := v.(*lua.LTable)
+	if !ok {
+		return fmt.Errorf("option deflate must be a table (the parameters ws.negotiate_deflate returned)")
+	}
+	var err error
+	flag := func(name string) bool {
+		switch x := t.RawGetString(name).(type) {
+		case lua.LBool:
+			return bool(x)
+		case *lua.LNilType:
+		default:
+			if err == nil {
+				err = fmt.Errorf("option deflate.%s must be a boolean", name)
+			}
+		}
+		return false
+	}
+	integer := func(name string, lo, hi, def int) int {
+		x := t.RawGetString(name)
+		if x == lua.LNil {
+			return def
+		}
+		n, ok := x.(lua.LNumber)
+		if !ok || float64(n) != float64(int(n)) || int(n) < lo || int(n) > hi {
+			if err == nil {
+				err = fmt.Errorf("option deflate.%s must be an integer from %d to %d", name, lo, hi)
+			}
+			return def
+		}
+		return int(n)
+	}
+	p := ws.DeflateParams{
+		ServerNoContextTakeover: flag("server_no_context_takeover"),
+		ClientNoContextTakeover: flag("client_no_context_takeover"),
+		ServerMaxWindowBits:     integer("server_max_window_bits", 8, 15, 15),
+		ClientMaxWindowBits:     integer("client_max_window_bits", 8, 15, 15),
+	}
+	level := integer("level", 1, 9, 0)
+	minSize := integer("min_size", 0, 1<<31-1, defaultCompressMinSize)
+	if err != nil {
+		return err
+	}
+	w.dec.AllowRSV1 = true
+	w.inf = ws.NewInflater(p, w.dec.MaxMessage)
+	w.def = ws.NewDeflater(p, level, minSize)
+	return nil
+}
+
+// inflate decompresses a message that arrived with RSV1, enforcing
+// max_message on the inflated size (1009) and UTF-8 on text after
+// inflating (1007); invalid DEFLATE data is 1007.
+func (w *wsConn) inflate(ev ws.Event) (lua.LString, error) {
+	sp := getScratch()
+	out, err := w.inf.Inflate((*sp)[:0], ev.Payload)
+	*sp = out[:0]
+	if err == nil && ev.Opcode == ws.OpText && !ws.ValidUTF8(out) {
+		err = ws.ErrInvalidUTF8
+	}
+	var s lua.LString
+	if err == nil {
+		s = lua.LString(string(out))
+	}
+	putScratch(sp)
+	return s, err
+}
+
+// scratchPool holds buffers that compressing or inflating one message
+// uses until it is copied into the output queue or a Lua string: one is
+// in use at a time per loop, and none is held by an idle connection.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4<<10)
+	return &b
+}}
+
+// keepScratch is the largest scratch buffer put back: one grown for a
+// big message is left to the GC.
+const keepScratch = 64 << 10
+
+func getScratch() *[]byte { return scratchPool.Get().(*[]byte) }
+
+func putScratch(b *[]byte) {
+	if cap(*b) > keepScratch {
+		return
+	}
+	*b = (*b)[:0]
+	scratchPool.Put(b)
+}

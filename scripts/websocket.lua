@@ -23,6 +23,13 @@ WebSocket.defaults = {
   max_frame = nil,        -- bytes; nil takes the server's --max-frame
   ping_interval = nil,    -- seconds between pings; nil sends none
   idle_timeout = nil,     -- seconds of silence before close 1001; nil waits for ever
+  -- permessage-deflate (RFC 7692), off unless compress = true:
+  compress = false,                         -- accept a client's permessage-deflate offer
+  compress_min_size = 64,                   -- bytes; shorter messages go out uncompressed
+  compress_level = nil,                     -- 1-9; nil: 1, or 2 with server context takeover
+  compress_server_context_takeover = false, -- true: a compressor per connection (~790 KiB)
+  compress_client_context_takeover = true,  -- false: answer client_no_context_takeover
+  compress_client_max_window_bits = 15,     -- 8-15: cap the client's window (and our history)
 }
 
 function WebSocket:option(name)
@@ -86,17 +93,30 @@ function WebSocket:data(bytes)
   if type(verdict) == "number" then return self:refuse(verdict) end
 
   local protocol = self:select_protocol(ws.protocols(req), req)
-  self.conn:send(ws.handshake_response(req, { protocol = protocol }))
+  local extensions, deflate
+  if self:option("compress") then
+    extensions, deflate = ws.negotiate_deflate(req, {
+      server_context_takeover = self:option("compress_server_context_takeover"),
+      client_context_takeover = self:option("compress_client_context_takeover"),
+      client_max_window_bits = self:option("compress_client_max_window_bits"),
+    })
+    if deflate then
+      deflate.level = self:option("compress_level")
+      deflate.min_size = self:option("compress_min_size")
+    end
+  end
+  self.conn:send(ws.handshake_response(req, { protocol = protocol, extensions = extensions }))
   if self._deadline then self._deadline:cancel() end
   self._deadline = nil
   -- The request goes to open(req) and is not kept: an idle connection
   -- should cost little. Keep what you need from it in open.
-  self._upgraded, self.protocol = true, protocol
+  self._upgraded, self.protocol, self.extensions = true, protocol, extensions
   self.conn:upgrade("websocket", {
     max_message = self:option("max_message"),
     max_frame = self:option("max_frame"),
     ping_interval = self:option("ping_interval"),
     idle_timeout = self:option("idle_timeout"),
+    deflate = deflate,
   }, head:sub(consumed + 1))
   self:open(req)
 end
