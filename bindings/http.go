@@ -3,17 +3,53 @@ package bindings
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"pocketlua/engine/ws"
 )
 
-// httpLoader: http.parse_request(buf[, max_head]) and http.error_response(status[, message]).
+// httpLoader: http.parse_request(buf[, max_head]),
+// http.error_response(status[, message[, headers]]), and the small helpers
+// an HTTP server written in Lua needs: http.status_text(status),
+// http.date([unix_seconds]) and http.parse_date(text).
 func httpLoader(L *lua.LState) int {
 	L.Push(L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"parse_request":  httpParseRequest,
 		"error_response": httpErrorResponse,
+		"status_text":    httpStatusText,
+		"date":           httpDate,
+		"parse_date":     httpParseDate,
 	}))
+	return 1
+}
+
+// httpStatusText: http.status_text(404) == "Not Found"; "" for an unknown code.
+func httpStatusText(L *lua.LState) int {
+	L.Push(lua.LString(http.StatusText(L.CheckInt(1))))
+	return 1
+}
+
+// httpDate: http.date([t]) formats Unix seconds t (default now) as an HTTP
+// date, "Sun, 06 Nov 1994 08:49:37 GMT".
+func httpDate(L *lua.LState) int {
+	t := time.Now()
+	if L.GetTop() >= 1 {
+		t = time.Unix(L.CheckInt64(1), 0)
+	}
+	L.Push(lua.LString(t.UTC().Format(http.TimeFormat)))
+	return 1
+}
+
+// httpParseDate: http.parse_date(s) reads an HTTP date in any of the three
+// formats RFC 9110 accepts and returns Unix seconds, or nil.
+func httpParseDate(L *lua.LState) int {
+	t, err := http.ParseTime(strings.TrimSpace(L.CheckString(1)))
+	if err != nil {
+		L.Push(lua.LNil)
+		return 1
+	}
+	L.Push(lua.LNumber(t.Unix()))
 	return 1
 }
 
@@ -62,7 +98,8 @@ func httpErrorResponse(L *lua.LState) int {
 }
 
 // requestTable exposes a parsed request: method, target, path, query,
-// version, and headers with lower-case names (repeated ones joined by ", ").
+// version, and headers with lower-case names (repeated ones joined by ", ";
+// identical Content-Length values merged into one).
 func requestTable(L *lua.LState, req *http.Request) *lua.LTable {
 	t := L.CreateTable(0, 8)
 	t.RawSetString("method", lua.LString(req.Method))
@@ -76,6 +113,11 @@ func requestTable(L *lua.LState, req *http.Request) *lua.LTable {
 	}
 	if req.Host != "" {
 		h.RawSetString("host", lua.LString(req.Host))
+	}
+	// net/http moves Transfer-Encoding out of the header map (it accepts
+	// only "chunked"); put it back so scripts see how the body is framed.
+	if len(req.TransferEncoding) > 0 {
+		h.RawSetString("transfer-encoding", lua.LString(strings.Join(req.TransferEncoding, ", ")))
 	}
 	t.RawSetString("headers", h)
 	return t

@@ -49,6 +49,11 @@ type Server interface {
 	// SocketBind opens a listener whose connections get class (the main
 	// class when nil).
 	SocketBind(host string, port int, class *lua.LTable) (Listener, error)
+	// Connect starts an outbound TCP connection served by class and
+	// returns its instance at once; start runs once it is connected, and
+	// closed(nil, reason) if the attempt fails. timeout <= 0 takes the
+	// default. An error means no attempt was made.
+	Connect(host string, port int, class *lua.LTable, timeout time.Duration) (*lua.LTable, error)
 	Connections() []*lua.LTable
 	Count() int
 	Broadcast(data, kind string, except Conn) (int, error)

@@ -6,13 +6,14 @@ import (
 	"log/slog"
 	"math"
 	"strings"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
 
 // Register installs the conn, timer and listener types and preloads the
-// modules `server`, `log`, `ws` and `http`; `server` and `log` are also
-// globals, since nearly every script uses them.
+// modules `server`, `log`, `ws`, `http`, `fs` and `json`; `server` and `log`
+// are also globals, since nearly every script uses them.
 func Register(L *lua.LState, srv Server, logger *slog.Logger) {
 	registerConn(L)
 	registerTimer(L)
@@ -23,6 +24,8 @@ func Register(L *lua.LState, srv Server, logger *slog.Logger) {
 	L.PreloadModule("log", func(L *lua.LState) int { L.Push(logMod); return 1 })
 	L.PreloadModule("ws", wsLoader)
 	L.PreloadModule("http", httpLoader)
+	L.PreloadModule("json", jsonLoader)
+	L.PreloadModule("fs", fsLoader)
 	L.SetGlobal("server", serverMod)
 	L.SetGlobal("log", logMod)
 }
@@ -53,6 +56,30 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 				L.ArgError(1, "class must be a table")
 			}
 			return bind(L, host, int(port), class)
+		},
+		"connect": func(L *lua.LState) int {
+			host, port, class := L.CheckString(1), L.CheckInt(2), L.CheckTable(3)
+			// connect_timeout: the options table, else the class (inherited), else the default.
+			t := L.GetField(class, "connect_timeout")
+			if opts := L.OptTable(4, nil); opts != nil && opts.RawGetString("connect_timeout") != lua.LNil {
+				t = opts.RawGetString("connect_timeout")
+			}
+			var timeout time.Duration
+			if t != lua.LNil {
+				n, ok := t.(lua.LNumber)
+				if !ok || n <= 0 || n > 1e9 {
+					L.RaiseError("connect: connect_timeout must be a positive number of seconds, got %s", t.String())
+				}
+				timeout = time.Duration(float64(n) * float64(time.Second))
+			}
+			inst, err := srv.Connect(host, port, class, timeout)
+			if err != nil {
+				L.Push(lua.LNil)
+				L.Push(lua.LString(err.Error()))
+				return 2
+			}
+			L.Push(inst)
+			return 1
 		},
 		"connections": func(L *lua.LState) int {
 			t := L.CreateTable(srv.Count(), 0)

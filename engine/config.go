@@ -26,6 +26,9 @@ type Config struct {
 	CloseTimeout   time.Duration // how long a WebSocket close waits for the peer's close
 	MaxMessage     int64         // WebSocket message limit (per-connection option can lower it)
 	MaxFrame       int64         // WebSocket frame limit; 0 means MaxMessage
+	MaxString      int64         // longest string one library call may build (string.rep, ...); 0 means DefaultMaxString
+	MaxMemory      int64         // Go heap above which the running handler is interrupted; 0: no cap (limits.go)
+	MaxSyntaxDepth int           // deepest nesting loadstring & co. compile; 0 means DefaultMaxSyntaxDepth
 	ReadBuffer     int           // the loop's read buffer
 	Watch          bool          // reload when a script or project module changes
 	ReusePort      bool          // SO_REUSEPORT on listeners, so several workers share a port

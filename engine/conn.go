@@ -37,9 +37,26 @@ func (c *closeCause) Error() string { return c.reason }
 
 const ws1001 = 1001
 
-func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
+// newConn makes a connection to peer served by class, without a socket
+// yet: the caller sets c.pc, then calls c.attach.
+func (s *Server) newConn(peer unix.Sockaddr, class *classInfo) *Conn {
 	s.nextID++
-	c := &Conn{srv: s, id: s.nextID, peerSA: sa, cls: class}
+	return &Conn{srv: s, id: s.nextID, peerSA: peer, cls: class}
+}
+
+// attach creates the instance setmetatable({conn = conn}, class) and puts
+// the connection in the table; accepted and outbound connections share it.
+func (c *Conn) attach() {
+	s := c.srv
+	inst := s.L.CreateTable(0, 4)
+	inst.RawSetString("conn", bindings.NewConn(s.L, c))
+	inst.Metatable = c.cls.table
+	c.inst = inst
+	s.conns[c.id] = c
+}
+
+func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
+	c := s.newConn(sa, class)
 	pc, err := s.loop.NewConn(fd, c)
 	if err != nil {
 		unix.Close(fd)
@@ -48,11 +65,7 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 	}
 	c.pc = pc
 	s.stats.accepted++
-	inst := s.L.CreateTable(0, 4)
-	inst.RawSetString("conn", bindings.NewConn(s.L, c))
-	inst.Metatable = class.table
-	c.inst = inst
-	s.conns[c.id] = c
+	c.attach()
 
 	if class.fns[evAccept] != nil {
 		info := s.L.CreateTable(0, 3)
@@ -134,7 +147,11 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 		attrs = append(attrs, "conn", c.id, "peer", c.Peer())
 	}
 	reason := "error"
-	if timedOut {
+	if heap, mem := s.guard.memoryInterrupt(); timedOut && mem {
+		s.stats.memoryInterrupts++
+		reason = "memory limit"
+		msg = fmt.Sprintf("Go heap at %d MiB, over --max-memory %d MiB: handler interrupted", heap>>20, s.cfg.MaxMemory>>20)
+	} else if timedOut {
 		s.stats.timeouts++
 		reason = "handler timeout"
 		msg = fmt.Sprintf("handler ran longer than %s and was interrupted", s.cfg.HandlerTimeout)

@@ -2,29 +2,40 @@ package engine
 
 import (
 	"context"
+	"math"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
 
-// guard interrupts a Lua handler that runs longer than the timeout. The loop
-// pays two atomic operations per handler call; a watchdog goroutine samples
-// the call generation and cancels the state's context only on overrun, so
-// no context is made per call.
+// guard interrupts a Lua handler that runs longer than the timeout, or
+// that runs while the Go heap is over the memory cap. The loop pays two
+// atomic operations per handler call; a watchdog goroutine samples the call
+// generation (and, with a cap, the heap) and closes the current cancel
+// channel only on overrun, so nothing is made per call.
+//
+// The Lua state and every coroutine share one context, guardContext, whose
+// Done channel is the guard's current one: a fresh channel after each
+// interruption, so coroutines that outlive an interrupted call keep
+// working, and a coroutine registers nothing anywhere (a context.WithCancel
+// per coroutine would stay in its parent until cancelled, for ever when the
+// coroutine is abandoned suspended).
 type guard struct {
 	L       *lua.LState
 	timeout time.Duration
-	depth   int           // nested calls (a handler calling conn:close runs closed)
-	state   atomic.Uint64 // generation<<2 | phase
-	ctx     atomic.Pointer[guardCtx]
+	maxHeap uint64 // --max-memory in bytes; 0: no cap
+	on      bool   // timeout or cap set
+	depth   int    // nested calls (a handler calling conn:close runs closed)
+	state   atomic.Uint64
+	done    atomic.Pointer[chan struct{}] // closed to interrupt the running call
+	cause   atomic.Uint32                 // why the last interruption happened
+	heapAt  atomic.Uint64                 // heap bytes seen by a memory interruption
+	freeing atomic.Bool                   // a FreeOSMemory after a memory interruption runs
 	stop    chan struct{}
-}
-
-type guardCtx struct {
-	ctx    context.Context
-	cancel context.CancelFunc
 }
 
 const (
@@ -34,26 +45,56 @@ const (
 	phaseCancelled
 )
 
+// Causes of an interruption.
+const (
+	causeTimeout = iota + 1
+	causeMemory
+)
+
+// memPeriod is how often the watchdog looks at the heap while a call runs,
+// when a memory cap is set: allocation runs at a few GB/s, so the cap is
+// overshot by at most a few hundred MB.
+const memPeriod = 10 * time.Millisecond
+
+// heapMetric is the heap in use: live objects plus those not swept yet.
+const heapMetric = "/memory/classes/heap/objects:bytes"
+
 func newGuard(L *lua.LState, timeout time.Duration) *guard {
-	g := &guard{L: L, timeout: timeout, stop: make(chan struct{})}
-	if timeout <= 0 {
+	return newMemGuard(L, timeout, 0)
+}
+
+// newMemGuard is newGuard with a heap cap (maxMemory bytes, 0 for none).
+// The cap also becomes the Go runtime's soft memory limit unless a lower one
+// is set (GOMEMLIMIT), so the collector works to stay under it and a heap
+// over it is live data, not garbage waiting for a collection.
+func newMemGuard(L *lua.LState, timeout time.Duration, maxMemory int64) *guard {
+	g := &guard{L: L, timeout: max(timeout, 0), stop: make(chan struct{})}
+	if maxMemory > 0 {
+		g.maxHeap = uint64(maxMemory)
+		if cur := debug.SetMemoryLimit(-1); cur > maxMemory || cur == math.MaxInt64 {
+			debug.SetMemoryLimit(maxMemory)
+		}
+	}
+	g.on = g.timeout > 0 || g.maxHeap > 0
+	if !g.on {
 		return g
 	}
 	g.arm()
+	L.SetContext(guardContext{g})
 	go g.watch()
 	return g
 }
 
+// arm installs a fresh cancel channel.
 func (g *guard) arm() {
-	ctx, cancel := context.WithCancel(context.Background())
-	g.ctx.Store(&guardCtx{ctx, cancel})
-	g.L.SetContext(ctx)
+	ch := make(chan struct{})
+	g.done.Store(&ch)
 }
 
 // enter marks the start of a handler call.
 func (g *guard) enter() {
 	g.depth++
-	if g.depth > 1 || g.timeout <= 0 {
+	if g.depth > 1 || !g.on {
 		return
 	}
 	gen := g.state.Load() >> 2
@@ -63,7 +104,7 @@ func (g *guard) enter() {
 // exit marks its end and reports whether the watchdog interrupted it.
 func (g *guard) exit() bool {
 	g.depth--
-	if g.depth > 0 || g.timeout <= 0 {
+	if g.depth > 0 || !g.on {
 		return false
 	}
 	s := g.state.Load()
@@ -76,12 +117,31 @@ func (g *guard) exit() bool {
 	}
 	g.arm()
 	g.state.Store(g.state.Load() &^ 3) // phaseIdle
+	if g.cause.Load() == causeMemory && g.freeing.CompareAndSwap(false, true) {
+		// What the interrupted call allocated is garbage now: collect it
+		// and hand it back to the OS without waiting for the next cycle.
+		go func() {
+			debug.FreeOSMemory()
+			g.freeing.Store(false)
+		}()
+	}
 	return true
 }
 
+// memoryInterrupt reports whether the last interruption was for the heap
+// cap, with the heap size the watchdog saw.
+func (g *guard) memoryInterrupt() (heap uint64, ok bool) {
+	return g.heapAt.Load(), g.cause.Load() == causeMemory
+}
+
 func (g *guard) watch() {
-	tick := time.NewTicker(max(g.timeout/4, time.Millisecond))
+	period := g.timeout / 4
+	if g.maxHeap > 0 && (period <= 0 || period > memPeriod) {
+		period = memPeriod
+	}
+	tick := time.NewTicker(max(period, time.Millisecond))
 	defer tick.Stop()
+	sample := []metrics.Sample{{Name: heapMetric}}
 	var seen uint64
 	var since time.Time
 	for {
@@ -98,13 +158,23 @@ func (g *guard) watch() {
 				seen, since = s, now
 				continue
 			}
-			// Sampled running in the same call for at least the timeout.
-			if now.Sub(since) < g.timeout {
+			// The same call was running at two samples in a row.
+			var cause uint32
+			if g.timeout > 0 && now.Sub(since) >= g.timeout {
+				cause = causeTimeout
+			} else if g.maxHeap > 0 {
+				metrics.Read(sample)
+				if h := sample[0].Value.Uint64(); h > g.maxHeap {
+					cause = causeMemory
+					g.heapAt.Store(h)
+				}
+			}
+			if cause == 0 {
 				continue
 			}
-			c := g.ctx.Load()
 			if g.state.CompareAndSwap(s, s&^3|phaseCancelling) {
-				c.cancel()
+				g.cause.Store(cause)
+				close(*g.done.Load())
 				g.state.Store(s&^3 | phaseCancelled)
 			}
 			seen = 0
@@ -113,7 +183,36 @@ func (g *guard) watch() {
 }
 
 func (g *guard) close() {
-	if g.timeout > 0 {
+	if g.on {
 		close(g.stop)
 	}
+}
+
+// guardContext is the context of the Lua state and of every coroutine:
+// gopher-lua checks Done before each instruction.
+type guardContext struct{ g *guard }
+
+func (c guardContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c guardContext) Done() <-chan struct{}       { return *c.g.done.Load() }
+func (c guardContext) Value(any) any               { return nil }
+
+func (c guardContext) Err() error {
+	select {
+	case <-c.Done():
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// AfterFunc makes context.WithCancel(guardContext) register nothing (no
+// goroutine, no child list): gopher-lua derives one for each coroutine,
+// which installLimits then replaces with guardContext itself.
+func (c guardContext) AfterFunc(func()) func() bool { return func() bool { return true } }
+
+// liveHeap is the heap marked live by the last garbage collection.
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

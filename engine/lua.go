@@ -138,6 +138,9 @@ func compile(L *lua.LState, src, name string) (*lua.LFunction, error) {
 		}
 		return nil, err
 	}
+	if err := checkDepth(chunk, name, syntaxDepth(L)); err != nil { // limits.go
+		return nil, err
+	}
 	proto, err := lua.Compile(chunk, name)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -44,9 +45,11 @@ type Server struct {
 
 type stats struct {
 	accepted, refused, overLimit int64
+	outbound                     int64 // server.connect attempts that got a socket
 	messagesIn, messagesOut      int64
 	bytesIn, bytesOut            int64
 	luaErrors, timeouts          int64
+	memoryInterrupts             int64 // handlers interrupted by --max-memory
 }
 
 // listener serves one listening socket with a class.
@@ -143,7 +146,8 @@ func splitHostPort(addr string) (string, int, error) {
 func (s *Server) loadMain() error {
 	L := newLuaState()
 	s.L = L
-	s.guard = newGuard(L, s.cfg.HandlerTimeout)
+	s.guard = newMemGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
+	installLimits(L, &s.cfg)
 	var dirs []string
 	if s.cfg.Script != "" {
 		dirs = append(dirs, filepath.Dir(s.cfg.Script))
@@ -204,14 +208,18 @@ func (s *Server) runMain() (*lua.LTable, error) {
 	return class, nil
 }
 
-// loadEffects records the listeners and server timers a main chunk
-// creates, to undo them if the load fails.
+// loadEffects records the listeners, server timers and outbound
+// connections a main chunk creates, to undo them if the load fails.
 type loadEffects struct {
 	listeners []*listener
 	timers    []*luaTimer
+	conns     []*Conn
 }
 
 func (e *loadEffects) undo() {
+	for _, c := range e.conns {
+		c.closeWith(0, "load failed")
+	}
 	for _, l := range e.listeners {
 		l.Close()
 	}
@@ -382,12 +390,16 @@ func (s *Server) Stats(L *lua.LState) *lua.LTable {
 	set("accepted", float64(s.stats.accepted))
 	set("refused", float64(s.stats.refused))
 	set("over_limit", float64(s.stats.overLimit))
+	set("outbound", float64(s.stats.outbound))
 	set("messages_in", float64(s.stats.messagesIn))
 	set("messages_out", float64(s.stats.messagesOut))
 	set("bytes_in", float64(s.stats.bytesIn))
 	set("bytes_out", float64(s.stats.bytesOut))
 	set("lua_errors", float64(s.stats.luaErrors))
 	set("timeouts", float64(s.stats.timeouts))
+	set("memory_interrupts", float64(s.stats.memoryInterrupts))
+	set("goroutines", float64(runtime.NumGoroutine()))
+	set("heap_bytes", float64(liveHeap()))
 	set("version", float64(s.version))
 	set("reloads", float64(s.reloads))
 	set("uptime", time.Since(s.started).Seconds())

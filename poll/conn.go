@@ -39,6 +39,7 @@ type Conn struct {
 	peerEOF  bool
 	wrShut   bool
 	linger   *Timer
+	dial     *dialing // an outbound connection still connecting (connect.go)
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
@@ -103,10 +104,19 @@ func (c *Conn) Write2(head []byte, body string) bool {
 }
 
 func (c *Conn) reserve(n int) {
-	if c.out == nil {
+	switch {
+	case c.out == nil:
 		c.out = c.loop.getBuf(n)
-	} else if c.off > 0 && c.off == len(c.out) {
+	case c.off == 0:
+	case c.off == len(c.out):
 		c.out, c.off = c.out[:0], 0
+	case len(c.out)+n > cap(c.out) && c.off >= len(c.out)/2:
+		// A queue that never empties (a steady stream under backpressure)
+		// would otherwise grow by every byte the kernel already took, and
+		// copy them all at each growth: slide the unwritten tail down
+		// instead. It copies at most what it frees.
+		m := copy(c.out, c.out[c.off:])
+		c.out, c.off = c.out[:m], 0
 	}
 }
 
@@ -147,8 +157,8 @@ func (c *Conn) Resume() {
 func (c *Conn) Paused() bool { return c.paused }
 
 func (c *Conn) updateInterest() {
-	if c.state == stateDone {
-		return
+	if c.state == stateDone || c.dial != nil {
+		return // while connecting, only the handshake's outcome is watched
 	}
 	var in Interest
 	// After EOF a socket stays readable for ever: stop asking.
@@ -165,6 +175,10 @@ func (c *Conn) updateInterest() {
 }
 
 func (c *Conn) ready(r Ready) {
+	if c.dial != nil {
+		c.connectReady(r)
+		return
+	}
 	if r.Writable && c.Queued() > 0 {
 		c.flush()
 	}
@@ -173,8 +187,8 @@ func (c *Conn) ready(r Ready) {
 	}
 	if r.Readable && (!c.paused || c.state == stateClosing) {
 		c.read()
-	} else if r.Readable && c.paused {
-		// With reading paused the poller reports only hang-up or error.
+	} else if r.Hangup && c.paused {
+		// Paused: input waits, but a dead socket must not spin the loop.
 		c.Abort(ErrPeerClosed)
 	}
 }
@@ -214,8 +228,8 @@ func (c *Conn) read() {
 
 // flush writes as much queued output as the kernel takes.
 func (c *Conn) flush() {
-	if c.state == stateDone {
-		return
+	if c.state == stateDone || c.dial != nil {
+		return // a connecting socket's queue is written once it connects
 	}
 	for c.Queued() > 0 {
 		n, err := unix.Write(c.fd, c.out[c.off:])
@@ -261,9 +275,21 @@ func (c *Conn) Close(cause error) {
 	if c.state != stateOpen {
 		return
 	}
+	if c.dial != nil && c.Queued() == 0 {
+		c.Abort(cause) // still connecting, nothing to deliver: stop now
+		return
+	}
 	c.state = stateClosing
 	c.paused = false
 	c.h.Closed(cause)
+	if c.dial != nil {
+		// Still connecting with output queued: it goes out if the connect
+		// completes within LingerTimeout (connect.go), then FIN as below.
+		if c.state != stateDone {
+			c.linger = c.loop.AfterFunc(c.loop.cfg.LingerTimeout, c.finish)
+		}
+		return
+	}
 	if c.state == stateDone {
 		return
 	}
@@ -318,6 +344,10 @@ func (c *Conn) finish() {
 	}
 	c.state = stateDone
 	c.linger.Stop()
+	if c.dial != nil {
+		c.dial.timer.Stop()
+		c.dial = nil
+	}
 	c.loop.unregister(c.fd)
 	unix.Close(c.fd)
 	if c.out != nil {

@@ -59,6 +59,7 @@ func (e *epoll) Wait(out []Ready, timeoutMs int) (int, error) {
 			FD:       evs[i].Fd,
 			Readable: ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0,
 			Writable: ev&unix.EPOLLOUT != 0,
+			Hangup:   ev&(unix.EPOLLHUP|unix.EPOLLERR) != 0,
 		}
 	}
 	return n, nil

@@ -19,6 +19,7 @@ type Ready struct {
 	FD       int32
 	Readable bool // includes hang-up and error: a read reports which
 	Writable bool
+	Hangup   bool // hang-up or error, reported even without read interest
 }
 
 // Poller is the small interface both backends implement. It is level-triggered.
@@ -121,6 +122,7 @@ func (p *pollFD) Wait(out []Ready, timeoutMs int) (int, error) {
 			FD:       p.fds[i].Fd,
 			Readable: re&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
 			Writable: re&unix.POLLOUT != 0,
+			Hangup:   re&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
 		}
 		n++
 	}

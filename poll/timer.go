@@ -54,7 +54,9 @@ func (l *Loop) AfterFunc(d time.Duration, fn func()) *Timer {
 	if d < 0 {
 		d = 0
 	}
-	t := &Timer{when: l.Now().Add(d), fn: fn, loop: l}
+	// The clock, not l.now: l.now is read once per round, and a timer
+	// armed late in a long round (a burst of accepts) would fire early.
+	t := &Timer{when: time.Now().Add(d), fn: fn, loop: l}
 	heap.Push(&l.timers, t)
 	return t
 }

@@ -22,6 +22,22 @@ end
 function FatClient:send(data, kind) return self.conn:send(data, kind) end
 function FatClient:close(code, reason) return self.conn:close(code, reason) end
 
+-- self:become(Class[, bytes]) hands this connection to another class: the
+-- same instance (so its fields stay) gets Class as its metatable, Class's
+-- start runs if it has one, then bytes (input already read, e.g. by a
+-- protocol sniffer) are replayed through Class's data. The engine picks the
+-- new class's handlers up at the next event. Timers made with after() keep
+-- running: cancel the old class's own timers before becoming. Returns self.
+function FatClient:become(class, bytes)
+  if rawget(class, "__index") == nil then class.__index = class end
+  setmetatable(self, class)
+  if self.start then self:start() end
+  if bytes and bytes ~= "" and self.conn:is_open() and self.data then
+    self:data(bytes)
+  end
+  return self
+end
+
 -- self:after(seconds, fn) calls fn(self) later; cancelled if the connection ends.
 function FatClient:after(seconds, fn)
   return self.conn:after(seconds, function() fn(self) end)

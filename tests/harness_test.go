@@ -93,13 +93,29 @@ func startServer(t *testing.T, poller string, args ...string) *server {
 // dir ("" keeps the test's own).
 func startServerIn(t *testing.T, dir, poller string, args ...string) *server {
 	t.Helper()
+	return startServerWrapped(t, dir, nil, poller, args...)
+}
+
+// startServerWrapped is startServerIn with the binary run through wrapper,
+// a command that execs it (say, prlimit --nofile=128:128), so the process
+// and its PID are the server's; nil runs the binary directly.
+func startServerWrapped(t *testing.T, dir string, wrapper []string, poller string, args ...string) *server {
+	t.Helper()
 	full := []string{"--poller", poller}
 	if !hasListen(args) {
 		full = append(full, "-l", "127.0.0.1:0")
 	}
+	// The guard measures wall time: on a loaded 2-core machine an ordinary
+	// handler can be descheduled for seconds. Tests of the guard set their own.
+	if !hasFlag(args, "--handler-timeout") {
+		full = append(full, "--handler-timeout", "30s")
+	}
 	full = append(full, args...)
 	s := &server{t: t, logs: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, full...)
+	if len(wrapper) > 0 {
+		s.cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], binary), full...)...)
+	}
 	s.cmd.Dir = dir
 	s.cmd.Stderr = s.logs
 	// A race-built server would wait 1 s at exit for nothing.
@@ -137,6 +153,15 @@ func startServerIn(t *testing.T, dir, poller string, args ...string) *server {
 		t.Fatalf("pocketlua did not start; logs:\n%s", s.logs)
 	}
 	return s
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 func hasListen(args []string) bool {

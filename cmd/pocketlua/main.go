@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/spf13/pflag"
 
@@ -187,6 +190,11 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", engine.DefaultCloseTimeout, "how long a WebSocket close waits for the peer's close frame")
 	fs.Int64Var(&cfg.MaxMessage, "max-message", engine.DefaultMaxMessage, "largest WebSocket message, in bytes (close 1009 beyond)")
 	fs.Int64Var(&cfg.MaxFrame, "max-frame", 0, "largest WebSocket frame, in bytes (0: same as --max-message)")
+	cfg.MaxString = engine.DefaultMaxString
+	cfg.MaxMemory = engine.DefaultMaxMemory
+	fs.Var((*byteSize)(&cfg.MaxString), "max-string", "longest string one Lua library call may build (string.rep, string.format, table.concat, string.gsub); bytes, or with KiB/MiB/GiB")
+	fs.Var((*byteSize)(&cfg.MaxMemory), "max-memory", "Go heap above which the running Lua handler is interrupted and its connection closed (0: no cap); also the runtime's soft memory limit")
+	fs.IntVar(&cfg.MaxSyntaxDepth, "max-syntax-depth", engine.DefaultMaxSyntaxDepth, "deepest syntax nesting loadstring, load, require and the main script may compile")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth allowed over live data before a collection (lower: less memory per idle connection, a little more CPU; the GOGC variable wins when set)")
@@ -227,6 +235,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if cfg.MaxFrame < 0 || cfg.HandlerTimeout < 0 || cfg.ShutdownGrace <= 0 || cfg.CloseTimeout <= 0 {
 		return cfg, o, fmt.Errorf("durations and limits must not be negative (shutdown-grace and close-timeout must be positive)")
 	}
+	if cfg.MaxString <= 0 || cfg.MaxMemory < 0 || cfg.MaxSyntaxDepth <= 0 {
+		return cfg, o, fmt.Errorf("--max-string and --max-syntax-depth must be positive, --max-memory not negative")
+	}
 	if cfg.LowWater > cfg.HighWater || cfg.HighWater > cfg.MaxQueuedBytes {
 		return cfg, o, fmt.Errorf("want --low-water <= --high-water <= --max-queued-bytes")
 	}
@@ -257,3 +268,34 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
+
+// byteSize is a flag value in bytes: a number, or one with a unit suffix
+// (B, KiB, MiB, GiB, TiB; K, M, G, T and KB, MB, ... mean the same).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	num := strings.TrimRightFunc(s, unicode.IsLetter)
+	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s[len(num):]), "B"), "I")
+	shift, ok := map[string]uint{"": 0, "K": 10, "KI": 10, "M": 20, "MI": 20, "G": 30, "GI": 30, "T": 40, "TI": 40}[unit]
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || n < 0 || n*float64(uint64(1)<<shift) > math.MaxInt64 {
+		return fmt.Errorf("want a size in bytes such as 67108864, 64MiB or 2GiB")
+	}
+	*b = byteSize(n * float64(uint64(1)<<shift))
+	return nil
+}
+
+func (b *byteSize) Type() string { return "size" }

@@ -1,0 +1,138 @@
+-- chat.lua: a WebSocket chat with rooms and JSON messages. A client joins a
+-- room from the URL (ws://host/chat?room=lobby&name=ann) or with a first
+-- message {"type":"join","room":"lobby","name":"ann"}, then sends
+-- {"type":"say","text":"..."}. The server sends JSON text messages:
+--
+--   {"type":"welcome","room":"lobby","name":"ann","members":["ann","bob"]}
+--   {"type":"join","room":"lobby","name":"bob"}        someone else joined
+--   {"type":"message","room":"lobby","name":"bob","text":"hi","time":1700000000}
+--   {"type":"leave","room":"lobby","name":"bob"}
+--   {"type":"error","error":"..."}
+--
+-- Room membership lives in server.state("chat"), so it survives a reload:
+-- connections keep their rooms and the new code sees them.
+local WebSocket = require "websocket"
+local json = require "json"
+
+local Chat = WebSocket:extend()
+Chat.options = {
+  max_message = 16 * 1024,  -- a chat line, not a file
+  ping_interval = 30,       -- keep idle browsers' NAT entries alive
+  idle_timeout = 120,
+}
+Chat.max_text = 2000        -- bytes of one message's text
+Chat.max_name = 24
+
+-- rooms[name] = { members = { [instance] = true }, count = n }
+local state = server.state("chat", { rooms = {} })
+local rooms = state.rooms
+
+local function unescape(s)
+  s = s:gsub("+", " ")
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+local function query_param(query, key)
+  for k, v in (query or ""):gmatch("([^&=]+)=([^&]*)") do
+    if unescape(k) == key then return unescape(v) end
+  end
+end
+
+local function clean(s, max)
+  if type(s) ~= "string" then return nil end
+  s = s:gsub("[%c]", ""):gsub("^%s+", ""):gsub("%s+$", "")
+  if s == "" or #s > max then return nil end
+  return s
+end
+
+local function valid_room(s)
+  return type(s) == "string" and #s >= 1 and #s <= 32 and s:match("^[%w_%-]+$") ~= nil
+end
+
+-- send_json sends one JSON text message to one member.
+function Chat:send_json(t)
+  return self:send(json.encode(t), "text")
+end
+
+-- to_room sends t to every member of room except skip, encoded once.
+local function to_room(room, t, skip)
+  local text = json.encode(t)
+  for m in pairs(room.members) do
+    if m ~= skip and m.conn:is_open() then m.conn:send(text, "text") end
+  end
+end
+
+function Chat:join(name, nick)
+  if not valid_room(name) then
+    return self:send_json({ type = "error", error = "room names are 1-32 letters, digits, _ or -" })
+  end
+  self:leave()
+  nick = clean(nick, self.max_name) or ("guest" .. self.conn.id)
+  local room = rooms[name]
+  if not room then
+    room = { members = {}, count = 0 }
+    rooms[name] = room
+  end
+  for m in pairs(room.members) do
+    if m.name == nick then nick = nick .. "#" .. self.conn.id break end
+  end
+  room.members[self] = true
+  room.count = room.count + 1
+  self.room, self.name = name, nick
+  local names = json.array()
+  for m in pairs(room.members) do names[#names + 1] = m.name end
+  table.sort(names)
+  self:send_json({ type = "welcome", room = name, name = nick, members = names })
+  to_room(room, { type = "join", room = name, name = nick }, self)
+end
+
+function Chat:leave()
+  local room = self.room and rooms[self.room]
+  if not room or not room.members[self] then return end
+  room.members[self] = nil
+  room.count = room.count - 1
+  to_room(room, { type = "leave", room = self.room, name = self.name })
+  if room.count == 0 then rooms[self.room] = nil end
+  self.room = nil
+end
+
+function Chat:open(req)
+  local room = query_param(req.query, "room")
+  if room then self:join(room, query_param(req.query, "name")) end
+end
+
+function Chat:message(payload, kind)
+  local m, err = json.decode(payload)
+  if type(m) ~= "table" then
+    return self:send_json({ type = "error", error = err or "a message is a JSON object" })
+  end
+  if m.type == "join" then
+    self:join(m.room, m.name)
+  elseif m.type == "say" then
+    local text = clean(m.text, self.max_text)
+    if not self.room then
+      self:send_json({ type = "error", error = "join a room first" })
+    elseif type(m.text) == "string" and #m.text > self.max_text then
+      self:send_json({ type = "error", error = "message longer than " .. self.max_text .. " bytes" })
+    elseif text then
+      to_room(rooms[self.room], { type = "message", room = self.room, name = self.name, text = text, time = os.time() })
+    end
+  elseif m.type == "leave" then
+    self:leave()
+  else
+    self:send_json({ type = "error", error = "unknown message type" })
+  end
+end
+
+function Chat:closed(code, reason)
+  self:leave()
+end
+
+-- Chat.rooms() lists the rooms and their member counts (for a status page).
+function Chat.rooms()
+  local out = {}
+  for name, room in pairs(rooms) do out[name] = room.count end
+  return out
+end
+
+return Chat

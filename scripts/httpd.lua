@@ -1,0 +1,715 @@
+-- httpd: an HTTP/1.1 server class. Static files from a folder, routes to
+-- Lua functions, keep-alive and pipelining, request bodies (Content-Length
+-- and chunked), WebSocket hand-off. Its require name is "httpd" because
+-- "http" is the Go helper module.
+--
+--   local Httpd = require "httpd"
+--   local Site = Httpd:extend{ root = "www", routes = {
+--     ["GET /api/time"] = function(req, res) return 200, os.date() end,
+--   } }
+--   return Site
+--
+-- Options are class fields (see the list below); a subclass overrides them.
+-- A subclass that defines start, data, drain or closed calls
+-- Httpd.start(self) (and so on) in it.
+local FatClient = require "fatclient"
+local http = require "http"
+local fs = require "fs"
+
+local Httpd = FatClient:extend()
+
+Httpd.root = nil              -- folder of static files; nil: routes only
+Httpd.index = "index.html"    -- served for a folder
+Httpd.routes = nil            -- { ["GET /path"] = function(req, res) | Class }
+Httpd.websocket = nil         -- class that gets any "Upgrade: websocket" request
+Httpd.max_head = 8192         -- request line + headers, bytes; more gives 431
+Httpd.max_uri = 4096          -- request target, bytes; longer gives 414
+Httpd.max_body = 1048576      -- request body, bytes; larger gives 413
+Httpd.keepalive_timeout = 15  -- seconds an idle connection waits for a request
+Httpd.request_timeout = 30    -- seconds from a request's first byte to its end; then 408
+Httpd.chunk_size = 65536      -- bytes read from a file per send
+Httpd.dotfiles = false        -- serve names that start with "."
+Httpd.access_log = false      -- log.info one line per response
+Httpd.server_name = "pocketlua"
+
+Httpd.types = {
+  html = "text/html; charset=utf-8", htm = "text/html; charset=utf-8",
+  css = "text/css; charset=utf-8", js = "text/javascript; charset=utf-8",
+  mjs = "text/javascript; charset=utf-8", json = "application/json",
+  txt = "text/plain; charset=utf-8", md = "text/markdown; charset=utf-8",
+  csv = "text/csv; charset=utf-8", xml = "application/xml",
+  svg = "image/svg+xml", png = "image/png", jpg = "image/jpeg", jpeg = "image/jpeg",
+  gif = "image/gif", webp = "image/webp", ico = "image/x-icon", avif = "image/avif",
+  wasm = "application/wasm", pdf = "application/pdf", zip = "application/zip",
+  gz = "application/gzip", tar = "application/x-tar",
+  woff = "font/woff", woff2 = "font/woff2", ttf = "font/ttf", otf = "font/otf",
+  mp3 = "audio/mpeg", ogg = "audio/ogg", wav = "audio/wav",
+  mp4 = "video/mp4", webm = "video/webm",
+}
+Httpd.default_type = "application/octet-stream"
+
+local NO_BODY = { [204] = true, [304] = true }
+
+---------------------------------------------------------------------------
+-- helpers
+
+-- has_token reports whether a comma-separated header value lists token
+-- (case-insensitive).
+local function has_token(value, token)
+  if not value then return false end
+  for item in value:lower():gmatch("[^,]+") do
+    if item:match("^%s*(.-)%s*$") == token then return true end
+  end
+  return false
+end
+
+local function clean_value(v)
+  return (tostring(v):gsub("[\r\n%z]", " "))
+end
+
+local date_cache_t, date_cache = -1, ""
+local function now_date()
+  local t = os.time()
+  if t ~= date_cache_t then date_cache_t, date_cache = t, http.date(t) end
+  return date_cache
+end
+
+-- Httpd.decode(s): percent-decoding ("+" stays "+").
+function Httpd.decode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- Httpd.parse_query(q): "a=1&b=x%20y" -> { a = "1", b = "x y" }; "+" is a space.
+function Httpd.parse_query(q)
+  local t = {}
+  for pair in (q or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    k, v = Httpd.decode((k:gsub("+", " "))), Httpd.decode((v:gsub("+", " ")))
+    if t[k] == nil then t[k] = v end
+  end
+  return t
+end
+
+-- Class:route(method, pattern, fn): fn(req, res) serves the requests whose
+-- path matches the Lua pattern (anchored at both ends); its captures are in
+-- req.params. method "*" matches any method. Exact paths go in Class.routes.
+function Httpd:route(method, pattern, fn)
+  local own = rawget(self, "patterns")
+  if not own then
+    own = {}
+    for i, r in ipairs(self.patterns or {}) do own[i] = r end -- inherited ones first
+    self.patterns = own
+  end
+  own[#own + 1] = { method = method, pattern = "^" .. pattern .. "$", fn = fn }
+  return self
+end
+
+-- become hands the connection to Class, replaying bytes: FatClient's
+-- become when it exists, else setmetatable + start + data.
+local function become(self, Class, bytes)
+  if type(self.become) == "function" then return self:become(Class, bytes) end
+  if rawget(Class, "__index") == nil then Class.__index = Class end
+  setmetatable(self, Class)
+  if self.start then self:start() end
+  if bytes and bytes ~= "" and self.conn:is_open() and self.data then self:data(bytes) end
+end
+
+---------------------------------------------------------------------------
+-- the response object handed to route handlers
+
+local Response = {}
+Response.__index = Response
+
+-- res:header(name, value) adds a response header (before send).
+function Response:header(name, value)
+  self.headers[name] = value
+  return self
+end
+
+-- res:defer() tells the server the handler answers later with res:send.
+function Response:defer() self.deferred = true end
+
+-- res:send(status[, body[, headers]]) answers the request, once.
+function Response:send(status, body, headers)
+  if self.sent then return false end
+  self.sent = true
+  local client = self.client
+  if client._req ~= self.req or not client.conn:is_open() then return false end
+  for k, v in pairs(headers or {}) do self.headers[k] = v end
+  body = body == nil and "" or tostring(body)
+  local has_type = false
+  for k in pairs(self.headers) do
+    if k:lower() == "content-type" then has_type = true end
+  end
+  if not has_type and body ~= "" then self.headers["Content-Type"] = "text/plain; charset=utf-8" end
+  client:reply(self.req, status, self.headers, body)
+  return true
+end
+
+---------------------------------------------------------------------------
+-- connection life
+
+function Httpd:start()
+  self._buf = ""
+  self._state = "head"
+  self._started = false
+  self:_arm(self.keepalive_timeout)
+end
+
+function Httpd:data(bytes)
+  if not self._state then Httpd.start(self) end
+  local buf = self._buf
+  self._buf = buf == "" and bytes or buf .. bytes
+  if self._state == "busy" then
+    -- A response is on its way; later requests wait their turn. Stop
+    -- reading once enough of them queued up.
+    if #self._buf > self.max_head + self.chunk_size then
+      self._in_data = true
+      self:_hold()
+      self._in_data = false
+    end
+    return
+  end
+  self._in_data = true
+  self:_process()
+  self._in_data = false
+end
+
+-- _hold stops reading until the response in progress is done: pipelined
+-- requests wait in the kernel, and a client that half-closes after its
+-- request still gets a long response whole (the engine ends a connection
+-- at EOF). conn:pause() is called only from our own data(); from drain or
+-- a timer it waits for the next round (a pause inside drain, with input
+-- ready in the same poll round, is taken for a hang-up by the poller).
+function Httpd:_hold()
+  if self._paused then return end
+  self._paused = true
+  if self._in_data then return self.conn:pause() end
+  self.conn:after(0, function()
+    if self._paused and self._state == "busy" then self.conn:pause() end
+  end)
+end
+
+function Httpd:drain()
+  if self._stream then self:_pump() end
+end
+
+function Httpd:closed()
+  local s = self._stream
+  if s then
+    self._stream = nil
+    s.file:close()
+  end
+  self._state = "gone"
+  self._buf = ""
+end
+
+-- _arm (re)starts the connection's one deadline: idle wait, request
+-- arrival, or a response that stopped moving.
+function Httpd:_arm(seconds)
+  if self._timer then self._timer:cancel() end
+  self._timer = self.conn:after(seconds, function() self:_timeout() end)
+end
+
+function Httpd:_timeout()
+  self._timer = nil
+  local st = self._state
+  if st == "busy" then
+    local s = self._stream
+    if s then -- a streamed file: give up only if not one byte moved in a whole period
+      local mark = s.left .. ":" .. self.conn:buffered()
+      if mark == self._progress then
+        log.warn("http response stalled; closing", "peer", self.conn.peer, "path", s.req.path,
+          "left", s.left, "queued", self.conn:buffered())
+        return self.conn:close(nil, "response stalled")
+      end
+      self._progress = mark
+    end
+    return self:_arm(self.request_timeout)
+  end
+  if st == "head" and self._buf == "" then
+    return self.conn:close(nil, "idle")
+  end
+  if st == "head" or st == "body" or st == "chunked" then
+    self:_fail(408, "request timeout")
+  end
+end
+
+-- _fail answers with an error and closes: the stream's framing is lost or
+-- the request is refused outright.
+function Httpd:_fail(status, message, response)
+  self._state = "gone"
+  self._buf = ""
+  self.conn:send(response or http.error_response(status, message))
+  self:_log(self._req, status, 0)
+  self.conn:close()
+end
+
+---------------------------------------------------------------------------
+-- reading requests
+
+function Httpd:_process()
+  if self._processing then return end
+  self._processing = true
+  while self.conn:is_open() and self:_step() do end
+  self._processing = false
+  -- reading was held for a response: go on once we wait for input again
+  if self._paused and self._state ~= "busy" and self._state ~= nil then
+    self._paused = false
+    self.conn:resume()
+  end
+end
+
+-- _step advances the parser by one stage; true to go on.
+function Httpd:_step()
+  local st = self._state
+  if st == "head" then return self:_read_head() end
+  if st == "body" then return self:_read_body() end
+  if st == "chunked" then return self:_read_chunked() end
+  return false
+end
+
+function Httpd:_read_head()
+  local buf = self._buf
+  local skip = buf:match("^[\r\n]+") -- stray CRLF between requests
+  if skip then buf = buf:sub(#skip + 1); self._buf = buf end
+  if buf == "" then return false end
+  if not self._started then
+    self._started = true
+    self:_arm(self.request_timeout)
+  end
+  -- 414 before 431: look at the request line alone.
+  local eol = buf:find("\n", 1, true)
+  local line = buf:sub(1, (eol or #buf + 1) - 1)
+  local target = line:match("^%S+ (%S*)") or ""
+  if #target > self.max_uri or (not eol and #line > self.max_uri + 32) then
+    self:_fail(414, "request target longer than " .. self.max_uri .. " bytes")
+    return false
+  end
+  local req, n, response = http.parse_request(buf, self.max_head)
+  if not req then
+    if n == 400 and response:find("transfer encoding", 1, true) then
+      -- net/http refuses every coding but chunked; RFC 9112 wants 501
+      n, response = 501, http.error_response(501, "only the chunked transfer coding is supported")
+    end
+    if n then self:_fail(n, nil, response) end
+    return false
+  end
+  self._buf = buf:sub(n + 1)
+  return self:_begin(req, buf)
+end
+
+-- _begin takes a parsed head: hand-off, framing checks, then the body.
+-- raw is the buffer from the start of this request.
+function Httpd:_begin(req, raw)
+  local h = req.headers
+  self._req = req
+  req.client = self
+  req.body = ""
+  if req.version == "HTTP/1.0" then
+    req.keep = has_token(h.connection, "keep-alive")
+  else
+    req.keep = not has_token(h.connection, "close")
+    if not h.host then return self:_fail(400, "Host header required") end
+  end
+
+  -- A route to a class, or an upgrade to WebSocket, hands the connection over.
+  local routes = self.routes
+  local target = routes and routes[req.method .. " " .. req.path]
+  if type(target) ~= "table" and has_token(h.upgrade, "websocket") then target = self.websocket end
+  if type(target) == "table" then
+    self:_handoff(target, raw)
+    return false
+  end
+
+  -- The parser has checked the framing: Transfer-Encoding is "chunked"
+  -- (it wins over Content-Length) or absent; Content-Length is one number.
+  local te, cl = h["transfer-encoding"], h["content-length"]
+  if te then
+    self._parts, self._size, self._chunk = {}, 0, "size"
+    self._state = "chunked"
+  elseif cl then
+    local first = cl:match("^%s*(%d+)%s*$")
+    if not first then return self:_fail(400, "bad Content-Length") end
+    if #first > 15 or tonumber(first) > self.max_body then
+      return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
+    end
+    self._parts, self._need = {}, tonumber(first)
+    self._state = "body"
+  else
+    return self:_dispatch(req)
+  end
+  local expect = h.expect
+  if expect then
+    if expect:lower() ~= "100-continue" then return self:_fail(417, "unsupported Expect") end
+    if req.version ~= "HTTP/1.0" and self._buf == "" then
+      self.conn:send("HTTP/1.1 100 Continue\r\n\r\n")
+    end
+  end
+  return true
+end
+
+function Httpd:_read_body()
+  local buf, need = self._buf, self._need
+  if need > 0 then
+    if buf == "" then return false end
+    local take = math.min(need, #buf)
+    self._parts[#self._parts + 1] = take == #buf and buf or buf:sub(1, take)
+    self._buf = take == #buf and "" or buf:sub(take + 1)
+    need = need - take
+    self._need = need
+    if need > 0 then return false end
+  end
+  return self:_body_done()
+end
+
+function Httpd:_read_chunked()
+  while true do
+    local buf, st = self._buf, self._chunk
+    if st == "size" or st == "trailer" then
+      local e = buf:find("\r\n", 1, true)
+      if not e then
+        if #buf > 4096 then self:_fail(400, "chunk line too long") end
+        return false
+      end
+      local line = buf:sub(1, e - 1)
+      self._buf = buf:sub(e + 2)
+      if st == "size" then
+        local hex, rest = line:match("^(%x+)[ \t]*(.*)$")
+        if not hex or #hex > 12 or (rest ~= "" and rest:sub(1, 1) ~= ";") then
+          return self:_fail(400, "bad chunk size")
+        end
+        local n = tonumber(hex, 16)
+        if n == 0 then
+          self._chunk, self._trailers = "trailer", 0
+        elseif self._size + n > self.max_body then
+          return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
+        else
+          self._need, self._chunk = n, "data"
+        end
+      elseif line == "" then
+        return self:_body_done()
+      else
+        self._trailers = self._trailers + #line
+        if self._trailers > self.max_head then return self:_fail(431, "trailers too large") end
+      end
+    elseif st == "data" then
+      if buf == "" then return false end
+      local take = math.min(self._need, #buf)
+      self._parts[#self._parts + 1] = buf:sub(1, take)
+      self._buf = buf:sub(take + 1)
+      self._need = self._need - take
+      self._size = self._size + take
+      if self._need == 0 then self._chunk = "crlf" end
+    else -- "crlf" after the chunk's data
+      if #buf < 2 then return false end
+      if buf:sub(1, 2) ~= "\r\n" then return self:_fail(400, "bad chunk end") end
+      self._buf = buf:sub(3)
+      self._chunk = "size"
+    end
+  end
+end
+
+function Httpd:_body_done()
+  local req = self._req
+  req.body = table.concat(self._parts)
+  self._parts, self._need, self._chunk = nil, nil, nil
+  return self:_dispatch(req)
+end
+
+function Httpd:_handoff(Class, raw)
+  if self._timer then self._timer:cancel() end
+  if self._paused then self.conn:resume() end
+  -- the instance goes on as Class: leave none of our state on it
+  self._timer, self._state, self._buf, self._req, self._paused, self._started = nil, nil, nil, nil, nil, nil
+  become(self, Class, raw)
+end
+
+---------------------------------------------------------------------------
+-- answering
+
+-- _dispatch picks the handler: an exact route, a pattern route, then the
+-- static files. True when the connection is ready for the next request.
+function Httpd:_dispatch(req)
+  self._state = "busy"
+  if self._timer then self._timer:cancel(); self._timer = nil end
+  local method, path = req.method, req.path
+  local fn, allow, caps = self:_find_route(method, path)
+  if fn then
+    req.params = caps or {}
+    self:_call(fn, req)
+  elseif allow then
+    if method == "OPTIONS" then
+      self:reply(req, 204, { Allow = allow }, "")
+    else
+      self:error(req, 405, nil, { Allow = allow })
+    end
+  elseif self.root then
+    self:_static(req)
+  else
+    self:error(req, 404)
+  end
+  return self._state == "head"
+end
+
+-- _find_route returns the handler for method and path, or nil and the
+-- methods the path has routes for (for 405 and Allow).
+function Httpd:_find_route(method, path)
+  local routes, patterns = self.routes, self.patterns
+  local allowed
+  local function allow(m)
+    allowed = allowed or {}
+    allowed[m] = true
+    if m == "GET" then allowed.HEAD = true end
+  end
+  if routes then
+    local fn = routes[method .. " " .. path] or (method == "HEAD" and routes["GET " .. path])
+    if type(fn) == "function" then return fn end
+    for key in pairs(routes) do
+      local m, p = key:match("^(%S+) (.*)$")
+      if p == path then allow(m) end
+    end
+  end
+  if patterns then
+    for _, r in ipairs(patterns) do
+      local caps = { path:match(r.pattern) }
+      if caps[1] ~= nil then
+        if r.method == "*" or r.method == method or (method == "HEAD" and r.method == "GET") then
+          if #caps == 1 and caps[1] == path and not r.pattern:find("%(") then caps = {} end
+          return r.fn, nil, caps
+        end
+        allow(r.method)
+      end
+    end
+  end
+  if not allowed then return nil end
+  local list = {}
+  for m in pairs(allowed) do list[#list + 1] = m end
+  table.sort(list)
+  return nil, table.concat(list, ", ")
+end
+
+function Httpd:_call(fn, req)
+  local res = setmetatable({ client = self, req = req, headers = {} }, Response)
+  local ok, status, body, headers = pcall(fn, req, res)
+  if not ok then
+    log.error("http handler failed", "method", req.method, "path", req.path, "err", tostring(status))
+    if not res.sent then res.sent = true; self:error(req, 500) end
+  elseif res.sent then
+    return
+  elseif status then
+    res:send(status, body, headers)
+  elseif not res.deferred then
+    log.warn("http handler returned no response", "method", req.method, "path", req.path)
+    res.sent = true
+    self:error(req, 500, "handler returned no response")
+  end
+end
+
+-- reply(req, status, headers, body[, close]) sends a whole response and
+-- goes on with the next request (or closes).
+function Httpd:reply(req, status, headers, body, close)
+  local keep = req.keep and not close
+  body = body or ""
+  local len = #body
+  if NO_BODY[status] or status < 200 then len, body = nil, "" end
+  if req.method == "HEAD" then body = "" end
+  self.conn:send(self:_head(req, status, headers, len, keep) .. body)
+  self:_log(req, status, #body)
+  self:_finish(keep)
+end
+
+-- error(req, status[, message[, headers]]) answers with a one-line text
+-- body, keeping the connection.
+function Httpd:error(req, status, message, headers)
+  local h = { ["Content-Type"] = "text/plain; charset=utf-8" }
+  for k, v in pairs(headers or {}) do h[k] = v end
+  self:reply(req, status, h, (message or http.status_text(status)) .. "\n")
+end
+
+function Httpd:_head(req, status, headers, length, keep)
+  local out = { "HTTP/1.1 ", status, " ", http.status_text(status), "\r\nDate: ", now_date(),
+    "\r\nServer: ", self.server_name, "\r\n" }
+  local names = {}
+  for k in pairs(headers or {}) do
+    local lk = tostring(k):lower()
+    if lk ~= "content-length" and lk ~= "connection" and lk ~= "date" and lk ~= "server"
+      and lk ~= "transfer-encoding" and tostring(k):match("^[%w!#$%%&'*+%-.^_`|~]+$") then
+      names[#names + 1] = k
+    end
+  end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    out[#out + 1] = k .. ": " .. clean_value(headers[k]) .. "\r\n"
+  end
+  if length then out[#out + 1] = "Content-Length: " .. length .. "\r\n" end
+  if not keep then
+    out[#out + 1] = "Connection: close\r\n"
+  elseif req.version == "HTTP/1.0" then
+    out[#out + 1] = "Connection: keep-alive\r\n"
+  end
+  out[#out + 1] = "\r\n"
+  return table.concat(out)
+end
+
+-- _finish ends a response: the next request, or close.
+function Httpd:_finish(keep)
+  self._req = nil
+  if not keep then
+    self._state = "gone"
+    return self.conn:close()
+  end
+  if not self.conn:is_open() then return end
+  self._state = "head"
+  self._started = false
+  self:_arm(self.keepalive_timeout)
+  if not self._processing then self:_process() end
+end
+
+function Httpd:_log(req, status, bytes)
+  if not self.access_log then return end
+  log.info("http", "peer", self.conn.peer, "method", req and req.method or "-",
+    "path", req and req.target or "-", "status", status, "bytes", bytes)
+end
+
+---------------------------------------------------------------------------
+-- static files
+
+-- clean_segments turns a request path into safe path segments, or nil and
+-- why: no "..", no encoded "/" or "\", no NUL or control bytes.
+local function clean_segments(req)
+  local raw = (req.target:match("^[^?#]*") or ""):lower()
+  if raw:find("%2f", 1, true) or raw:find("%5c", 1, true) or raw:find("%00", 1, true) then
+    return nil, "encoded separator in path"
+  end
+  local path = req.path
+  if path:sub(1, 1) ~= "/" then return nil, "path must start with /" end
+  if path:find("[%z\1-\31\127\\]") then return nil, "bad character in path" end
+  local segs = {}
+  for seg in path:gmatch("[^/]+") do
+    if seg == ".." then return nil, "'..' in path" end
+    if seg ~= "." then segs[#segs + 1] = seg end
+  end
+  return segs
+end
+
+-- inside reports whether the real path p is root or below it.
+local function inside(p, root)
+  if root == "/" then return true end
+  return p == root or p:sub(1, #root + 1) == root .. "/"
+end
+
+-- _resolve maps segments to a real path inside the root: the path, its
+-- stat, or nil and an HTTP status.
+function Httpd:_resolve(segs)
+  local root = fs.realpath(self.root)
+  if not root then
+    log.warn("http root folder missing", "root", self.root)
+    return nil, 404
+  end
+  local real, _, code = fs.realpath(root .. "/" .. table.concat(segs, "/"))
+  if not real then return nil, (code == "EACCES" and 403 or 404) end
+  if not inside(real, root) then return nil, 403 end -- a symlink out of the root
+  local st = fs.stat(real)
+  if not st then return nil, 404 end
+  return real, st
+end
+
+function Httpd:_static(req)
+  local method = req.method
+  if method == "OPTIONS" then return self:reply(req, 204, { Allow = "GET, HEAD, OPTIONS" }, "") end
+  if method ~= "GET" and method ~= "HEAD" then
+    return self:error(req, 405, nil, { Allow = "GET, HEAD, OPTIONS" })
+  end
+  local segs, why = clean_segments(req)
+  if not segs then return self:error(req, 400, why) end
+  if not self.dotfiles then
+    for _, s in ipairs(segs) do
+      if s:sub(1, 1) == "." then return self:error(req, 404) end
+    end
+  end
+  local real, st = self:_resolve(segs)
+  if not real then return self:error(req, st) end
+  if st.is_dir then
+    if req.path:sub(-1) ~= "/" then
+      local raw = req.target:match("^/[^?#]*") or req.path
+      local loc = raw .. "/" .. (req.query ~= "" and ("?" .. req.query) or "")
+      return self:reply(req, 301, { Location = loc, ["Content-Type"] = "text/plain; charset=utf-8" },
+        "moved to " .. loc .. "\n")
+    end
+    segs[#segs + 1] = self.index
+    real, st = self:_resolve(segs)
+    if not real then return self:error(req, st) end
+  end
+  if not st.is_file then return self:error(req, 404) end
+  self:_send_file(req, real, st)
+end
+
+-- _send_file answers with a file: 304 when the client's copy is current,
+-- else the head and the bytes, streamed in chunk_size pieces.
+function Httpd:_send_file(req, path, st)
+  local h = req.headers
+  local etag = ('"%x-%x"'):format(st.mtime, st.size)
+  local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag }
+  local inm, ims = h["if-none-match"], h["if-modified-since"]
+  local fresh = false
+  if inm then
+    for tag in inm:gmatch("[^,]+") do
+      tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
+      if tag == etag or tag == "*" then fresh = true end
+    end
+  elseif ims then
+    local t = http.parse_date(ims)
+    fresh = t ~= nil and st.mtime <= t
+  end
+  if fresh then return self:reply(req, 304, headers, "") end
+
+  local ext = path:match("%.([^./]+)$")
+  headers["Content-Type"] = (ext and self.types[ext:lower()]) or self.default_type
+  if req.method == "HEAD" then
+    self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
+    self:_log(req, 200, 0)
+    return self:_finish(req.keep)
+  end
+  local f = io.open(path, "rb")
+  if not f then return self:error(req, 403) end
+  if st.size <= self.chunk_size then -- small: one send with the head
+    local body = st.size > 0 and f:read(st.size) or ""
+    f:close()
+    body = body or ""
+    self.conn:send(self:_head(req, 200, headers, #body, req.keep) .. body)
+    self:_log(req, 200, #body)
+    return self:_finish(req.keep)
+  end
+  self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
+  self._stream = { file = f, left = st.size, size = st.size, req = req }
+  self._progress = nil
+  self:_arm(self.request_timeout)
+  self:_hold()
+  self:_pump()
+end
+
+-- _pump sends file chunks until the queue is above high water (then
+-- drain calls it again) or the file is done.
+function Httpd:_pump()
+  local s = self._stream
+  while s == self._stream do
+    local n = math.min(self.chunk_size, s.left)
+    local chunk = n > 0 and s.file:read(n)
+    if not chunk or chunk == "" then
+      self._stream = nil
+      s.file:close()
+      if s.left > 0 then -- the file shrank under us: the framing is lost
+        log.warn("http file shorter than announced", "path", s.req.path, "missing", s.left)
+        self._state = "gone"
+        return self.conn:close(nil, "file truncated")
+      end
+      self:_log(s.req, 200, s.size)
+      return self:_finish(s.req.keep)
+    end
+    s.left = s.left - #chunk
+    if not self.conn:send(chunk) then return end -- wait for drain (or closed)
+  end
+end
+
+return Httpd

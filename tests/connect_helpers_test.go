@@ -1,0 +1,262 @@
+package tests
+
+import (
+	"bufio"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Helpers for the server.connect tests (tests/connect_*_test.go).
+
+// connectDriver is a main script that lets a test drive server.connect
+// over a raw control connection, one command per line:
+//
+//	connect <tag> <host> <port> [timeout]   start an outbound connection
+//	send <tag> <text>                        send text on it
+//	close <tag>                              close it
+//	ping                                     answered "pong"
+//	count                                    answered "count <server.count()> <stats.outbound>"
+//
+// and reports every event of connection <tag> as a line "<tag> <event> ...":
+// "start <peer>", "data <bytes>", "closed <code> <reason>", "error <err>".
+const connectDriver = `
+local Backend = {}
+local function report(self, ...)
+  if self.ctl.conn:is_open() then
+    self.ctl.conn:send(self.tag .. " " .. table.concat({...}, " ") .. "\n")
+  end
+end
+function Backend:start() report(self, "start", self.conn.peer) end
+function Backend:data(bytes) report(self, "data", bytes) end
+function Backend:closed(code, reason) report(self, "closed", tostring(code), reason) end
+
+local Control = {}
+function Control:start() self.buf, self.tags = "", {} end
+function Control:command(line)
+  local cmd, rest = line:match("^(%S+)%s*(.*)$")
+  if cmd == "connect" then
+    local tag, host, port, timeout = rest:match("^(%S+) (%S+) (%d+)%s*(%S*)$")
+    local inst, err = server.connect(host, tonumber(port), Backend,
+      { connect_timeout = tonumber(timeout) })
+    if not inst then
+      self.conn:send(tag .. " error " .. err .. "\n")
+      return
+    end
+    inst.tag, inst.ctl = tag, self     -- set before start: start runs in a later round
+    self.tags[tag] = inst
+  elseif cmd == "send" then
+    local tag, text = rest:match("^(%S+) (.*)$")
+    self.tags[tag].conn:send(text)
+  elseif cmd == "close" then
+    self.tags[rest].conn:close()
+  elseif cmd == "ping" then
+    self.conn:send("pong\n")
+  elseif cmd == "count" then
+    self.conn:send("count " .. server.count() .. " " .. server.stats().outbound .. "\n")
+  end
+end
+function Control:data(bytes)
+  self.buf = self.buf .. bytes
+  local nl = self.buf:find("\n", 1, true)
+  while nl do
+    self:command(self.buf:sub(1, nl - 1))
+    self.buf = self.buf:sub(nl + 1)
+    nl = self.buf:find("\n", 1, true)
+  end
+end
+return Control
+`
+
+// ctlConn is a control connection to connectDriver: lines arrive on a
+// goroutine and are matched by the waiting test.
+type ctlConn struct {
+	t     *testing.T
+	c     net.Conn
+	mu    sync.Mutex
+	lines []string
+	seen  chan struct{}
+}
+
+func dialCtl(t *testing.T, addr string) *ctlConn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	cc := &ctlConn{t: t, c: c, seen: make(chan struct{}, 1)}
+	go func() {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			cc.mu.Lock()
+			cc.lines = append(cc.lines, sc.Text())
+			cc.mu.Unlock()
+			select {
+			case cc.seen <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return cc
+}
+
+func (cc *ctlConn) cmd(line string) {
+	cc.t.Helper()
+	cc.c.SetWriteDeadline(time.Now().Add(rawIOTimeout))
+	if _, err := cc.c.Write([]byte(line + "\n")); err != nil {
+		cc.t.Fatal(err)
+	}
+}
+
+// wait returns the first line that starts with prefix, waiting up to d;
+// the line is consumed so the next wait finds the next one.
+func (cc *ctlConn) wait(prefix string, d time.Duration) string {
+	cc.t.Helper()
+	deadline := time.After(d)
+	for {
+		cc.mu.Lock()
+		for i, l := range cc.lines {
+			if strings.HasPrefix(l, prefix) {
+				cc.lines = append(cc.lines[:i], cc.lines[i+1:]...)
+				cc.mu.Unlock()
+				return l
+			}
+		}
+		have := strings.Join(cc.lines, " | ")
+		cc.mu.Unlock()
+		select {
+		case <-cc.seen:
+		case <-time.After(20 * time.Millisecond):
+		case <-deadline:
+			cc.t.Fatalf("no line starting with %q within %s; unmatched lines: %s", prefix, d, have)
+		}
+	}
+}
+
+// none fails if a line starting with prefix has arrived.
+func (cc *ctlConn) none(prefix string) {
+	cc.t.Helper()
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	for _, l := range cc.lines {
+		if strings.HasPrefix(l, prefix) {
+			cc.t.Fatalf("unexpected line %q", l)
+		}
+	}
+}
+
+// ping measures a round trip through the server's loop.
+func (cc *ctlConn) ping() time.Duration {
+	cc.t.Helper()
+	start := time.Now()
+	cc.cmd("ping")
+	cc.wait("pong", 5*time.Second)
+	return time.Since(start)
+}
+
+// connectClosedPort is a loopback port nobody listens on (bound, then released).
+func connectClosedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return port
+}
+
+// connectBlackhole returns a loopback port whose SYNs go unanswered, the
+// loopback stand-in for a blackholed address: a listener with backlog 0
+// that never accepts, its accept queue filled by connections whose
+// handshake completed. Linux then drops every new SYN (the accept queue is
+// full), so a connect stays in SYN_SENT until the caller's timeout.
+func connectBlackhole(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; i < 16; i++ {
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err != nil {
+			return port // this SYN was dropped: the queue is full
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatal("the accept queue of a backlog-0 listener never filled")
+	return 0
+}
+
+// connectBackend is a loopback TCP listener run by the test; accepted
+// connections arrive on conns.
+type connectBackend struct {
+	ln    net.Listener
+	port  int
+	conns chan net.Conn
+}
+
+func newConnectBackend(t *testing.T, network, addr string) *connectBackend {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Skipf("listen %s %s: %v", network, addr, err)
+	}
+	b := &connectBackend{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, conns: make(chan net.Conn, 16)}
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		close(b.conns)
+		for c := range b.conns { // not taken by the test
+			c.Close()
+		}
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case b.conns <- c:
+			default:
+				c.Close() // more than the test will take
+			}
+		}
+	}()
+	return b
+}
+
+func (b *connectBackend) accept(t *testing.T) net.Conn {
+	t.Helper()
+	select {
+	case c := <-b.conns:
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(rawIOTimeout))
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server's outbound connection never arrived")
+		return nil
+	}
+}
