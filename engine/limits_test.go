@@ -114,7 +114,7 @@ var gsubCases = []struct{ s, p, r string }{
 
 func TestGsubMatchesGopherLua(t *testing.T) {
 	ours := limitedState(t, Config{})
-	stock := lua.NewState()
+	stock := newLuaState() // the same options, stock libraries
 	defer stock.Close()
 	call := func(L *lua.LState, args ...lua.LValue) string {
 		top := L.GetTop()
@@ -180,7 +180,7 @@ func FuzzGsub(f *testing.F) {
 	}
 	ours := newLuaState()
 	installLimits(ours, &Config{})
-	stock := lua.NewState()
+	stock := newLuaState() // the same options, stock libraries
 	run := func(L *lua.LState, src string, args ...lua.LValue) string {
 		top := L.GetTop()
 		defer L.SetTop(top)
@@ -205,10 +205,10 @@ func FuzzGsub(f *testing.F) {
 			limit = lua.LNumber(n)
 		}
 		args := []lua.LValue{lua.LString(s), lua.LString(p), lua.LString(r), limit}
-		if got, want := run(ours, gsub, args...), run(stock, gsub, args...); got != want {
+		if got, want := run(ours, gsub, args...), run(stock, gsub, args...); got != want && !referenceOverflow(want) {
 			t.Fatalf("gsub(%q, %q, %q, %v): %q, gopher-lua %q", s, p, r, limit, got, want)
 		}
-		if got, want := run(ours, gmatch, args[:2]...), run(stock, gmatch, args[:2]...); got != want {
+		if got, want := run(ours, gmatch, args[:2]...), run(stock, gmatch, args[:2]...); got != want && !referenceOverflow(want) {
 			t.Fatalf("gmatch(%q, %q): %q, gopher-lua %q", s, p, got, want)
 		}
 	})
@@ -217,6 +217,12 @@ func FuzzGsub(f *testing.F) {
 // TestGsubAndGmatchManyMatches checks the results of a million matches;
 // their speed (gopher-lua's own gsub took 19 s for 100,000 replacements)
 // is a benchmark's business, not a test's.
+// referenceOverflow: stock gopher-lua ran out of its own stack, where ours
+// (which does not push every match) succeeds; no answer to compare with.
+func referenceOverflow(want string) bool {
+	return strings.Contains(want, "registry overflow") || strings.Contains(want, "stack overflow")
+}
+
 func TestGsubAndGmatchManyMatches(t *testing.T) {
 	L := limitedState(t, Config{})
 	got, err := eval(L, `local s, n = ("x"):rep(1e6):gsub("x", "yz") return #s .. " " .. n`)
@@ -416,7 +422,7 @@ func TestGuardMemoryCap(t *testing.T) {
 // replacement).
 func BenchmarkGsub(b *testing.B) {
 	ours := limitedState(b, Config{})
-	stock := lua.NewState()
+	stock := newLuaState() // the same options, stock libraries
 	defer stock.Close()
 	for _, s := range []struct {
 		name string
