@@ -64,6 +64,9 @@ func TestAcceptPausesOnEMFILE(t *testing.T) {
 	// Hold the loop while dialing: the kernel completes the handshakes
 	// and the connections wait in the backlog.
 	hold, held := make(chan struct{}), make(chan struct{})
+	var release sync.Once
+	releaseLoop := func() { release.Do(func() { close(hold) }) }
+	defer releaseLoop() // a failure below must not leave the loop blocked
 	tl.Post(func() { close(held); <-hold })
 	<-held
 	const clients = 20
@@ -85,31 +88,6 @@ func TestAcceptPausesOnEMFILE(t *testing.T) {
 			highest = n
 		}
 	}
-	tight := lim
-	tight.Cur = uint64(highest + 1)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
-		t.Fatal(err)
-	}
-	// Fill the holes below the limit, then free four.
-	var fillers []int
-	for i := 0; i <= highest; i++ {
-		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			break
-		}
-		fillers = append(fillers, fd)
-	}
-	for _, fd := range fillers[:4] {
-		unix.Close(fd)
-	}
-	defer func() {
-		for _, fd := range fillers[4:] {
-			unix.Close(fd)
-		}
-	}()
-	var roundsBefore, roundsAfter int64
-	close(hold)
-	tl.do(func() { roundsBefore = tl.Stats().Rounds })
 	restored := false
 	restore := func() {
 		if !restored {
@@ -118,6 +96,41 @@ func TestAcceptPausesOnEMFILE(t *testing.T) {
 		}
 	}
 	defer restore()
+	tight := lim
+	tight.Cur = uint64(highest + 1)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
+		t.Fatal(err)
+	}
+	// Fill every hole below the limit, then make room for exactly four:
+	// free fillers first, and raise the limit for what the holes lacked
+	// (descriptors above the highest one in use are free).
+	const room = 4
+	var fillers []int
+	for i := 0; i <= highest; i++ {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+	freed := min(room, len(fillers))
+	for _, fd := range fillers[:freed] {
+		unix.Close(fd)
+	}
+	defer func() {
+		for _, fd := range fillers[freed:] {
+			unix.Close(fd)
+		}
+	}()
+	if freed < room {
+		tight.Cur += uint64(room - freed)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &tight); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var roundsBefore, roundsAfter int64
+	releaseLoop()
+	tl.do(func() { roundsBefore = tl.Stats().Rounds })
 	time.Sleep(300 * time.Millisecond)
 	tl.do(func() { roundsAfter = tl.Stats().Rounds })
 	got := count()
