@@ -216,19 +216,27 @@ func (s *server) rssKiB() int {
 
 func procStatusKiB(t *testing.T, pid int, field string) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	n, err := readProcKiB(pid, field)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return n
+}
+
+// readProcKiB reads a "Field: N kB" line of /proc/PID/status.
+func readProcKiB(pid int, field string) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, field) {
-			f := strings.Fields(line)
-			n, _ := strconv.Atoi(f[1])
-			return n
+			if f := strings.Fields(line); len(f) > 1 {
+				return strconv.Atoi(f[1])
+			}
 		}
 	}
-	t.Fatalf("no %s in /proc/%d/status", field, pid)
-	return 0
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // openFDs counts the server's open descriptors.
