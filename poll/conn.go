@@ -103,10 +103,13 @@ func (c *Conn) Write2(head []byte, body string) bool {
 	return c.queued()
 }
 
+// reserve makes room for n more bytes at the end of the queue, taking
+// buffers from the loop's recycler rather than growing by append.
 func (c *Conn) reserve(n int) {
 	switch {
 	case c.out == nil:
-		c.out = c.loop.getBuf(n)
+		c.out = c.loop.bufs.Get(n)
+		return
 	case c.off == 0:
 	case c.off == len(c.out):
 		c.out, c.off = c.out[:0], 0
@@ -117,6 +120,13 @@ func (c *Conn) reserve(n int) {
 		// instead. It copies at most what it frees.
 		m := copy(c.out, c.out[c.off:])
 		c.out, c.off = c.out[:m], 0
+	}
+	if need := len(c.out) + n; need > cap(c.out) {
+		// Grow at least twofold so a queue filled piecemeal copies O(n).
+		buf := c.loop.bufs.Get(max(need, 2*cap(c.out)))
+		buf = append(buf, c.out[c.off:]...)
+		c.loop.bufs.Put(c.out)
+		c.out, c.off = buf, 0
 	}
 }
 
@@ -252,7 +262,7 @@ func (c *Conn) flush() {
 		return
 	}
 	if c.Queued() == 0 && c.out != nil {
-		c.loop.putBuf(c.out)
+		c.loop.bufs.Put(c.out)
 		c.out, c.off = nil, 0
 	}
 	c.updateInterest()
@@ -351,7 +361,7 @@ func (c *Conn) finish() {
 	c.loop.unregister(c.fd)
 	unix.Close(c.fd)
 	if c.out != nil {
-		c.loop.putBuf(c.out)
+		c.loop.bufs.Put(c.out)
 		c.out, c.off = nil, 0
 	}
 	c.loop.conns--

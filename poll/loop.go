@@ -84,7 +84,7 @@ type Loop struct {
 	now    time.Time
 	timers timerHeap
 	dirty  []*Conn // connections with output queued this round
-	spare  [][]byte
+	bufs   Buffers // output queues, and WebSocket messages via Buffers()
 	conns  int
 	stats  Stats
 
@@ -257,29 +257,9 @@ func (l *Loop) flush() {
 	l.dirty = l.dirty[:rest]
 }
 
-// getBuf returns an empty output buffer, reusing a released one.
-func (l *Loop) getBuf(need int) []byte {
-	if k := len(l.spare); k > 0 && need <= spareBufSize {
-		b := l.spare[k-1]
-		l.spare = l.spare[:k-1]
-		return b[:0]
-	}
-	return make([]byte, 0, max(need, spareBufSize))
-}
-
-// Output buffers start small and grow by append; at most maxSpare of them
-// (1 MiB) wait for reuse, so a burst of connections leaves no lasting cost.
-const (
-	spareBufSize = 4 << 10
-	maxSpare     = 256
-)
-
-// putBuf keeps small output buffers for reuse so idle connections hold none.
-func (l *Loop) putBuf(b []byte) {
-	if cap(b) == spareBufSize && len(l.spare) < maxSpare {
-		l.spare = append(l.spare, b[:0])
-	}
-}
+// Buffers is the loop's buffer recycler, for other users of loop-owned
+// buffers (the WebSocket decoder). Loop goroutine only.
+func (l *Loop) Buffers() *Buffers { return &l.bufs }
 
 // Errors that say why a connection ended.
 var (

@@ -1,0 +1,158 @@
+package poll
+
+import (
+	"bytes"
+	"net"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+func init() { checkBuffers = true }
+
+func TestBuffersClasses(t *testing.T) {
+	var b Buffers
+	for _, c := range []struct{ n, cap int }{
+		{0, 4 << 10}, {1, 4 << 10}, {4 << 10, 4 << 10}, {4<<10 + 4, 8 << 10},
+		{1 << 20, 1 << 20}, {1<<20 + 10, 2 << 20}, {4 << 20, 4 << 20}, {4<<20 + 1, 4<<20 + 1},
+	} {
+		if got := b.Get(c.n); len(got) != 0 || cap(got) != c.cap {
+			t.Errorf("Get(%d): len %d cap %d, want 0 and %d", c.n, len(got), cap(got), c.cap)
+		}
+	}
+}
+
+func TestBuffersReuse(t *testing.T) {
+	var b Buffers
+	x := b.Get(5000)
+	b.Put(append(x, 1, 2, 3))
+	if b.Kept() != 8<<10 {
+		t.Fatalf("kept %d", b.Kept())
+	}
+	y := b.Get(8 << 10)
+	if unsafe.SliceData(y[:1]) != unsafe.SliceData(x[:1]) || len(y) != 0 {
+		t.Fatal("a freed buffer of the class was not reused, or came back non-empty")
+	}
+	if b.Kept() != 0 {
+		t.Fatalf("kept %d after reuse", b.Kept())
+	}
+	// Foreign capacities and oversize buffers are not kept.
+	b.Put(make([]byte, 0, 5000))
+	b.Put(make([]byte, 0, 8<<20))
+	b.Put(nil)
+	if b.Kept() != 0 {
+		t.Fatalf("kept %d foreign bytes", b.Kept())
+	}
+}
+
+// TestBuffersBounded: a burst that returns many buffers leaves at most
+// MaxKeptBytes in all, and each class within its count.
+func TestBuffersBounded(t *testing.T) {
+	var b Buffers
+	var held [][]byte
+	for size := 4 << 10; size <= 4<<20; size *= 2 {
+		for i := 0; i < 600; i++ {
+			held = append(held, b.Get(size))
+		}
+	}
+	for _, h := range held {
+		b.Put(h)
+	}
+	if b.Kept() > MaxKeptBytes {
+		t.Fatalf("kept %d bytes, bound %d", b.Kept(), MaxKeptBytes)
+	}
+	total := 0
+	for c := range b.free {
+		size := 1 << (c + minClassShift)
+		if n := len(b.free[c]); n > max(minKeep, classKeepBytes/size) {
+			t.Errorf("class %d KiB keeps %d buffers", size>>10, n)
+		}
+		total += len(b.free[c]) * size
+	}
+	if total != b.Kept() {
+		t.Fatalf("accounting: %d held, Kept says %d", total, b.Kept())
+	}
+}
+
+// TestBuffersNoAliasing: a buffer is never lent twice while in use, and
+// putting one twice is caught.
+func TestBuffersNoAliasing(t *testing.T) {
+	var b Buffers
+	inUse := map[*byte]bool{}
+	var held [][]byte
+	for round := 0; round < 50; round++ {
+		for i := 0; i < 20; i++ {
+			x := b.Get((i%7 + 1) * 3000)
+			p := unsafe.SliceData(x[:1])
+			if inUse[p] {
+				t.Fatalf("round %d: a buffer in use was lent again", round)
+			}
+			inUse[p] = true
+			held = append(held, x)
+		}
+		for i := 0; i < len(held); i += 2 { // give back half
+			delete(inUse, unsafe.SliceData(held[i][:1]))
+			b.Put(held[i])
+		}
+		var keep [][]byte
+		for i := 1; i < len(held); i += 2 {
+			keep = append(keep, held[i])
+		}
+		held = keep
+	}
+	x := b.Get(100)
+	b.Put(x)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a double Put went unnoticed")
+		}
+	}()
+	b.Put(x)
+}
+
+// TestConnsDoNotShareBuffers: many connections writing different bytes
+// in the same rounds, their queues growing and emptying through the
+// recycler, each receive exactly their own stream.
+func TestConnsDoNotShareBuffers(t *testing.T) {
+	tl := startLoop(t, Config{})
+	addr, conns := tl.listen(newRecorder)
+	const n = 8
+	var clients []net.Conn
+	var server []*Conn
+	for i := 0; i < n; i++ {
+		clients = append(clients, dial(t, addr))
+		server = append(server, (<-conns).c)
+	}
+	sizes := []int{10, 4090, 5000, 70 << 10, 100, 300 << 10, 1}
+	want := make([][]byte, n)
+	tl.do(func() {
+		for _, s := range sizes {
+			for i, c := range server {
+				p := bytes.Repeat([]byte{byte('a' + i)}, s)
+				want[i] = append(want[i], p...)
+				c.Write(p)
+			}
+		}
+	})
+	for i, c := range clients {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, len(want[i]))
+		for k := 0; k < len(got); {
+			m, err := c.Read(got[k:])
+			if err != nil {
+				t.Fatalf("conn %d: read %d of %d: %v", i, k, len(got), err)
+			}
+			k += m
+		}
+		if !bytes.Equal(got, want[i]) {
+			t.Fatalf("conn %d received bytes that are not its own", i)
+		}
+	}
+	tl.do(func() {
+		for i, c := range server {
+			if c.out != nil {
+				t.Errorf("conn %d still holds an output buffer after its queue emptied", i)
+			}
+		}
+	})
+}
