@@ -108,6 +108,11 @@ func (c *Conn) scheduleFeed() {
 func (c *Conn) wsData(p []byte) {
 	w := c.ws
 	w.lastRead = c.srv.loop.Now()
+	if w.dec.Buffers == nil {
+		// Message buffers come from the loop's recycler (set here, before
+		// the first Decode): none is held between messages.
+		w.dec.Buffers = c.srv.loop.Buffers()
+	}
 	if w.pending != nil {
 		p = append(w.pending, p...)
 		w.pending = nil
@@ -126,17 +131,21 @@ func (c *Conn) wsData(p []byte) {
 		switch ev.Kind {
 		case ws.EventMessage:
 			if w.closeSent {
+				w.dec.Release()
 				continue // nothing is delivered after our close
 			}
 			var payload lua.LString
 			if ev.Compressed {
 				var err error
-				if payload, err = w.inflate(ev); err != nil {
+				payload, err = w.inflate(ev)
+				w.dec.Release()
+				if err != nil {
 					c.wsFail(err)
 					return
 				}
 			} else {
 				payload = lua.LString(string(ev.Payload))
+				w.dec.Release() // copied: the buffer can serve this message's echo
 			}
 			c.srv.stats.messagesIn++
 			kind := luaBinary

@@ -20,6 +20,13 @@ const maxHeaderSize = 2 + 8 + 4
 // maxControlPayload is the largest control frame payload (RFC 6455 §5.5).
 const maxControlPayload = 125
 
+// Allocator lends byte buffers: Get returns one with len 0 and cap at
+// least n; Put takes back one from Get that is no longer used.
+type Allocator interface {
+	Get(n int) []byte
+	Put(b []byte)
+}
+
 // EventKind says what a [Decoder.Decode] call produced.
 type EventKind uint8
 
@@ -66,6 +73,10 @@ type Decoder struct {
 	// negotiated permessage-deflate (RFC 7692); the Event reports it as
 	// Compressed. Decompression is not done here.
 	AllowRSV1 bool
+	// Buffers, when set, lends the message buffer: it is taken when a
+	// message needs one and given back by Release (or Reset), so an idle
+	// connection holds none. Nil means plain allocation.
+	Buffers Allocator
 
 	err *CloseError // sticky: once set, every call returns it
 
@@ -378,26 +389,53 @@ func (d *Decoder) grow(c int) {
 		}
 	}
 	size = int(min(int64(size), limit))
-	buf := make([]byte, len(d.msg), size)
-	copy(buf, d.msg)
+	if d.Buffers == nil {
+		buf := make([]byte, len(d.msg), size)
+		copy(buf, d.msg)
+		d.msg = buf
+		return
+	}
+	buf := append(d.Buffers.Get(size), d.msg...)
+	if d.msg != nil {
+		d.Buffers.Put(d.msg)
+	}
 	d.msg = buf
 }
 
 // fail makes the Decoder dead with e and drops its buffer.
 func (d *Decoder) fail(e *CloseError) error {
 	d.err = e
-	d.msg = nil
+	d.drop()
 	return e
 }
 
-// recycle empties the message buffer after its message was delivered,
-// keeping it only if it is small (see keepBuffer).
+// drop gives the message buffer back, or leaves it to the GC.
+func (d *Decoder) drop() {
+	if d.Buffers != nil && d.msg != nil {
+		d.Buffers.Put(d.msg)
+	}
+	d.msg = nil
+}
+
+// recycle empties the message buffer after its message was delivered.
+// Borrowed buffers go back; an own one is kept only if it is small (see
+// keepBuffer).
 func (d *Decoder) recycle() {
 	d.delivered = false
-	if cap(d.msg) > keepBuffer {
-		d.msg = nil
+	if d.Buffers != nil || cap(d.msg) > keepBuffer {
+		d.drop()
 	} else {
 		d.msg = d.msg[:0]
+	}
+}
+
+// Release ends the use of the last message's payload: when it lies in a
+// borrowed buffer, the buffer goes back now rather than at the next
+// Decode call, so a connection that goes idle holds none. The payload
+// must not be used after Release.
+func (d *Decoder) Release() {
+	if d.delivered {
+		d.recycle()
 	}
 }
 
@@ -412,7 +450,8 @@ func (d *Decoder) Buffered() int {
 }
 
 // Reset drops all partial state and any error, and releases the message
-// buffer. The limits and AllowRSV1 are kept.
+// buffer. The limits, AllowRSV1 and Buffers are kept.
 func (d *Decoder) Reset() {
-	*d = Decoder{MaxFrame: d.MaxFrame, MaxMessage: d.MaxMessage, AllowRSV1: d.AllowRSV1}
+	d.drop()
+	*d = Decoder{MaxFrame: d.MaxFrame, MaxMessage: d.MaxMessage, AllowRSV1: d.AllowRSV1, Buffers: d.Buffers}
 }
