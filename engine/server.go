@@ -148,6 +148,7 @@ func (s *Server) loadMain() error {
 	s.L = L
 	s.guard = newMemGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
 	installLimits(L, &s.cfg)
+	installTableCompact(L)
 	var dirs []string
 	if s.cfg.Script != "" {
 		dirs = append(dirs, filepath.Dir(s.cfg.Script))
