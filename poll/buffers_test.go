@@ -2,10 +2,13 @@ package poll
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 func init() { checkBuffers = true }
@@ -155,4 +158,36 @@ func TestConnsDoNotShareBuffers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestWrite2DirectKeepsOrder: a large Write2 that finds the queue empty
+// is written at once, what the kernel leaves is queued, and writes before
+// and after it in the same round keep their order, also when the socket
+// buffer is too small to take it all.
+func TestWrite2DirectKeepsOrder(t *testing.T) {
+	for _, sndbuf := range []int{0, 16 << 10} {
+		tl := startLoop(t, Config{})
+		addr, conns := tl.listen(newRecorder)
+		client := dial(t, addr)
+		conn := (<-conns).c
+		big := string(bytes.Repeat([]byte("0123456789abcdef"), (DirectWrite+5000)/16))
+		var want []byte
+		tl.do(func() {
+			if sndbuf > 0 {
+				unix.SetsockoptInt(conn.FD(), unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf)
+			}
+			conn.Write2([]byte("H1"), big) // direct: the queue is empty
+			conn.Write([]byte("small"))
+			conn.Write2([]byte("H2"), big) // queued behind "small"
+			want = append(append(append(append(append(want, "H1"...), big...), "small"...), "H2"...), big...)
+		})
+		client.SetDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(client, got); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("sndbuf %d: bytes out of order", sndbuf)
+		}
+	}
 }

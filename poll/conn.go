@@ -1,6 +1,8 @@
 package poll
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -92,10 +94,21 @@ func (c *Conn) WriteString(s string) bool {
 	return c.queued()
 }
 
-// Write2 queues head then body, as one write: a frame header and its payload.
+// Write2 queues head then body, as one write: a frame header and its
+// payload. A body of DirectWrite bytes or more that finds the queue empty
+// is written at once from the caller's bytes, and only what the kernel
+// leaves is copied into the queue.
 func (c *Conn) Write2(head []byte, body string) bool {
 	if c.state != stateOpen {
 		return false
+	}
+	if len(body) >= DirectWrite && c.Queued() == 0 && c.dial == nil {
+		if head, body = c.writeNow(head, body); c.state != stateOpen {
+			return false
+		}
+		if len(head)+len(body) == 0 {
+			return true
+		}
 	}
 	c.reserve(len(head) + len(body))
 	c.out = append(c.out, head...)
@@ -105,6 +118,39 @@ func (c *Conn) Write2(head []byte, body string) bool {
 
 // reserve makes room for n more bytes at the end of the queue, taking
 // buffers from the loop's recycler rather than growing by append.
+// DirectWrite is the payload size from which Write2 skips the copy into an
+// empty queue. Smaller writes are queued, so the many small writes of a
+// round still go out in one system call per connection; a large one gains
+// nothing from waiting, and copying it costs more than the extra call.
+const DirectWrite = 64 << 10
+
+// writeNow writes head and body with writev until the kernel stops
+// taking them, and returns what it left.
+func (c *Conn) writeNow(head []byte, body string) ([]byte, string) {
+	for len(head)+len(body) > 0 {
+		var iov [2]unix.Iovec
+		iov[0].Base = unsafe.SliceData(head)
+		iov[0].SetLen(len(head))
+		iov[1].Base = unsafe.StringData(body)
+		iov[1].SetLen(len(body))
+		r, _, e := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), 2)
+		c.loop.stats.Writes++
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			if e != unix.EAGAIN {
+				c.Abort(e) // as in flush: the peer is gone
+			}
+			break
+		}
+		n := int(r)
+		k := min(n, len(head))
+		head, body = head[k:], body[n-k:]
+	}
+	return head, body
+}
+
 func (c *Conn) reserve(n int) {
 	switch {
 	case c.out == nil:
