@@ -18,7 +18,7 @@ const (
 	numClasses    = maxClassShift - minClassShift + 1
 
 	// MaxKeptBytes bounds the total capacity waiting for reuse.
-	MaxKeptBytes = 4 << 20
+	MaxKeptBytes = 8 << 20
 	// classKeepBytes bounds one class, counted as max(minKeep, this/size).
 	classKeepBytes = 1 << 20
 	minKeep        = 4
@@ -54,6 +54,14 @@ func (b *Buffers) Get(n int) []byte {
 		return buf
 	}
 	return make([]byte, 0, 1<<(c+minClassShift))
+}
+
+// Spare is Get when a buffer is free, and nil (allocating nothing) when not.
+func (b *Buffers) Spare(n int) []byte {
+	if c := classOf(n); c < 0 || len(b.free[c]) == 0 {
+		return nil
+	}
+	return b.Get(n)
 }
 
 // Put takes back a buffer from Get that nobody uses any more. Buffers of

@@ -191,3 +191,14 @@ func TestWrite2DirectKeepsOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestBuffersSpare(t *testing.T) {
+	var b Buffers
+	if b.Spare(1000) != nil || b.Spare(1<<30) != nil {
+		t.Fatal("Spare lent a buffer it did not hold")
+	}
+	b.Put(b.Get(64 << 10))
+	if x := b.Spare(40 << 10); cap(x) != 64<<10 || b.Kept() != 0 {
+		t.Fatalf("Spare: cap %d, kept %d", cap(x), b.Kept())
+	}
+}

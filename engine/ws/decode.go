@@ -27,6 +27,12 @@ type Allocator interface {
 	Put(b []byte)
 }
 
+// spareLender is an Allocator that can also lend a buffer only if it
+// has one free: Spare returns nil rather than allocate.
+type spareLender interface {
+	Spare(n int) []byte
+}
+
 // EventKind says what a [Decoder.Decode] call produced.
 type EventKind uint8
 
@@ -395,7 +401,16 @@ func (d *Decoder) grow(c int) {
 		d.msg = buf
 		return
 	}
-	buf := append(d.Buffers.Get(size), d.msg...)
+	var buf []byte
+	if sp, ok := d.Buffers.(spareLender); ok && d.fin && int64(size) < limit {
+		// A free buffer for the whole frame costs no new memory and saves
+		// the copies of growing into it.
+		buf = sp.Spare(int(limit))
+	}
+	if buf == nil {
+		buf = d.Buffers.Get(size)
+	}
+	buf = append(buf, d.msg...)
 	if d.msg != nil {
 		d.Buffers.Put(d.msg)
 	}

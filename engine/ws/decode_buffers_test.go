@@ -115,3 +115,55 @@ func TestDecodeBuffersHugeHeader(t *testing.T) {
 		t.Fatalf("borrowed %d bytes for 1000 that came", l.biggest)
 	}
 }
+
+// sparer lends a free buffer from Spare, and never allocates there.
+type sparer struct{ *lender }
+
+func (s sparer) Spare(n int) []byte {
+	for _, b := range s.free {
+		if cap(b) >= n {
+			return s.Get(n)
+		}
+	}
+	return nil
+}
+
+// TestDecodeBuffersSpare: a final frame whose whole size is free in the
+// lender takes that buffer at once instead of growing into it; without a
+// free one it grows from what came, as before.
+func TestDecodeBuffersSpare(t *testing.T) {
+	l := sparer{newLender(t)}
+	d := Decoder{Buffers: l}
+	body := strings.Repeat("y", 200<<10)
+	in := frame(fin|0x2, body)
+	for round := 0; round < 2; round++ {
+		gets := l.gets
+		for _, c := range chunked(append([]byte(nil), in...), 16<<10) {
+			for len(c) > 0 {
+				n, ev, err := d.Decode(c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c = c[n:]
+				if ev.Kind == EventMessage {
+					if string(ev.Payload) != body {
+						t.Fatal("payload differs")
+					}
+					d.Release()
+				}
+			}
+		}
+		if round == 1 && l.gets-gets != 1 {
+			t.Fatalf("%d buffers taken for a message whose buffer was free", l.gets-gets)
+		}
+	}
+	// A huge announced frame finds no spare and borrows only what came.
+	d = Decoder{Buffers: l, MaxMessage: 1 << 30}
+	l.biggest = 0
+	if _, _, err := d.Decode(cat(header(fin|0x2, true, 64, 1<<29), make([]byte, 1000))); err != nil {
+		t.Fatal(err)
+	}
+	if l.biggest > 4<<10 {
+		t.Fatalf("borrowed %d bytes for 1000 that came", l.biggest)
+	}
+}
