@@ -79,6 +79,15 @@ type Decoder struct {
 	// negotiated permessage-deflate (RFC 7692); the Event reports it as
 	// Compressed. Decompression is not done here.
 	AllowRSV1 bool
+
+	// The message being reassembled, when msgOp != 0 (OpContinuation is 0
+	// and never starts a message); its one-byte fields sit here, next to
+	// AllowRSV1, so they share its word: an idle connection's size counts.
+	msgOp      Opcode
+	compressed bool
+	delivered  bool // msg was handed out; recycle it on the next call
+	utf8       UTF8Validator
+
 	// Buffers, when set, lends the message buffer: it is taken when a
 	// message needs one and given back by Release (or Reset), so an idle
 	// connection holds none. Nil means plain allocation.
@@ -98,13 +107,7 @@ type Decoder struct {
 	keyPos  int   // mask key position of the next payload byte
 	remain  int64 // payload bytes still to come
 
-	// The message being reassembled, when msgOp != 0 (OpContinuation is 0
-	// and never starts a message).
-	msgOp      Opcode
-	compressed bool
-	msg        []byte
-	delivered  bool // msg was handed out; recycle it on the next call
-	utf8       UTF8Validator
+	msg []byte // the message being reassembled (see msgOp)
 
 	ctl    *[maxControlPayload]byte // a control payload that straddles calls (made on first need)
 	ctlLen int
