@@ -43,25 +43,28 @@ function WebSocket:authorize(req) return true end
 function WebSocket:select_protocol(offered, req) return nil end
 function WebSocket:open(req) end
 
+-- The handshake's state is one key, since gopher-lua keeps every key ever
+-- set on a table: _hs is the deadline timer while handshaking, false once
+-- upgraded or refused. _head exists only for a head split across reads.
 function WebSocket:start()
-  self._head = ""
-  self._deadline = self.conn:after(self:option("handshake_timeout"), function()
+  self._hs = self.conn:after(self:option("handshake_timeout"), function()
     self:refuse(408, "handshake timeout")
   end)
 end
 
 -- refuse answers the handshake with an HTTP error and closes.
 function WebSocket:refuse(status, message, headers)
-  if self._upgraded or self._refused then return end
-  self._refused = true
+  if self._hs == false then return end -- upgraded or already refused
+  self._hs = false
   self.conn:send(http.error_response(status, message, headers))
   self.conn:close()
 end
 
 function WebSocket:data(bytes)
-  if self._refused then return end
+  if self._hs == false then return end -- refused
   -- A subclass start() that forgot WebSocket.start(self) still handshakes.
-  local head = (self._head or "") .. bytes
+  local head = bytes
+  if self._head then head = self._head .. bytes end
   local req, consumed, response = http.parse_request(head, self:option("max_head"))
   if not req then
     if consumed then -- refused by the parser: consumed is the status
@@ -72,7 +75,7 @@ function WebSocket:data(bytes)
     end
     return
   end
-  self._head = nil
+  if self._head then self._head = nil end
   local ok, status, failure = ws.check(req)
   if not ok then
     self.conn:send(failure)
@@ -88,7 +91,7 @@ function WebSocket:data(bytes)
     if not allowed then return self:refuse(403, "origin not allowed") end
   end
   local verdict = self:authorize(req)
-  if self._refused then return end -- authorize refused with its own response
+  if self._hs == false then return end -- authorize refused with its own response
   if verdict == false then return self:refuse(403, "forbidden") end
   if type(verdict) == "number" then return self:refuse(verdict) end
 
@@ -105,19 +108,26 @@ function WebSocket:data(bytes)
       deflate.min_size = self:option("compress_min_size")
     end
   end
-  self.conn:send(ws.handshake_response(req, { protocol = protocol, extensions = extensions }))
-  if self._deadline then self._deadline:cancel() end
-  self._deadline = nil
+  local answer -- no table when there is nothing to add (most handshakes)
+  if protocol ~= nil or extensions ~= nil then answer = { protocol = protocol, extensions = extensions } end
+  self.conn:send(ws.handshake_response(req, answer))
+  local deadline = self._hs
+  if deadline then deadline:cancel() end
   -- The request goes to open(req) and is not kept: an idle connection
   -- should cost little. Keep what you need from it in open.
-  self._upgraded, self.protocol, self.extensions = true, protocol, extensions
-  self.conn:upgrade("websocket", {
-    max_message = self:option("max_message"),
-    max_frame = self:option("max_frame"),
-    ping_interval = self:option("ping_interval"),
-    idle_timeout = self:option("idle_timeout"),
-    deflate = deflate,
-  }, head:sub(consumed + 1))
+  self._hs, self.protocol, self.extensions = false, protocol, extensions
+  local max_message, max_frame = self:option("max_message"), self:option("max_frame")
+  local ping_interval, idle_timeout = self:option("ping_interval"), self:option("idle_timeout")
+  local opts -- nil when every option is the server's default
+  if max_message ~= nil or max_frame ~= nil or ping_interval ~= nil or idle_timeout ~= nil
+    or deflate ~= nil then
+    opts = {
+      max_message = max_message, max_frame = max_frame,
+      ping_interval = ping_interval, idle_timeout = idle_timeout,
+      deflate = deflate,
+    }
+  end
+  self.conn:upgrade("websocket", opts, head:sub(consumed + 1))
   self:open(req)
 end
 
