@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -18,12 +19,45 @@ type Conn struct {
 	srv    *Server
 	pc     *poll.Conn
 	id     int64
-	peerSA unix.Sockaddr
 	inst   *lua.LTable
 	cls    *classInfo
 	ws     *wsConn // nil in raw mode
 	timers []*luaTimer
+	peer   peerAddr
 	ended  bool // closed has run (or the connection was refused)
+}
+
+// peerAddr is the peer's address kept inline: the Sockaddr from accept
+// would cost an interface and a 32-64 byte object per connection.
+type peerAddr struct {
+	ip   [16]byte
+	port uint16
+	kind uint8 // 0 none, 4 IPv4 (ip[:4]), 6 IPv6
+}
+
+func makePeerAddr(sa unix.Sockaddr) peerAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		p := peerAddr{port: uint16(a.Port), kind: 4}
+		copy(p.ip[:], a.Addr[:])
+		return p
+	case *unix.SockaddrInet6:
+		return peerAddr{ip: a.Addr, port: uint16(a.Port), kind: 6}
+	}
+	// Listeners and server.connect are TCP only; a socketpair (tests)
+	// has no address.
+	return peerAddr{}
+}
+
+func (p *peerAddr) String() string {
+	var host string
+	switch p.kind {
+	case 4:
+		host = netip.AddrFrom4([4]byte(p.ip[:4])).String()
+	case 6:
+		host = netip.AddrFrom16(p.ip).String()
+	}
+	return poll.JoinHostPort(host, int(p.port))
 }
 
 // closeCause says why a connection ended; code is the WebSocket close code
@@ -41,7 +75,7 @@ const ws1001 = 1001
 // yet: the caller sets c.pc, then calls c.attach.
 func (s *Server) newConn(peer unix.Sockaddr, class *classInfo) *Conn {
 	s.nextID++
-	return &Conn{srv: s, id: s.nextID, peerSA: peer, cls: class}
+	return &Conn{srv: s, id: s.nextID, peer: makePeerAddr(peer), cls: class}
 }
 
 // attach creates the instance setmetatable({conn = conn}, class) and puts
@@ -212,28 +246,34 @@ func (c *Conn) end(cause error) {
 }
 
 func (c *Conn) describe(cause error) (int, string) {
-	var cc *closeCause
-	if errors.As(cause, &cc) {
-		return cc.code, cc.reason
-	}
 	code := 0
 	if c.ws != nil {
 		code = 1006 // no close frame was exchanged
 	}
-	var errno unix.Errno
-	switch {
-	case cause == poll.ErrPeerClosed:
+	// The poll sentinels (errors.New) wrap nothing: answer them without
+	// errors.As, whose target escapes (two allocations on every close).
+	switch cause {
+	case nil:
+		return code, "closed"
+	case poll.ErrPeerClosed:
 		return code, "peer closed"
-	case cause == poll.ErrSlowConsumer:
+	case poll.ErrSlowConsumer:
 		return code, "slow consumer"
-	case cause == poll.ErrShutdown:
+	case poll.ErrShutdown:
 		return code, "shutdown"
-	case errors.As(cause, &errno):
-		return code, errno.Error()
-	case cause != nil:
-		return code, cause.Error()
 	}
-	return code, "closed"
+	if cc, ok := cause.(*closeCause); ok {
+		return cc.code, cc.reason
+	}
+	var cc *closeCause
+	if errors.As(cause, &cc) {
+		return cc.code, cc.reason
+	}
+	var errno unix.Errno
+	if errors.As(cause, &errno) {
+		return code, errno.Error()
+	}
+	return code, cause.Error()
 }
 
 // closeWith is every deliberate close: by the script, an error, shutdown.
@@ -253,10 +293,7 @@ func (c *Conn) closeWith(code int, reason string) {
 func (c *Conn) ID() int64 { return c.id }
 func (c *Conn) FD() int   { return c.pc.FD() }
 
-func (c *Conn) Peer() string {
-	h, p := poll.SockaddrHostPort(c.peerSA)
-	return poll.JoinHostPort(h, p)
-}
+func (c *Conn) Peer() string { return c.peer.String() }
 
 func (c *Conn) LocalAddr() string {
 	sa, err := unix.Getsockname(c.pc.FD())
