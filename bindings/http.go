@@ -3,7 +3,9 @@ package bindings
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 	"pocketlua/engine/ws"
@@ -58,7 +60,8 @@ func httpParseDate(L *lua.LState) int {
 func httpParseRequest(L *lua.LState) int {
 	buf := L.CheckString(1)
 	maxHead := L.OptInt(2, ws.DefaultMaxHead)
-	req, n, err := ws.ParseRequest([]byte(buf), maxHead)
+	// ParseRequest only reads buf and keeps no reference to it.
+	req, n, err := ws.ParseRequest(unsafe.Slice(unsafe.StringData(buf), len(buf)), maxHead)
 	if err != nil {
 		return pushHTTPError(L, err)
 	}
@@ -109,7 +112,7 @@ func requestTable(L *lua.LState, req *http.Request) *lua.LTable {
 	t.RawSetString("version", lua.LString(req.Proto))
 	h := L.CreateTable(0, len(req.Header)+1)
 	for name, values := range req.Header {
-		h.RawSetString(strings.ToLower(name), lua.LString(strings.Join(values, ", ")))
+		h.RawSetString(lowerHeader(name), lua.LString(strings.Join(values, ", ")))
 	}
 	if req.Host != "" {
 		h.RawSetString("host", lua.LString(req.Host))
@@ -123,19 +126,124 @@ func requestTable(L *lua.LState, req *http.Request) *lua.LTable {
 	return t
 }
 
+// lowerHeader lower-cases a canonical header name; the common ones of a
+// WebSocket handshake without allocating.
+func lowerHeader(name string) string {
+	switch name {
+	case "Upgrade":
+		return "upgrade"
+	case "Connection":
+		return "connection"
+	case "Sec-Websocket-Key":
+		return "sec-websocket-key"
+	case "Sec-Websocket-Version":
+		return "sec-websocket-version"
+	case "Sec-Websocket-Extensions":
+		return "sec-websocket-extensions"
+	case "Sec-Websocket-Protocol":
+		return "sec-websocket-protocol"
+	case "Origin":
+		return "origin"
+	case "User-Agent":
+		return "user-agent"
+	case "Accept-Encoding":
+		return "accept-encoding"
+	case "Accept-Language":
+		return "accept-language"
+	case "Cache-Control":
+		return "cache-control"
+	case "Pragma":
+		return "pragma"
+	case "Cookie":
+		return "cookie"
+	}
+	return strings.ToLower(name)
+}
+
+// wsHeaderNames are the only headers the ws helpers read from a request
+// (engine/ws: CheckUpgrade, Protocols, Extensions, the handshake key).
+var wsHeaderNames = [...]string{"Host", "Upgrade", "Connection", "Sec-Websocket-Version",
+	"Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"}
+
+// wsHeaderIndex returns the index in wsHeaderNames of the header a table key
+// names after canonicalization (ASCII case-insensitive), or -1.
+func wsHeaderIndex(k lua.LValue) int {
+	s, ok := k.(lua.LString)
+	if !ok {
+		return -1
+	}
+	for i, name := range wsHeaderNames {
+		if len(s) == len(name) && asciiEqualFold(string(s), name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func asciiEqualFold(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // requestFromTable rebuilds enough of an http.Request to validate a
-// WebSocket upgrade from a table made by requestTable.
-func requestFromTable(L *lua.LState, t *lua.LTable) *http.Request {
-	req := &http.Request{Method: lua.LVAsString(t.RawGetString("method")), Header: http.Header{}}
+// WebSocket upgrade from a table made by requestTable (or by a script):
+// method, version and the headers in wsHeaderNames, names matched without
+// regard to case. It runs three times per handshake, so it keeps only
+// those headers, in a pooled request: the caller hands it back with
+// release once the ws helper (which keeps no reference) is done.
+func requestFromTable(L *lua.LState, t *lua.LTable) *scratchRequest {
+	sr := scratchRequests.Get().(*scratchRequest)
+	req := &sr.req
+	req.Method = lua.LVAsString(t.RawGetString("method"))
 	proto := lua.LVAsString(t.RawGetString("version"))
 	major, minor, ok := http.ParseHTTPVersion(proto)
 	if !ok {
 		major, minor = 1, 0
 	}
 	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, major, minor
+	var found [len(wsHeaderNames)]bool
 	if h, ok := t.RawGetString("headers").(*lua.LTable); ok {
-		h.ForEach(func(k, v lua.LValue) { req.Header.Set(k.String(), v.String()) })
+		// Next hands out the table's own boxed keys; ForEach would box
+		// every string key again.
+		for k, v := h.Next(lua.LNil); k != lua.LNil; k, v = h.Next(k) {
+			if i := wsHeaderIndex(k); i >= 0 {
+				sr.vals[i] = v.String()
+				found[i] = true
+			}
+		}
+	}
+	for i, name := range wsHeaderNames {
+		if found[i] {
+			req.Header[name] = sr.vals[i : i+1 : i+1]
+		}
 	}
 	req.Host = req.Header.Get("Host")
-	return req
+	return sr
+}
+
+type scratchRequest struct {
+	req  http.Request
+	vals [len(wsHeaderNames)]string
+}
+
+var scratchRequests = sync.Pool{New: func() any {
+	return &scratchRequest{req: http.Request{Header: make(http.Header, len(wsHeaderNames))}}
+}}
+
+func (sr *scratchRequest) release() {
+	h := sr.req.Header
+	clear(h)
+	*sr = scratchRequest{req: http.Request{Header: h}}
+	scratchRequests.Put(sr)
 }

@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"net/http"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 	"pocketlua/engine/ws"
@@ -24,7 +25,10 @@ func wsLoader(L *lua.LState) int {
 
 // wsCheck returns true for a valid upgrade request, else nil, status, response.
 func wsCheck(L *lua.LState) int {
-	if err := ws.CheckUpgrade(requestFromTable(L, L.CheckTable(1))); err != nil {
+	sr := requestFromTable(L, L.CheckTable(1))
+	err := ws.CheckUpgrade(&sr.req)
+	sr.release()
+	if err != nil {
 		return pushHTTPError(L, err)
 	}
 	L.Push(lua.LTrue)
@@ -32,7 +36,9 @@ func wsCheck(L *lua.LState) int {
 }
 
 func wsProtocols(L *lua.LState) int {
-	protos := ws.Protocols(requestFromTable(L, L.CheckTable(1)))
+	sr := requestFromTable(L, L.CheckTable(1))
+	protos := ws.Protocols(&sr.req)
+	sr.release()
 	t := L.CreateTable(len(protos), 0)
 	for _, p := range protos {
 		t.Append(lua.LString(p))
@@ -44,20 +50,25 @@ func wsProtocols(L *lua.LState) int {
 // wsHandshakeResponse(req[, {protocol=, extensions=, headers={}}]) returns the
 // 101 response for a request that passed ws.check.
 func wsHandshakeResponse(L *lua.LState) int {
-	req := requestFromTable(L, L.CheckTable(1))
-	opts := L.OptTable(2, L.NewTable())
+	reqTable := L.CheckTable(1)
+	var protocol, extensions string
 	var extra http.Header
-	if h, ok := opts.RawGetString("headers").(*lua.LTable); ok {
-		extra = http.Header{}
-		h.ForEach(func(k, v lua.LValue) { extra.Add(k.String(), v.String()) })
+	if opts := L.OptTable(2, nil); opts != nil {
+		if h, ok := opts.RawGetString("headers").(*lua.LTable); ok {
+			extra = http.Header{}
+			h.ForEach(func(k, v lua.LValue) { extra.Add(k.String(), v.String()) })
+		}
+		protocol = lua.LVAsString(opts.RawGetString("protocol"))
+		extensions = lua.LVAsString(opts.RawGetString("extensions"))
 	}
-	key := req.Header.Get("Sec-WebSocket-Key")
+	sr := requestFromTable(L, reqTable)
+	key := sr.req.Header.Get("Sec-WebSocket-Key")
+	sr.release()
 	if key == "" {
 		L.ArgError(1, "request has no Sec-WebSocket-Key")
 	}
-	resp := ws.HandshakeResponse(key, lua.LVAsString(opts.RawGetString("protocol")),
-		lua.LVAsString(opts.RawGetString("extensions")), extra)
-	L.Push(lua.LString(resp))
+	resp := ws.HandshakeResponse(key, protocol, extensions, extra)
+	L.Push(lua.LString(unsafe.String(unsafe.SliceData(resp), len(resp)))) // resp is ours alone
 	return 1
 }
 
@@ -67,7 +78,7 @@ func wsHandshakeResponse(L *lua.LState) int {
 // answer and a table of the agreed parameters, for ws.handshake_response
 // and conn:upgrade's deflate option; or nil when there is none.
 func wsNegotiateDeflate(L *lua.LState) int {
-	req := requestFromTable(L, L.CheckTable(1))
+	reqTable := L.CheckTable(1)
 	o := ws.DeflateOptions{ClientContextTakeover: true}
 	if opts := L.OptTable(2, nil); opts != nil {
 		o.ServerContextTakeover = lua.LVAsBool(opts.RawGetString("server_context_takeover"))
@@ -82,7 +93,10 @@ func wsNegotiateDeflate(L *lua.LState) int {
 			o.ClientMaxWindowBits = int(n)
 		}
 	}
-	p, ok := ws.NegotiateDeflate(ws.Extensions(req), o)
+	sr := requestFromTable(L, reqTable)
+	exts := ws.Extensions(&sr.req)
+	sr.release()
+	p, ok := ws.NegotiateDeflate(exts, o)
 	if !ok {
 		L.Push(lua.LNil)
 		return 1

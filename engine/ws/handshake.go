@@ -76,11 +76,16 @@ func hasToken(h http.Header, name, token string) bool {
 // AcceptKey returns the Sec-WebSocket-Accept value for a client key:
 // base64(SHA-1(key + GUID)), RFC 6455 §4.2.2.
 func AcceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(acceptGUID))
-	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	var b [28]byte
+	return string(appendAcceptKey(b[:0], key))
+}
+
+// appendAcceptKey appends AcceptKey(key) to b; a usual 24-byte key costs
+// no allocation.
+func appendAcceptKey(b []byte, key string) []byte {
+	var in [64]byte
+	sum := sha1.Sum(append(append(in[:0], key...), acceptGUID...))
+	return base64.StdEncoding.AppendEncode(b, sum[:])
 }
 
 // Protocols returns the subprotocols the client offers, in order, from all
@@ -105,7 +110,7 @@ func Protocols(req *http.Request) []string {
 func HandshakeResponse(key, protocol, extensions string, extra http.Header) []byte {
 	b := make([]byte, 0, 160+len(protocol)+len(extensions))
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, AcceptKey(strings.TrimSpace(key))...)
+	b = appendAcceptKey(b, strings.TrimSpace(key))
 	b = append(b, "\r\n"...)
 	if protocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"sync"
 )
 
 // DefaultMaxHead is the request head size limit ParseRequest uses when
@@ -37,7 +38,7 @@ func ParseRequest(buf []byte, maxHead int) (req *http.Request, n int, err error)
 		return nil, 0, nil
 	}
 	n = i + len(headEnd)
-	req, err = http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(buf[:n]), n))
+	req, err = readRequest(buf[:n])
 	if err != nil {
 		return nil, 0, &HTTPError{Status: http.StatusBadRequest, Reason: "malformed request: " + err.Error()}
 	}
@@ -46,4 +47,31 @@ func ParseRequest(buf []byte, maxHead int) (req *http.Request, n int, err error)
 	}
 	req.Body = http.NoBody
 	return req, n, nil
+}
+
+// headReader is a pooled reader for one request head: a head that fits its
+// buffer is read exactly as by a reader of the head's own size.
+type headReader struct {
+	src bytes.Reader
+	br  *bufio.Reader
+}
+
+var headReaders = sync.Pool{New: func() any {
+	r := &headReader{}
+	r.br = bufio.NewReaderSize(&r.src, DefaultMaxHead)
+	return r
+}}
+
+func readRequest(head []byte) (*http.Request, error) {
+	if len(head) > DefaultMaxHead {
+		return http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(head), len(head)))
+	}
+	r := headReaders.Get().(*headReader)
+	r.src.Reset(head)
+	r.br.Reset(&r.src)
+	req, err := http.ReadRequest(r.br)
+	r.src.Reset(nil)
+	r.br.Reset(&r.src) // keeps no reference to head
+	headReaders.Put(r)
+	return req, err
 }
