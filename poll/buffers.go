@@ -1,6 +1,9 @@
 package poll
 
-import "math/bits"
+import (
+	"math/bits"
+	"time"
+)
 
 // Buffers recycles the loop's byte buffers (output queues, WebSocket
 // message buffers) in power-of-two size classes, so a steady stream of
@@ -9,11 +12,21 @@ import "math/bits"
 // it lends is the borrower's until Put. Loop goroutine only.
 type Buffers struct {
 	free  [numClasses][][]byte
-	bytes int // total capacity held in free
+	bytes int  // total capacity held in free
+	used  bool // a Get since the last Trim
+	// onKeep runs when the first buffer is kept, so the owner can arrange
+	// a Trim (the loop: after IdleTrim).
+	onKeep func()
 }
 
+// IdleTrim is how long kept buffers wait unused before Trim drops them:
+// an idle server holds none.
+const IdleTrim = 2 * time.Second
+
 const (
-	minClassShift = 12 // 4 KiB
+	// 512 B: a round's small frames for a thousand connections fit the
+	// kept buffers, so a busy loop makes no garbage per round.
+	minClassShift = 9
 	maxClassShift = 22 // 4 MiB: a 1 MiB message plus its frame header fits a class
 	numClasses    = maxClassShift - minClassShift + 1
 
@@ -42,6 +55,7 @@ func classOf(n int) int {
 // Get returns an empty buffer with room for at least n bytes: a class
 // size, or exactly n above the largest class.
 func (b *Buffers) Get(n int) []byte {
+	b.used = true
 	c := classOf(n)
 	if c < 0 {
 		return make([]byte, 0, n)
@@ -85,6 +99,20 @@ func (b *Buffers) Put(buf []byte) {
 	}
 	b.free[c] = append(b.free[c], buf)
 	b.bytes += size
+	if b.bytes == size && b.onKeep != nil {
+		b.onKeep()
+	}
+}
+
+// Trim drops every kept buffer if none was asked for since the last Trim,
+// and reports whether buffers are still kept.
+func (b *Buffers) Trim() bool {
+	if !b.used {
+		b.free = [numClasses][][]byte{}
+		b.bytes = 0
+	}
+	b.used = false
+	return b.bytes > 0
 }
 
 // Kept is the total capacity waiting for reuse.

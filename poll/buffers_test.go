@@ -16,7 +16,7 @@ func init() { checkBuffers = true }
 func TestBuffersClasses(t *testing.T) {
 	var b Buffers
 	for _, c := range []struct{ n, cap int }{
-		{0, 4 << 10}, {1, 4 << 10}, {4 << 10, 4 << 10}, {4<<10 + 4, 8 << 10},
+		{0, 512}, {1, 512}, {512, 512}, {513, 1024}, {4 << 10, 4 << 10}, {4<<10 + 4, 8 << 10},
 		{1 << 20, 1 << 20}, {1<<20 + 10, 2 << 20}, {4 << 20, 4 << 20}, {4<<20 + 1, 4<<20 + 1},
 	} {
 		if got := b.Get(c.n); len(got) != 0 || cap(got) != c.cap {
@@ -53,7 +53,7 @@ func TestBuffersReuse(t *testing.T) {
 func TestBuffersBounded(t *testing.T) {
 	var b Buffers
 	var held [][]byte
-	for size := 4 << 10; size <= 4<<20; size *= 2 {
+	for size := 512; size <= 4<<20; size *= 2 {
 		for i := 0; i < 600; i++ {
 			held = append(held, b.Get(size))
 		}
@@ -200,5 +200,45 @@ func TestBuffersSpare(t *testing.T) {
 	b.Put(b.Get(64 << 10))
 	if x := b.Spare(40 << 10); cap(x) != 64<<10 || b.Kept() != 0 {
 		t.Fatalf("Spare: cap %d, kept %d", cap(x), b.Kept())
+	}
+}
+
+// TestBuffersTrim: kept buffers survive a Trim while in use and are all
+// dropped by the first Trim after a quiet period.
+func TestBuffersTrim(t *testing.T) {
+	var b Buffers
+	kept := 0
+	b.onKeep = func() { kept++ }
+	b.Put(b.Get(100))
+	b.Put(b.Get(5000))
+	if kept != 1 || b.Kept() != 512+8<<10 {
+		t.Fatalf("onKeep ran %d times, kept %d bytes", kept, b.Kept())
+	}
+	if !b.Trim() || b.Kept() == 0 {
+		t.Fatal("Trim dropped buffers that were in use since the last Trim")
+	}
+	if b.Trim() || b.Kept() != 0 {
+		t.Fatalf("Trim after a quiet period kept %d bytes", b.Kept())
+	}
+	b.Put(b.Get(100))
+	if kept != 2 {
+		t.Fatalf("onKeep ran %d times after the pool emptied, want 2", kept)
+	}
+}
+
+// TestLoopDropsIdleBuffers: an idle loop gives its kept buffers back.
+func TestLoopDropsIdleBuffers(t *testing.T) {
+	tl := startLoop(t, Config{})
+	tl.do(func() { tl.bufs.Put(tl.bufs.Get(100)) })
+	kept := func() (n int) { tl.do(func() { n = tl.bufs.Kept() }); return }
+	if kept() == 0 {
+		t.Fatal("nothing kept")
+	}
+	deadline := time.Now().Add(3*IdleTrim + 5*time.Second)
+	for kept() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %d bytes kept after %s idle", kept(), 3*IdleTrim)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -85,8 +85,10 @@ type Loop struct {
 	timers timerHeap
 	dirty  []*Conn // connections with output queued this round
 	bufs   Buffers // output queues, and WebSocket messages via Buffers()
-	conns  int
-	stats  Stats
+	// bufTrim drops the kept buffers once they go unused (IdleTrim).
+	bufTrim *Timer
+	conns   int
+	stats   Stats
 
 	listeners     []*Listener
 	acceptPaused  bool
@@ -119,6 +121,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 		unix.Close(wfd)
 		return nil, err
 	}
+	l.bufs.onKeep = l.armBufferTrim
 	return l, nil
 }
 
@@ -260,6 +263,19 @@ func (l *Loop) flush() {
 // Buffers is the loop's buffer recycler, for other users of loop-owned
 // buffers (the WebSocket decoder). Loop goroutine only.
 func (l *Loop) Buffers() *Buffers { return &l.bufs }
+
+func (l *Loop) armBufferTrim() {
+	if l.bufTrim == nil {
+		l.bufTrim = l.AfterFunc(IdleTrim, l.trimBuffers)
+	}
+}
+
+func (l *Loop) trimBuffers() {
+	l.bufTrim = nil
+	if l.bufs.Trim() {
+		l.armBufferTrim()
+	}
+}
 
 // Errors that say why a connection ended.
 var (
