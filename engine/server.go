@@ -323,7 +323,6 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 		unix.Close(fd)
 		return
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	class := l.class
 	if class == nil {
 		class = s.main

@@ -15,7 +15,13 @@ func installTableCompact(L *lua.LState) {
 
 func tableCompact(L *lua.LState) int {
 	t := L.CheckTable(1)
-	fresh := L.CreateTable(0, 0)
+	strs := 0 // sizes the string-key map: gopher-lua makes 32 slots otherwise
+	for k, _ := t.Next(lua.LNil); k != lua.LNil; k, _ = t.Next(k) {
+		if _, ok := k.(lua.LString); ok {
+			strs++
+		}
+	}
+	fresh := L.CreateTable(0, strs)
 	// In next's order, so a traversal whose current key is still in the
 	// table goes on where it was.
 	for k, v := t.Next(lua.LNil); k != lua.LNil; k, v = t.Next(k) {

@@ -404,7 +404,7 @@ func (c *Conn) finish() {
 		c.dial.timer.Stop()
 		c.dial = nil
 	}
-	c.loop.unregister(c.fd)
+	c.loop.closing(c.fd)
 	unix.Close(c.fd)
 	if c.out != nil {
 		c.loop.bufs.Put(c.out)

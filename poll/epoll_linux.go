@@ -37,6 +37,8 @@ func (e *epoll) Mod(fd int, in Interest) error {
 	return unix.EpollCtl(e.fd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)})
 }
 
+func (e *epoll) Closing(int) {}
+
 func (e *epoll) Del(fd int) error {
 	return unix.EpollCtl(e.fd, unix.EPOLL_CTL_DEL, fd, nil)
 }

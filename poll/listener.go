@@ -75,6 +75,9 @@ func SocketBind(host string, port int, opt SocketBindOptions) (fd int, boundHost
 	if family == unix.AF_INET6 {
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 	}
+	// Accepted sockets inherit TCP_NODELAY from the listener on Linux:
+	// one setsockopt here instead of one per connection.
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
 	}

@@ -158,6 +158,16 @@ func (l *Loop) register(fd int, o owner, in Interest) error {
 
 func (l *Loop) unregister(fd int) {
 	l.poller.Del(fd)
+	l.forget(fd)
+}
+
+// closing unregisters fd that is about to be closed.
+func (l *Loop) closing(fd int) {
+	l.poller.Closing(fd)
+	l.forget(fd)
+}
+
+func (l *Loop) forget(fd int) {
 	if fd < len(l.owners) {
 		l.owners[fd] = nil
 	}

@@ -27,6 +27,9 @@ type Poller interface {
 	Add(fd int, in Interest) error
 	Mod(fd int, in Interest) error
 	Del(fd int) error
+	// Closing forgets fd just before it is closed. epoll needs no call:
+	// closing a descriptor (never duplicated here) removes it.
+	Closing(fd int)
 	// Wait blocks up to timeoutMs (-1: forever) and fills out; EINTR is not an error.
 	Wait(out []Ready, timeoutMs int) (int, error)
 	Close() error
@@ -82,6 +85,8 @@ func (p *pollFD) Mod(fd int, in Interest) error {
 	p.fds[i].Events = pollEvents(in)
 	return nil
 }
+
+func (p *pollFD) Closing(fd int) { p.Del(fd) }
 
 func (p *pollFD) Del(fd int) error {
 	i, ok := p.index[int32(fd)]
