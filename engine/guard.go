@@ -34,7 +34,6 @@ type guard struct {
 	done    atomic.Pointer[chan struct{}] // closed to interrupt the running call
 	cause   atomic.Uint32                 // why the last interruption happened
 	heapAt  atomic.Uint64                 // heap bytes seen by a memory interruption
-	freeing atomic.Bool                   // a FreeOSMemory after a memory interruption runs
 	stop    chan struct{}
 }
 
@@ -117,13 +116,10 @@ func (g *guard) exit() bool {
 	}
 	g.arm()
 	g.state.Store(g.state.Load() &^ 3) // phaseIdle
-	if g.cause.Load() == causeMemory && g.freeing.CompareAndSwap(false, true) {
+	if g.cause.Load() == causeMemory {
 		// What the interrupted call allocated is garbage now: collect it
 		// and hand it back to the OS without waiting for the next cycle.
-		go func() {
-			debug.FreeOSMemory()
-			g.freeing.Store(false)
-		}()
+		releaseMemory(true)
 	}
 	return true
 }

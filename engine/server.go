@@ -85,6 +85,7 @@ func New(cfg Config) (*Server, error) {
 		LowWater:   cfg.LowWater,
 		MaxQueued:  cfg.MaxQueuedBytes,
 		Logger:     cfg.Logger,
+		Quiet:      func() { releaseMemory(false) },
 	})
 	if err != nil {
 		return nil, err

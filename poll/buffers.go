@@ -19,9 +19,10 @@ type Buffers struct {
 	onKeep func()
 }
 
-// IdleTrim is how long kept buffers wait unused before Trim drops them:
-// an idle server holds none.
-const IdleTrim = 2 * time.Second
+// IdleTrim is how long kept buffers wait unused before Trim drops them
+// (the loop checks every IdleTrim, so between one and two): an idle
+// server holds none, and says it went quiet soon after its last send.
+const IdleTrim = 500 * time.Millisecond
 
 const (
 	// 512 B: a round's small frames for a thousand connections fit the
@@ -105,14 +106,15 @@ func (b *Buffers) Put(buf []byte) {
 }
 
 // Trim drops every kept buffer if none was asked for since the last Trim,
-// and reports whether buffers are still kept.
-func (b *Buffers) Trim() bool {
-	if !b.used {
+// and reports whether it dropped them.
+func (b *Buffers) Trim() (dropped bool) {
+	dropped = !b.used && b.bytes > 0
+	if dropped {
 		b.free = [numClasses][][]byte{}
 		b.bytes = 0
 	}
 	b.used = false
-	return b.bytes > 0
+	return dropped
 }
 
 // Kept is the total capacity waiting for reuse.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -214,11 +215,14 @@ func TestBuffersTrim(t *testing.T) {
 	if kept != 1 || b.Kept() != 512+8<<10 {
 		t.Fatalf("onKeep ran %d times, kept %d bytes", kept, b.Kept())
 	}
-	if !b.Trim() || b.Kept() == 0 {
+	if b.Trim() || b.Kept() == 0 {
 		t.Fatal("Trim dropped buffers that were in use since the last Trim")
 	}
-	if b.Trim() || b.Kept() != 0 {
+	if !b.Trim() || b.Kept() != 0 {
 		t.Fatalf("Trim after a quiet period kept %d bytes", b.Kept())
+	}
+	if b.Trim() {
+		t.Fatal("Trim of an empty pool reported a drop")
 	}
 	b.Put(b.Get(100))
 	if kept != 2 {
@@ -226,9 +230,11 @@ func TestBuffersTrim(t *testing.T) {
 	}
 }
 
-// TestLoopDropsIdleBuffers: an idle loop gives its kept buffers back.
+// TestLoopDropsIdleBuffers: an idle loop gives its kept buffers back and
+// says it went quiet, once.
 func TestLoopDropsIdleBuffers(t *testing.T) {
-	tl := startLoop(t, Config{})
+	var quiet atomic.Int32
+	tl := startLoop(t, Config{Quiet: func() { quiet.Add(1) }})
 	tl.do(func() { tl.bufs.Put(tl.bufs.Get(100)) })
 	kept := func() (n int) { tl.do(func() { n = tl.bufs.Kept() }); return }
 	if kept() == 0 {
@@ -240,5 +246,9 @@ func TestLoopDropsIdleBuffers(t *testing.T) {
 			t.Fatalf("still %d bytes kept after %s idle", kept(), 3*IdleTrim)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(IdleTrim + 100*time.Millisecond)
+	if n := quiet.Load(); n != 1 {
+		t.Fatalf("Quiet ran %d times, want once", n)
 	}
 }

@@ -22,6 +22,9 @@ type Config struct {
 	ReadsPerRound  int           // reads of one connection per round when the buffer fills, for fairness
 	AcceptPerRound int           // accepts per listener per round, for fairness
 	Logger         *slog.Logger
+	// Quiet runs on the loop when it drops its kept buffers after
+	// IdleTrim without a send: the server has gone quiet.
+	Quiet func()
 }
 
 const (
@@ -283,6 +286,10 @@ func (l *Loop) armBufferTrim() {
 func (l *Loop) trimBuffers() {
 	l.bufTrim = nil
 	if l.bufs.Trim() {
+		if l.cfg.Quiet != nil {
+			l.cfg.Quiet()
+		}
+	} else if l.bufs.Kept() > 0 {
 		l.armBufferTrim()
 	}
 }

@@ -109,6 +109,8 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		{"--max-conns", "0"},
 		{"--poller", "kqueue"},
 		{"--high-water", "10", "--low-water", "20"},
+		{"--gc-reserve", "2GiB"},
+		{"--gc-reserve", "-1"},
 	} {
 		r := rawRunCLI(t, "", append(args, "-l", "127.0.0.1:0", "../scripts/tcp_echo.lua")...)
 		if r.code != 2 || strings.Contains(r.stdout, "listening") || strings.TrimSpace(r.stderr) == "" {
