@@ -17,8 +17,12 @@ import (
 func TestFaultOversizedInput(t *testing.T) {
 	faultSetup(t)
 	srv := faultStart(t, faultBase+"return Fault")
-	// 5 s: the test process itself is busy building and masking 100 MiB
-	// frames (slow under -race), and the side client runs in it.
+	// The 100 MiB frames are built and masked before the side client
+	// starts (slow under -race), so its echoes measure the server, not this
+	// process; 5 s still leaves room for the copies of sending them.
+	msg := wsRandom(100 << 20)
+	oneFrame := wsFrame(true, wsOpBinary, msg)
+	fragmented := wsFragments(wsOpBinary, msg, 1<<20)
 	side := faultStartSide(t, srv.Addr, 5*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
@@ -102,9 +106,8 @@ func TestFaultOversizedInput(t *testing.T) {
 		}
 	})
 
-	msg := wsRandom(100 << 20)
 	t.Run("100MiB-one-frame", func(t *testing.T) {
-		grew := peakGrowth(func() { frameRefusal(t, wsFrame(true, wsOpBinary, msg), "frame too big") })
+		grew := peakGrowth(func() { frameRefusal(t, oneFrame, "frame too big") })
 		t.Logf("1009; RSS +%d KiB", grew)
 		if grew > faultRaceFactor*8<<10 {
 			t.Fatalf("RSS grew by %d KiB for a refused 100 MiB frame", grew)
@@ -114,7 +117,7 @@ func TestFaultOversizedInput(t *testing.T) {
 	t.Run("100MiB-fragmented", func(t *testing.T) {
 		// 1 MiB fragments: the first 16 MiB are a legal message in the
 		// making and are buffered; the 17th fragment's header ends it.
-		grew := peakGrowth(func() { frameRefusal(t, wsFragments(wsOpBinary, msg, 1<<20), "message too big") })
+		grew := peakGrowth(func() { frameRefusal(t, fragmented, "message too big") })
 		t.Logf("1009; RSS +%d KiB", grew)
 		// 16 MiB is a legal message in the making; the buffer doubles up
 		// to it (1+2+...+16 MiB allocated in all). Without -race the peak
