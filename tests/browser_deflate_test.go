@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,23 +148,6 @@ return Echo
 `
 }
 
-// browserPath finds Chromium, failing (or with POCKETLUA_SKIP_BROWSER=1,
-// skipping) with the install command when there is none.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const hint = "no Chromium found: run `apt-get install -y chromium` (or set POCKETLUA_SKIP_BROWSER=1 to skip)"
-	if os.Getenv("POCKETLUA_SKIP_BROWSER") == "1" {
-		t.Skip("POCKETLUA_SKIP_BROWSER=1: " + hint)
-	}
-	t.Fatal(hint)
-	return ""
-}
-
 type browserSummary struct {
 	OK         bool     `json:"ok"`
 	Errors     []string `json:"errors"`
@@ -188,7 +169,6 @@ type browserSummary struct {
 // a 10-bit client window (so Chromium's zlib deflates with a 1 KiB window
 // and the server keeps 1 KiB of history).
 func TestBrowserDeflate(t *testing.T) {
-	chromium := browserPath(t)
 	cases := []struct {
 		name, opts, want string
 	}{
@@ -197,27 +177,7 @@ func TestBrowserDeflate(t *testing.T) {
 		{"client-window-10", "compress_server_context_takeover = true, compress_client_max_window_bits = 10",
 			"permessage-deflate; client_max_window_bits=10"},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer bcancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v", chromium, err)
-	}
+	bctx := startBrowser(t) // prediction off, so the server sees only the test's connections
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startServer(t, "epoll", writeScript(t, "browser_deflate.lua", browserDeflateScript(tc.opts)))
