@@ -256,18 +256,11 @@ func (s *rlServer) stop() {
 }
 
 func (s *rlServer) rssKiB() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	n, err := readProcKiB(s.cmd.Process.Pid, "VmRSS:")
 	if err != nil {
 		s.tb.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	s.tb.Fatal("no VmRSS")
-	return 0
+	return n
 }
 
 // rlForcedGC matches a GODEBUG=gctrace=1 line of a runtime.GC() call (which
