@@ -11,17 +11,12 @@ import (
 // connections name it in their path (/fail/<event>) or send a message
 // that misbehaves; raw listeners opened with socket_bind fail in accept,
 // start or data.
-const faultScript = `
-local Echo = require "echo"
-local Fault = Echo:extend()
-
-local function closed(self, code, reason)
-  log.info("fault closed", "path", self.path, "code", code, "reason", reason)
-end
+const faultScript = faultBase + `
+local base_message, base_closed = Fault.message, Fault.closed
 
 -- Raw listeners whose classes fail in accept, start and data.
 local function raw(event)
-  local C = { closed = function(self, code, reason) self.path = "raw/" .. event closed(self, code, reason) end }
+  local C = { closed = function(self, code, reason) self.path = "raw/" .. event base_closed(self, code, reason) end }
   C[event] = function(self) error("boom " .. event) end
   local _, _, port = server.socket_bind("127.0.0.1", 0, C)
   log.info("raw listener", "event", event, "port", port)
@@ -54,12 +49,7 @@ function Fault:message(data, kind)
     local s, n = ("x"):rep(1e5):gsub("x", "yz")
     return self:send("gsub " .. #s .. " " .. n)
   end
-  if data == "stats" then
-    local s, parts = server.stats(), {}
-    for k, v in pairs(s) do parts[#parts + 1] = k .. "=" .. tostring(v) end
-    return self:send(table.concat(parts, " "))
-  end
-  return Echo.message(self, data, kind)
+  return base_message(self, data, kind) -- "stats", else the echo
 end
 
 function Fault:drain()
@@ -71,7 +61,7 @@ function Fault:ping() if self.fail == "ping" then error("boom ping") end end
 function Fault:pong() if self.fail == "pong" then error("boom pong") end end
 
 function Fault:closed(code, reason)
-  closed(self, code, reason)
+  base_closed(self, code, reason)
   if self.fail == "closed" then error("boom closed") end
 end
 
