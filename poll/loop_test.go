@@ -404,40 +404,22 @@ func TestAcceptedSocketsHaveNoDelay(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) {
 			tl := startLoop(t, Config{Poller: b})
-			nodelay := make(chan int, 1)
-			var addr string
-			var accepted *recorder
-			tl.do(func() {
-				fd, host, port, err := SocketBind("127.0.0.1", 0, SocketBindOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				addr = JoinHostPort(host, port)
-				tl.Listen(fd, host, port, func(fd int, _ unix.Sockaddr) {
-					v, _ := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
-					nodelay <- v
-					accepted = newRecorder()
-					accepted.c, _ = tl.NewConn(fd, accepted)
-				})
-			})
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			addr, conns := tl.listen(newRecorder)
+			dial(t, addr)
+			var r *recorder
 			select {
-			case v := <-nodelay:
-				if v != 1 {
-					t.Fatalf("TCP_NODELAY on an accepted socket is %d, want 1", v)
-				}
+			case r = <-conns:
 			case <-time.After(5 * time.Second):
 				t.Fatal("no accept")
 			}
-			var fd int
-			tl.do(func() { fd = accepted.c.FD(); accepted.c.Abort(nil) })
 			tl.do(func() {
+				fd := r.c.FD()
+				if v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v != 1 {
+					t.Errorf("TCP_NODELAY on an accepted socket is %d (%v), want 1", v, err)
+				}
+				r.c.Abort(nil)
 				if fd < len(tl.owners) && tl.owners[fd] != nil {
-					t.Fatalf("descriptor %d still has an owner after the close", fd)
+					t.Errorf("descriptor %d still has an owner after the close", fd)
 				}
 			})
 		})
