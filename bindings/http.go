@@ -8,7 +8,7 @@ import (
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
-	"pocketlua/engine/ws"
+	"pocketlua/httphead"
 )
 
 // httpLoader: http.parse_request(buf[, max_head]),
@@ -59,9 +59,9 @@ func httpParseDate(L *lua.LState) int {
 // once it is whole, or (nil, status, response) when it must be refused.
 func httpParseRequest(L *lua.LState) int {
 	buf := L.CheckString(1)
-	maxHead := L.OptInt(2, ws.DefaultMaxHead)
+	maxHead := L.OptInt(2, httphead.DefaultMaxHead)
 	// ParseRequest only reads buf and keeps no reference to it.
-	req, n, err := ws.ParseRequest(unsafe.Slice(unsafe.StringData(buf), len(buf)), maxHead)
+	req, n, err := httphead.ParseRequest(unsafe.Slice(unsafe.StringData(buf), len(buf)), maxHead)
 	if err != nil {
 		return pushHTTPError(L, err)
 	}
@@ -75,9 +75,9 @@ func httpParseRequest(L *lua.LState) int {
 }
 
 func pushHTTPError(L *lua.LState, err error) int {
-	he, ok := err.(*ws.HTTPError)
+	he, ok := err.(*httphead.HTTPError)
 	if !ok {
-		he = &ws.HTTPError{Status: http.StatusBadRequest, Reason: err.Error()}
+		he = &httphead.HTTPError{Status: http.StatusBadRequest, Reason: err.Error()}
 	}
 	L.Push(lua.LNil)
 	L.Push(lua.LNumber(he.Status))
@@ -91,7 +91,7 @@ func httpErrorResponse(L *lua.LState) int {
 		L.ArgError(1, "HTTP status out of range")
 	}
 	reason := L.OptString(2, http.StatusText(status))
-	he := &ws.HTTPError{Status: status, Reason: reason}
+	he := &httphead.HTTPError{Status: status, Reason: reason}
 	if t := L.OptTable(3, nil); t != nil {
 		he.Header = http.Header{}
 		t.ForEach(func(k, v lua.LValue) { he.Header.Add(k.String(), v.String()) })
@@ -161,7 +161,7 @@ func lowerHeader(name string) string {
 }
 
 // wsHeaderNames are the only headers the ws helpers read from a request
-// (engine/ws: CheckUpgrade, Protocols, Extensions, the handshake key).
+// (ws: CheckUpgrade, Protocols, Extensions, the handshake key).
 var wsHeaderNames = [...]string{"Host", "Upgrade", "Connection", "Sec-Websocket-Version",
 	"Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"}
 

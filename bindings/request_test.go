@@ -7,7 +7,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 )
 
 // oldRequestFromTable is the full rebuild requestFromTable replaced: every

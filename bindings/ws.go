@@ -5,7 +5,7 @@ import (
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 )
 
 // wsLoader: ws.accept_key, ws.check, ws.protocols, ws.handshake_response.

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"pocketlua/bindings"
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 	"pocketlua/poll"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 	"pocketlua/poll"
 )
 

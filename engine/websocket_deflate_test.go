@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 )
 
 // deflateScript is a compressing echo with the given extra options.

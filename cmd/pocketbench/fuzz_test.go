@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"pocketlua/engine/ws"
+	"pocketlua/ws"
 )
 
 // The load generator parses what servers send: frames (frameReader) and

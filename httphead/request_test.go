@@ -1,4 +1,4 @@
-package ws
+package httphead
 
 import (
 	"net/http"
@@ -15,9 +15,6 @@ func TestParseRequest(t *testing.T) {
 		req.Header.Get("Sec-WebSocket-Key") != "dGhlIHNhbXBsZSBub25jZQ==" || req.Body != http.NoBody {
 		t.Fatalf("%+v", req)
 	}
-	if err := CheckUpgrade(req); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestParseRequestIncomplete feeds every prefix of a head: no request and
@@ -28,28 +25,6 @@ func TestParseRequestIncomplete(t *testing.T) {
 		if req != nil || n != 0 || err != nil {
 			t.Fatalf("prefix %d: %v %d %v", i, req, n, err)
 		}
-	}
-}
-
-// TestParseRequestTrailingFrame: a client may send its first frame in the
-// same segment as the head; n must stop at the head.
-func TestParseRequestTrailingFrame(t *testing.T) {
-	f := frame(fin|0x1, "early")
-	buf := append([]byte(goodRequest), f...)
-	req, n, err := ParseRequest(buf, 0)
-	if err != nil || req == nil || n != len(goodRequest) {
-		t.Fatal(n, err)
-	}
-	var d Decoder
-	_, ev, err := d.Decode(buf[n:])
-	if err != nil || string(ev.Payload) != "early" {
-		t.Fatal(ev, err)
-	}
-	// A body announced by Content-Length is the caller's too.
-	post := "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-	req, n, err = ParseRequest([]byte(post), 0)
-	if err != nil || post[n:] != "hello" || req.ContentLength != 5 {
-		t.Fatal(n, err)
 	}
 }
 
@@ -102,3 +77,13 @@ func TestParseRequestMalformed(t *testing.T) {
 		}
 	}
 }
+
+const goodRequest = "GET /chat HTTP/1.1\r\n" +
+	"Host: server.example.com\r\n" +
+	"Upgrade: websocket\r\n" +
+	"Connection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Origin: http://example.com\r\n" +
+	"Sec-WebSocket-Protocol: chat, superchat\r\n" +
+	"Sec-WebSocket-Version: 13\r\n" +
+	"\r\n"

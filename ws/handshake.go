@@ -5,13 +5,15 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+
+	"pocketlua/httphead"
 )
 
 // acceptGUID is the fixed string RFC 6455 §1.3 appends to the client key.
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // CheckUpgrade validates a WebSocket opening handshake request (RFC 6455
-// §4.2.1). It returns nil or an *HTTPError to answer with:
+// §4.2.1). It returns nil or an *httphead.HTTPError to answer with:
 // 405 (with Allow: GET) for a method other than GET; 400 for HTTP/1.0, a
 // missing Host, an Upgrade header without the token "websocket", a
 // Connection header without the token "upgrade", or a Sec-WebSocket-Key
@@ -19,7 +21,7 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // when Sec-WebSocket-Version is not exactly 13.
 func CheckUpgrade(req *http.Request) error {
 	if req.Method != http.MethodGet {
-		return &HTTPError{Status: http.StatusMethodNotAllowed, Reason: "websocket handshake must be GET",
+		return &httphead.HTTPError{Status: http.StatusMethodNotAllowed, Reason: "websocket handshake must be GET",
 			Header: http.Header{"Allow": {"GET"}}}
 	}
 	if !req.ProtoAtLeast(1, 1) {
@@ -35,7 +37,7 @@ func CheckUpgrade(req *http.Request) error {
 		return badRequest("Connection header must include upgrade")
 	}
 	if v := req.Header.Values("Sec-Websocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
-		return &HTTPError{Status: http.StatusUpgradeRequired, Reason: "unsupported websocket version; 13 is supported",
+		return &httphead.HTTPError{Status: http.StatusUpgradeRequired, Reason: "unsupported websocket version; 13 is supported",
 			Header: http.Header{"Sec-Websocket-Version": {"13"}}}
 	}
 	if k := req.Header.Values("Sec-Websocket-Key"); len(k) != 1 || !validKey(k[0]) {
@@ -44,8 +46,8 @@ func CheckUpgrade(req *http.Request) error {
 	return nil
 }
 
-func badRequest(reason string) *HTTPError {
-	return &HTTPError{Status: http.StatusBadRequest, Reason: reason}
+func badRequest(reason string) *httphead.HTTPError {
+	return &httphead.HTTPError{Status: http.StatusBadRequest, Reason: reason}
 }
 
 // validKey reports whether key is the base64 encoding of exactly 16 bytes
@@ -114,15 +116,15 @@ func HandshakeResponse(key, protocol, extensions string, extra http.Header) []by
 	b = append(b, "\r\n"...)
 	if protocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, oneLine(protocol)...)
+		b = append(b, httphead.OneLine(protocol)...)
 		b = append(b, "\r\n"...)
 	}
 	if extensions != "" {
 		b = append(b, "Sec-WebSocket-Extensions: "...)
-		b = append(b, oneLine(extensions)...)
+		b = append(b, httphead.OneLine(extensions)...)
 		b = append(b, "\r\n"...)
 	}
-	b = appendHeaders(b, extra, "Upgrade", "Connection", "Sec-Websocket-Accept",
+	b = httphead.AppendHeaders(b, extra, "Upgrade", "Connection", "Sec-Websocket-Accept",
 		"Sec-Websocket-Protocol", "Sec-Websocket-Extensions")
 	return append(b, "\r\n"...)
 }

@@ -1,10 +1,7 @@
 package ws
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
-	"net/http"
 	"reflect"
 	"testing"
 	"unicode/utf8"
@@ -181,65 +178,3 @@ func FuzzUTF8(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseRequest checks ParseRequest's contract on arbitrary input and
-// runs the handshake helpers on whatever it accepts.
-func FuzzParseRequest(f *testing.F) {
-	f.Add([]byte(goodRequest), uint16(0))
-	f.Add([]byte(goodRequest), uint16(50))
-	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n\x81\x80\x00\x00\x00\x00"), uint16(0))
-	f.Fuzz(func(t *testing.T, buf []byte, maxHead uint16) {
-		limit := int(maxHead)
-		if limit == 0 {
-			limit = DefaultMaxHead
-		}
-		term := bytes.Index(buf, headEnd)
-		req, n, err := ParseRequest(buf, int(maxHead))
-		if n < 0 || n > len(buf) {
-			t.Fatalf("n = %d of %d", n, len(buf))
-		}
-		if err != nil {
-			he, ok := err.(*HTTPError)
-			if !ok || req != nil || n != 0 {
-				t.Fatalf("error %v with req %v, n %d", err, req, n)
-			}
-			switch he.Status {
-			case 431:
-				if len(buf) < limit || (term >= 0 && term+4 <= limit) {
-					t.Fatalf("431 for %d bytes, head end at %d, limit %d", len(buf), term, limit)
-				}
-			case 400, 505:
-				if term < 0 || term+4 > limit {
-					t.Fatalf("%d without a complete head", he.Status)
-				}
-			default:
-				t.Fatalf("status %d", he.Status)
-			}
-			he.Response()
-			return
-		}
-		if req == nil {
-			if n != 0 || len(buf) >= limit || term >= 0 {
-				t.Fatalf("no request, no error: n %d, len %d, head end %d", n, len(buf), term)
-			}
-			return
-		}
-		if n != term+4 || n > limit {
-			t.Fatalf("n = %d, head end at %d, limit %d", n, term, limit)
-		}
-		if err := CheckUpgrade(req); err != nil {
-			if _, ok := err.(*HTTPError); !ok {
-				t.Fatalf("CheckUpgrade error %T", err)
-			}
-			err.(*HTTPError).Response()
-			return
-		}
-		Protocols(req)
-		resp, err := http.ReadResponse(bufioReader(HandshakeResponse(req.Header.Get("Sec-WebSocket-Key"), "p", "", nil)), nil)
-		if err != nil || resp.StatusCode != 101 {
-			t.Fatalf("handshake response: %v", err)
-		}
-	})
-}
-
-func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

@@ -4,12 +4,11 @@
 //
 // # Handshake
 //
-// [ParseRequest] parses an HTTP/1.x request head from the connection's
-// bytes, [CheckUpgrade] validates it as a WebSocket opening handshake,
-// [Protocols] lists the offered subprotocols, and [HandshakeResponse]
-// builds the 101 answer (using [AcceptKey]). Failures are *[HTTPError]
-// values whose [HTTPError.Response] is the complete reply to send before
-// closing.
+// Given a request head parsed by package httphead, [CheckUpgrade] validates
+// it as a WebSocket opening handshake, [Protocols] and [Extensions] list
+// the offers, and [HandshakeResponse] builds the 101 answer (using
+// [AcceptKey]). Failures are *httphead.HTTPError values whose Response is
+// the complete reply to send before closing.
 //
 // # Reading frames
 //

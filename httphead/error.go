@@ -1,4 +1,4 @@
-package ws
+package httphead
 
 import (
 	"net/http"
@@ -7,8 +7,7 @@ import (
 	"strings"
 )
 
-// HTTPError rejects a request before the connection becomes a WebSocket:
-// the engine writes Response() and closes.
+// HTTPError refuses a request: the caller sends Response() and closes.
 type HTTPError struct {
 	Status int         // HTTP status code, e.g. 400, 426, 431
 	Reason string      // one line for the body and logs; the status text when empty
@@ -16,7 +15,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	return "ws: http " + strconv.Itoa(e.Status) + ": " + e.reason()
+	return "http " + strconv.Itoa(e.Status) + ": " + e.reason()
 }
 
 func (e *HTTPError) reason() string {
@@ -32,7 +31,7 @@ func (e *HTTPError) reason() string {
 // Response returns a complete minimal HTTP/1.1 response for e with a
 // one-line text body and Connection: close.
 func (e *HTTPError) Response() []byte {
-	body := oneLine(e.reason()) + "\n"
+	body := OneLine(e.reason()) + "\n"
 	text := http.StatusText(e.Status)
 	if text == "" {
 		text = "Error"
@@ -45,16 +44,16 @@ func (e *HTTPError) Response() []byte {
 	b = append(b, "\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\n"...)
-	b = appendHeaders(b, e.Header, "Connection", "Content-Type", "Content-Length")
+	b = AppendHeaders(b, e.Header, "Connection", "Content-Type", "Content-Length")
 	b = append(b, "\r\n"...)
 	return append(b, body...)
 }
 
-// appendHeaders writes h in canonical, sorted order, skipping the names the
+// AppendHeaders writes h in canonical, sorted order, skipping the names the
 // caller writes itself and any name that is not an HTTP token. Values have
 // CR and LF replaced so a header cannot be split into two (the values often
 // come from scripts).
-func appendHeaders(b []byte, h http.Header, skip ...string) []byte {
+func AppendHeaders(b []byte, h http.Header, skip ...string) []byte {
 	keys := make([]string, 0, len(h))
 	for k := range h {
 		keys = append(keys, k)
@@ -62,21 +61,21 @@ func appendHeaders(b []byte, h http.Header, skip ...string) []byte {
 	slices.Sort(keys)
 	for _, k := range keys {
 		ck := http.CanonicalHeaderKey(k)
-		if !isToken(k) || slices.Contains(skip, ck) {
+		if !IsToken(k) || slices.Contains(skip, ck) {
 			continue
 		}
 		for _, v := range h[k] {
 			b = append(b, ck...)
 			b = append(b, ": "...)
-			b = append(b, oneLine(v)...)
+			b = append(b, OneLine(v)...)
 			b = append(b, "\r\n"...)
 		}
 	}
 	return b
 }
 
-// oneLine replaces CR, LF and NUL with spaces.
-func oneLine(s string) string {
+// OneLine replaces CR, LF and NUL with spaces.
+func OneLine(s string) string {
 	if !strings.ContainsAny(s, "\r\n\x00") {
 		return s
 	}
@@ -88,19 +87,24 @@ func oneLine(s string) string {
 	}, s)
 }
 
-// isToken reports whether s is an RFC 9110 token (a valid header name).
-func isToken(s string) bool {
+// IsToken reports whether s is an RFC 9110 token (a valid header name).
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
+		if !IsTokenChar(s[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// IsTokenChar reports whether c may appear in a token.
+func IsTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -3,6 +3,8 @@ package ws
 import (
 	"net/http"
 	"strings"
+
+	"pocketlua/httphead"
 )
 
 // Extension is one element of a Sec-WebSocket-Extensions list (RFC 6455
@@ -77,7 +79,7 @@ func (p *extParser) skipSpace() {
 
 func (p *extParser) token() string {
 	start := p.i
-	for !p.eof() && isTokenChar(p.s[p.i]) {
+	for !p.eof() && httphead.IsTokenChar(p.s[p.i]) {
 		p.i++
 	}
 	return p.s[start:p.i]
@@ -115,7 +117,7 @@ func (p *extParser) element() Extension {
 			prm.HasValue = true
 			if !p.eof() && p.peek() == '"' {
 				v, ok := p.quoted()
-				if !ok || v == "" || !isToken(v) {
+				if !ok || v == "" || !httphead.IsToken(v) {
 					return p.malformed(e)
 				}
 				prm.Value = v
@@ -170,15 +172,6 @@ func (p *extParser) malformed(e Extension) Extension {
 		}
 	}
 	return e
-}
-
-// isTokenChar reports whether c may appear in an RFC 7230 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // PermessageDeflate is the extension token of RFC 7692 §7.

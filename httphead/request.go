@@ -1,4 +1,7 @@
-package ws
+// Package httphead parses HTTP/1.x request heads from a connection's bytes
+// and builds the short error replies sent before closing. It has no sockets
+// and no Lua: httpd.lua and the WebSocket handshake (through bindings) use it.
+package httphead
 
 import (
 	"bufio"

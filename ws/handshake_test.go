@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"pocketlua/httphead"
 )
 
 const goodRequest = "GET /chat HTTP/1.1\r\n" +
@@ -28,7 +30,7 @@ func TestAcceptKey(t *testing.T) {
 
 func mustParse(t *testing.T, head string) *http.Request {
 	t.Helper()
-	req, n, err := ParseRequest([]byte(head), 0)
+	req, n, err := httphead.ParseRequest([]byte(head), 0)
 	if err != nil || req == nil || n != len(head) {
 		t.Fatalf("ParseRequest: %v, n=%d", err, n)
 	}
@@ -85,7 +87,7 @@ func TestCheckUpgradeInvalid(t *testing.T) {
 				t.Fatal("replacement did nothing")
 			}
 			err := CheckUpgrade(mustParse(t, head))
-			he, ok := err.(*HTTPError)
+			he, ok := err.(*httphead.HTTPError)
 			if !ok || he.Status != tc.status {
 				t.Fatalf("error %v, want status %d", err, tc.status)
 			}
@@ -98,7 +100,7 @@ func TestCheckUpgradeInvalid(t *testing.T) {
 }
 
 // checkResponse parses e.Response() with net/http and checks it matches e.
-func checkResponse(t *testing.T, e *HTTPError) {
+func checkResponse(t *testing.T, e *httphead.HTTPError) {
 	t.Helper()
 	raw := e.Response()
 	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
@@ -118,24 +120,6 @@ func checkResponse(t *testing.T, e *HTTPError) {
 			t.Fatalf("header %s = %v, want %v", k, resp.Header[k], v)
 		}
 	}
-}
-
-func TestHTTPErrorResponse(t *testing.T) {
-	e := &HTTPError{Status: 400, Reason: "two\r\nlines", Header: http.Header{
-		"X-Note":         {"a\r\nInjected: yes"},
-		"Content-Length": {"999"},
-		"Bad Name":       {"dropped"},
-	}}
-	raw := string(e.Response())
-	want := "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-		"Content-Length: 11\r\nX-Note: a  Injected: yes\r\n\r\ntwo  lines\n"
-	if raw != want {
-		t.Fatalf("got  %q\nwant %q", raw, want)
-	}
-	if got := (&HTTPError{Status: 431}).Error(); got != "ws: http 431: Request Header Fields Too Large" {
-		t.Fatal(got)
-	}
-	checkResponse(t, &HTTPError{Status: 599})
 }
 
 func TestProtocols(t *testing.T) {
@@ -167,5 +151,27 @@ func TestHandshakeResponse(t *testing.T) {
 	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
 	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
 		t.Fatal(err, resp)
+	}
+}
+
+// TestParseRequestTrailingFrame: a client may send its first frame in the
+// same segment as the head; n must stop at the head.
+func TestParseRequestTrailingFrame(t *testing.T) {
+	f := frame(fin|0x1, "early")
+	buf := append([]byte(goodRequest), f...)
+	req, n, err := httphead.ParseRequest(buf, 0)
+	if err != nil || req == nil || n != len(goodRequest) {
+		t.Fatal(n, err)
+	}
+	var d Decoder
+	_, ev, err := d.Decode(buf[n:])
+	if err != nil || string(ev.Payload) != "early" {
+		t.Fatal(ev, err)
+	}
+	// A body announced by Content-Length is the caller's too.
+	post := "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+	req, n, err = httphead.ParseRequest([]byte(post), 0)
+	if err != nil || post[n:] != "hello" || req.ContentLength != 5 {
+		t.Fatal(n, err)
 	}
 }
