@@ -3,12 +3,15 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/sys/unix"
 
+	"pocketlua/sandbox"
 	"pocketlua/scripts"
 )
 
@@ -96,5 +99,51 @@ func BenchmarkWebSocketEcho(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func BenchmarkDispatchMessageMemCap(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "bench.lua")
+	if err := os.WriteFile(path, []byte(`
+local C = {}
+function C:message(data, kind) self.n = (self.n or 0) + #data end
+return C`), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	prev := debug.SetMemoryLimit(-1)
+	b.Cleanup(func() { debug.SetMemoryLimit(prev) })
+	s, err := New(Config{Listen: []string{"127.0.0.1:0"}, Script: path, Batteries: scripts.FS,
+		HandlerTimeout: 2 * time.Second, MaxMemory: DefaultMaxMemory})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.close)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { unix.Close(fds[1]) })
+	s.openConn(fds[0], nil, s.main)
+	var c *Conn
+	for _, x := range s.conns {
+		c = x
+	}
+	payload := make([]byte, 32)
+	kind := lua.LString("binary")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.call(evMessage, 2, lua.LString(string(payload)), kind, 0)
+	}
+}
+
+// TestCompileRefusesDeepNesting: the main script and required modules go
+// through compile, which applies --max-syntax-depth too.
+func TestCompileRefusesDeepNesting(t *testing.T) {
+	L := sandbox.NewState()
+	defer L.Close()
+	sandbox.Install(L, sandbox.Limits{MaxSyntaxDepth: 500})
+	if _, err := compile(L, "return "+strings.Repeat("{", 501)+strings.Repeat("}", 501), "deep.lua"); err == nil || !strings.Contains(err.Error(), "deep.lua:1: chunk has too many syntax levels") {
+		t.Fatalf("compile: %v", err)
 	}
 }

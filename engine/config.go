@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"pocketlua/poll"
+	"pocketlua/sandbox"
 )
 
 // Config is everything the server needs; the CLI fills it from flags.
@@ -27,7 +28,7 @@ type Config struct {
 	MaxMessage     int64         // WebSocket message limit (per-connection option can lower it)
 	MaxFrame       int64         // WebSocket frame limit; 0 means MaxMessage
 	MaxString      int64         // longest string one library call may build (string.rep, ...); 0 means DefaultMaxString
-	MaxMemory      int64         // Go heap above which the running handler is interrupted; 0: no cap (limits.go)
+	MaxMemory      int64         // Go heap above which the running handler is interrupted; 0: no cap
 	MaxSyntaxDepth int           // deepest nesting loadstring & co. compile; 0 means DefaultMaxSyntaxDepth
 	ReadBuffer     int           // the loop's read buffer
 	Watch          bool          // reload when a script or project module changes
@@ -45,6 +46,9 @@ const (
 	DefaultShutdownGrace  = 5 * time.Second
 	DefaultCloseTimeout   = 3 * time.Second
 	DefaultMaxMessage     = 16 << 20
+	DefaultMaxString      = sandbox.DefaultMaxString
+	DefaultMaxMemory      = sandbox.DefaultMaxMemory
+	DefaultMaxSyntaxDepth = sandbox.DefaultMaxSyntaxDepth
 )
 
 func (c *Config) setDefaults() {

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"pocketlua/bindings"
-	"pocketlua/ws"
 	"pocketlua/poll"
+	"pocketlua/sandbox"
+	"pocketlua/ws"
 )
 
 // Conn is one connection: the socket, its Lua instance, and its mode.
@@ -159,9 +160,9 @@ func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, 
 		L.Push(a2)
 		n++
 	}
-	s.guard.enter()
+	s.guard.Enter()
 	err := L.PCall(n, nret, nil)
-	timedOut := s.guard.exit()
+	timedOut := s.guard.Exit()
 	if err != nil {
 		s.handlerFailed(c, what, err, timedOut)
 		return lua.LNil, false
@@ -175,13 +176,13 @@ func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, 
 }
 
 func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
-	msg, trace := luaErrorText(err)
+	msg, trace := sandbox.ErrorText(err)
 	attrs := []any{"event", what}
 	if c != nil {
 		attrs = append(attrs, "conn", c.id, "peer", c.Peer())
 	}
 	reason := "error"
-	if heap, mem := s.guard.memoryInterrupt(); timedOut && mem {
+	if heap, mem := s.guard.MemoryInterrupt(); timedOut && mem {
 		s.stats.memoryInterrupts++
 		reason = "memory limit"
 		msg = fmt.Sprintf("Go heap at %d MiB, over --max-memory %d MiB: handler interrupted", heap>>20, s.cfg.MaxMemory>>20)

@@ -11,6 +11,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
+
+	"pocketlua/sandbox"
 )
 
 // Events a class may define, looked up once per class rather than per call.
@@ -50,19 +52,6 @@ func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
 		}
 	}
 	return ci
-}
-
-// newLuaState opens the standard libraries with sizes chosen for many
-// small handler calls: a modest call stack (deep recursion fails with a Lua
-// error), a data stack that grows on demand up to a bound.
-func newLuaState() *lua.LState {
-	return lua.NewState(lua.Options{
-		CallStackSize:       200,
-		RegistrySize:        1024 * 4,
-		RegistryMaxSize:     1024 * 256,
-		RegistryGrowStep:    1024,
-		MinimizeStackMemory: true,
-	})
 }
 
 // installRequire makes require search the main script's folder, the -I
@@ -138,7 +127,7 @@ func compile(L *lua.LState, src, name string) (*lua.LFunction, error) {
 		}
 		return nil, err
 	}
-	if err := checkDepth(chunk, name, syntaxDepth(L)); err != nil { // limits.go
+	if err := sandbox.CheckDepth(L, chunk, name); err != nil {
 		return nil, err
 	}
 	proto, err := lua.Compile(chunk, name)
@@ -173,13 +162,4 @@ func loadScript(L *lua.LState, cfg *Config) (*lua.LFunction, string, error) {
 	}
 	fn, err := compile(L, string(src), cfg.Script)
 	return fn, cfg.Script, err
-}
-
-// luaErrorText splits a Lua error into its message (with file:line) and traceback.
-func luaErrorText(err error) (msg, trace string) {
-	var ae *lua.ApiError
-	if errors.As(err, &ae) {
-		return ae.Object.String(), ae.StackTrace
-	}
-	return err.Error(), ""
 }

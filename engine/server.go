@@ -15,6 +15,7 @@ import (
 
 	"pocketlua/bindings"
 	"pocketlua/poll"
+	"pocketlua/sandbox"
 )
 
 // Server is one event loop with its Lua state, listeners and connections.
@@ -24,7 +25,7 @@ type Server struct {
 	log     *slog.Logger
 	loop    *poll.Loop
 	L       *lua.LState
-	guard   *guard
+	guard   *sandbox.Guard
 	main    *classInfo // the class the main script returned
 	version int
 	script  string
@@ -85,7 +86,7 @@ func New(cfg Config) (*Server, error) {
 		LowWater:   cfg.LowWater,
 		MaxQueued:  cfg.MaxQueuedBytes,
 		Logger:     cfg.Logger,
-		Quiet:      func() { releaseMemory(false) },
+		Quiet:      func() { sandbox.ReleaseMemory(false) },
 	})
 	if err != nil {
 		return nil, err
@@ -145,11 +146,10 @@ func splitHostPort(addr string) (string, int, error) {
 // loadMain makes the Lua state and runs the main script, which must return
 // its class table.
 func (s *Server) loadMain() error {
-	L := newLuaState()
+	L := sandbox.NewState()
 	s.L = L
-	s.guard = newMemGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
-	installLimits(L, &s.cfg)
-	installTableCompact(L)
+	s.guard = sandbox.NewGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
+	sandbox.Install(L, sandbox.Limits{MaxString: s.cfg.MaxString, MaxSyntaxDepth: s.cfg.MaxSyntaxDepth})
 	var dirs []string
 	if s.cfg.Script != "" {
 		dirs = append(dirs, filepath.Dir(s.cfg.Script))
@@ -184,16 +184,16 @@ func (s *Server) runMain() (*lua.LTable, error) {
 	s.loading = effects
 	defer func() { s.loading = nil }()
 	L.Push(fn)
-	s.guard.enter()
+	s.guard.Enter()
 	err = L.PCall(0, 1, nil)
-	timedOut := s.guard.exit()
+	timedOut := s.guard.Exit()
 	var class *lua.LTable
 	switch {
 	case err != nil && timedOut:
-		msg, _ := luaErrorText(err)
+		msg, _ := sandbox.ErrorText(err)
 		err = fmt.Errorf("load %s: interrupted after running longer than the handler timeout (%s): %s", name, s.cfg.HandlerTimeout, msg)
 	case err != nil:
-		msg, trace := luaErrorText(err)
+		msg, trace := sandbox.ErrorText(err)
 		err = fmt.Errorf("load %s: %s\n%s", name, msg, trace)
 	default:
 		ret := L.Get(-1)
@@ -236,7 +236,7 @@ func (s *Server) close() {
 	}
 	s.loop.Close() // may still run closed handlers: before the Lua state goes
 	if s.guard != nil {
-		s.guard.close()
+		s.guard.Close()
 	}
 	if s.L != nil {
 		s.L.Close()
@@ -400,7 +400,7 @@ func (s *Server) Stats(L *lua.LState) *lua.LTable {
 	set("timeouts", float64(s.stats.timeouts))
 	set("memory_interrupts", float64(s.stats.memoryInterrupts))
 	set("goroutines", float64(runtime.NumGoroutine()))
-	set("heap_bytes", float64(liveHeap()))
+	set("heap_bytes", float64(sandbox.LiveHeap()))
 	set("version", float64(s.version))
 	set("reloads", float64(s.reloads))
 	set("uptime", time.Since(s.started).Seconds())

@@ -8,8 +8,8 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
-	"pocketlua/ws"
 	"pocketlua/poll"
+	"pocketlua/ws"
 )
 
 // The kinds handed to message(payload, kind), boxed once.

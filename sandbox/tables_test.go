@@ -1,4 +1,4 @@
-package engine
+package sandbox
 
 import (
 	"runtime"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestTableCompactKeepsLiveEntries(t *testing.T) {
-	L := newLuaState()
+	L := NewState()
 	defer L.Close()
 	installTableCompact(L)
 	got, err := eval(L, `
@@ -37,7 +37,7 @@ return table.concat({tostring(same), tostring(getmetatable(t) == mt), t.kind,
 // ever held; after compact the collector can have them. Weak pointers tell
 // which keys are still reachable, whatever else the process allocates.
 func TestTableCompactFreesDeadKeys(t *testing.T) {
-	L := newLuaState()
+	L := NewState()
 	defer L.Close()
 	installTableCompact(L)
 	var keys []weak.Pointer[lua.LTable]
@@ -83,7 +83,7 @@ members[keep] = true`); err != nil {
 // TestTableCompactDuringTraversal: compacting while pairs is at a key that
 // is still in the table neither repeats nor skips an entry.
 func TestTableCompactDuringTraversal(t *testing.T) {
-	L := newLuaState()
+	L := NewState()
 	defer L.Close()
 	installTableCompact(L)
 	got, err := eval(L, `

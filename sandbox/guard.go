@@ -1,4 +1,4 @@
-package engine
+package sandbox
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 )
 
-// guard interrupts a Lua handler that runs longer than the timeout, or
+// Guard interrupts a Lua handler that runs longer than the timeout, or
 // that runs while the Go heap is over the memory cap. The loop pays two
 // atomic operations per handler call; a watchdog goroutine samples the call
 // generation (and, with a cap, the heap) and closes the current cancel
@@ -24,7 +24,7 @@ import (
 // working, and a coroutine registers nothing anywhere (a context.WithCancel
 // per coroutine would stay in its parent until cancelled, for ever when the
 // coroutine is abandoned suspended).
-type guard struct {
+type Guard struct {
 	L       *lua.LState
 	timeout time.Duration
 	maxHeap uint64 // --max-memory in bytes; 0: no cap
@@ -58,16 +58,13 @@ const memPeriod = 10 * time.Millisecond
 // heapMetric is the heap in use: live objects plus those not swept yet.
 const heapMetric = "/memory/classes/heap/objects:bytes"
 
-func newGuard(L *lua.LState, timeout time.Duration) *guard {
-	return newMemGuard(L, timeout, 0)
-}
-
-// newMemGuard is newGuard with a heap cap (maxMemory bytes, 0 for none).
-// The cap also becomes the Go runtime's soft memory limit unless a lower one
+// NewGuard guards L's handlers: timeout is the longest a call may run (0:
+// none), maxMemory the heap cap in bytes (0: none); with neither the guard
+// costs nothing. The cap also becomes the Go runtime's soft memory limit unless a lower one
 // is set (GOMEMLIMIT), so the collector works to stay under it and a heap
 // over it is live data, not garbage waiting for a collection.
-func newMemGuard(L *lua.LState, timeout time.Duration, maxMemory int64) *guard {
-	g := &guard{L: L, timeout: max(timeout, 0), stop: make(chan struct{})}
+func NewGuard(L *lua.LState, timeout time.Duration, maxMemory int64) *Guard {
+	g := &Guard{L: L, timeout: max(timeout, 0), stop: make(chan struct{})}
 	if maxMemory > 0 {
 		g.maxHeap = uint64(maxMemory)
 		if cur := debug.SetMemoryLimit(-1); cur > maxMemory || cur == math.MaxInt64 {
@@ -85,13 +82,13 @@ func newMemGuard(L *lua.LState, timeout time.Duration, maxMemory int64) *guard {
 }
 
 // arm installs a fresh cancel channel.
-func (g *guard) arm() {
+func (g *Guard) arm() {
 	ch := make(chan struct{})
 	g.done.Store(&ch)
 }
 
-// enter marks the start of a handler call.
-func (g *guard) enter() {
+// Enter marks the start of a handler call.
+func (g *Guard) Enter() {
 	g.depth++
 	if g.depth > 1 || !g.on {
 		return
@@ -100,8 +97,8 @@ func (g *guard) enter() {
 	g.state.Store((gen+1)<<2 | phaseRunning)
 }
 
-// exit marks its end and reports whether the watchdog interrupted it.
-func (g *guard) exit() bool {
+// Exit marks its end and reports whether the watchdog interrupted it.
+func (g *Guard) Exit() bool {
 	g.depth--
 	if g.depth > 0 || !g.on {
 		return false
@@ -119,18 +116,18 @@ func (g *guard) exit() bool {
 	if g.cause.Load() == causeMemory {
 		// What the interrupted call allocated is garbage now: collect it
 		// and hand it back to the OS without waiting for the next cycle.
-		releaseMemory(true)
+		ReleaseMemory(true)
 	}
 	return true
 }
 
-// memoryInterrupt reports whether the last interruption was for the heap
+// MemoryInterrupt reports whether the last interruption was for the heap
 // cap, with the heap size the watchdog saw.
-func (g *guard) memoryInterrupt() (heap uint64, ok bool) {
+func (g *Guard) MemoryInterrupt() (heap uint64, ok bool) {
 	return g.heapAt.Load(), g.cause.Load() == causeMemory
 }
 
-func (g *guard) watch() {
+func (g *Guard) watch() {
 	period := g.timeout / 4
 	if g.maxHeap > 0 && (period <= 0 || period > memPeriod) {
 		period = memPeriod
@@ -178,7 +175,8 @@ func (g *guard) watch() {
 	}
 }
 
-func (g *guard) close() {
+// Close stops the watchdog.
+func (g *Guard) Close() {
 	if g.on {
 		close(g.stop)
 	}
@@ -186,7 +184,7 @@ func (g *guard) close() {
 
 // guardContext is the context of the Lua state and of every coroutine:
 // gopher-lua checks Done before each instruction.
-type guardContext struct{ g *guard }
+type guardContext struct{ g *Guard }
 
 func (c guardContext) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (c guardContext) Done() <-chan struct{}       { return *c.g.done.Load() }
@@ -203,12 +201,5 @@ func (c guardContext) Err() error {
 
 // AfterFunc makes context.WithCancel(guardContext) register nothing (no
 // goroutine, no child list): gopher-lua derives one for each coroutine,
-// which installLimits then replaces with guardContext itself.
+// which Install then replaces with guardContext itself.
 func (c guardContext) AfterFunc(func()) func() bool { return func() bool { return true } }
-
-// liveHeap is the heap marked live by the last garbage collection.
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
