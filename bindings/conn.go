@@ -66,6 +66,16 @@ func registerConn(L *lua.LState) {
 	}))
 }
 
+// AcceptInfo is accept(info)'s argument: the connection's id, peer and
+// local address.
+func AcceptInfo(L *lua.LState, c Conn) *lua.LTable {
+	info := L.CreateTable(0, 3)
+	info.RawSetString("id", lua.LNumber(c.ID()))
+	info.RawSetString("peer", lua.LString(c.Peer()))
+	info.RawSetString("local_addr", lua.LString(c.LocalAddr()))
+	return info
+}
+
 // NewConn wraps c in a `conn` userdata.
 func NewConn(L *lua.LState, c Conn) *lua.LUserData {
 	ud := L.NewUserData()
@@ -146,9 +156,12 @@ func connAfter(L *lua.LState) int {
 func connUpgrade(L *lua.LState) int {
 	c := checkConn(L)
 	mode := L.CheckString(2)
-	opts := L.OptTable(3, nil)
 	leftover := L.OptString(4, "")
-	if err := c.Upgrade(mode, opts, leftover); err != nil {
+	opts, err := decodeUpgradeOptions(L.OptTable(3, nil))
+	if err == nil {
+		err = c.Upgrade(mode, opts, leftover)
+	}
+	if err != nil {
 		L.RaiseError("upgrade: %s", err.Error())
 	}
 	return 0

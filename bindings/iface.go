@@ -27,8 +27,8 @@ type Conn interface {
 	Open() bool
 	After(d time.Duration, fn *lua.LFunction) Timer
 	// Upgrade switches to a framing mode; leftover is input that arrived
-	// after the handshake and must be decoded first.
-	Upgrade(mode string, opts *lua.LTable, leftover string) error
+	// after the handshake and must be decoded first. opts may be nil.
+	Upgrade(mode string, opts *UpgradeOptions, leftover string) error
 }
 
 // Timer is a pending callback that a script may cancel.
@@ -58,7 +58,7 @@ type Server interface {
 	Count() int
 	Broadcast(data, kind string, except Conn) (int, error)
 	After(d time.Duration, fn *lua.LFunction, repeat bool) Timer
-	Stats(L *lua.LState) *lua.LTable
+	Stats() Stats
 	Version() int
 	Shutdown()
 	// State returns the named table shared across reloads, made from def
@@ -66,4 +66,28 @@ type Server interface {
 	State(name string, def *lua.LTable) *lua.LTable
 	// ReloadFromLua reloads the scripts after the running handler returns.
 	ReloadFromLua()
+}
+
+// Stats are the counters server.stats() returns, one field per key.
+type Stats struct {
+	Connections      int    // open connections
+	Descriptors      int    // descriptors the loop holds (closing ones too)
+	Accepted         int64  // connections accepted
+	Refused          int64  // refused by accept returning false
+	OverLimit        int64  // closed at once over --max-conns or during shutdown
+	Outbound         int64  // server.connect attempts that got a socket
+	MessagesIn       int64  // WebSocket messages received
+	MessagesOut      int64  // WebSocket messages sent
+	BytesIn          int64  // bytes read
+	BytesOut         int64  // bytes queued for writing
+	LuaErrors        int64  // handlers that failed
+	Timeouts         int64  // handlers interrupted by --handler-timeout
+	MemoryInterrupts int64  // handlers interrupted by --max-memory
+	Goroutines       int    // in the process
+	HeapBytes        uint64 // live heap after the last collection
+	Version          int    // script version (1 + successful reloads)
+	Reloads          int64  // successful reloads
+	Uptime           time.Duration
+	Poller           string // "epoll" or "poll"
+	Worker           int    // this loop's number among --workers (1-based)
 }

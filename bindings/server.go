@@ -122,7 +122,7 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			return 1
 		},
 		"stats": func(L *lua.LState) int {
-			L.Push(srv.Stats(L))
+			L.Push(statsTable(L, srv.Stats()))
 			return 1
 		},
 		"version": func(L *lua.LState) int {
@@ -190,4 +190,32 @@ func luaLogValue(v lua.LValue) any {
 		return nil
 	}
 	return fmt.Sprint(v)
+}
+
+// statsTable is server.stats()'s answer: every Stats field under its
+// snake_case name, numbers but the poller's name.
+func statsTable(L *lua.LState, st Stats) *lua.LTable {
+	t := L.CreateTable(0, 20)
+	set := func(k string, v float64) { t.RawSetString(k, lua.LNumber(v)) }
+	set("connections", float64(st.Connections))
+	set("descriptors", float64(st.Descriptors))
+	set("accepted", float64(st.Accepted))
+	set("refused", float64(st.Refused))
+	set("over_limit", float64(st.OverLimit))
+	set("outbound", float64(st.Outbound))
+	set("messages_in", float64(st.MessagesIn))
+	set("messages_out", float64(st.MessagesOut))
+	set("bytes_in", float64(st.BytesIn))
+	set("bytes_out", float64(st.BytesOut))
+	set("lua_errors", float64(st.LuaErrors))
+	set("timeouts", float64(st.Timeouts))
+	set("memory_interrupts", float64(st.MemoryInterrupts))
+	set("goroutines", float64(st.Goroutines))
+	set("heap_bytes", float64(st.HeapBytes))
+	set("version", float64(st.Version))
+	set("reloads", float64(st.Reloads))
+	set("uptime", st.Uptime.Seconds())
+	t.RawSetString("poller", lua.LString(st.Poller))
+	set("worker", float64(st.Worker))
+	return t
 }

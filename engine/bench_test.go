@@ -17,7 +17,7 @@ import (
 
 // benchServer loads script and opens one connection on a socketpair; the
 // returned fd is the peer's end.
-func benchServer(b *testing.B, script string, guard time.Duration) (*Server, *Conn, int) {
+func benchServer(b testing.TB, script string, guard time.Duration) (*Server, *Conn, int) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.lua")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {

@@ -103,11 +103,7 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 	c.attach()
 
 	if class.fns[evAccept] != nil {
-		info := s.L.CreateTable(0, 3)
-		info.RawSetString("id", lua.LNumber(c.id))
-		info.RawSetString("peer", lua.LString(c.Peer()))
-		info.RawSetString("local_addr", lua.LString(c.LocalAddr()))
-		ret, ok := c.call(evAccept, 1, info, nil, 1)
+		ret, ok := c.call(evAccept, 1, bindings.AcceptInfo(s.L, c), nil, 1)
 		if !ok {
 			return
 		}

@@ -383,28 +383,28 @@ func (s *Server) After(d time.Duration, fn *lua.LFunction, repeat bool) bindings
 	return t
 }
 
-func (s *Server) Stats(L *lua.LState) *lua.LTable {
-	t := L.CreateTable(0, 16)
-	set := func(k string, v float64) { t.RawSetString(k, lua.LNumber(v)) }
-	set("connections", float64(len(s.conns)))
-	set("descriptors", float64(s.loop.Conns()))
-	set("accepted", float64(s.stats.accepted))
-	set("refused", float64(s.stats.refused))
-	set("over_limit", float64(s.stats.overLimit))
-	set("outbound", float64(s.stats.outbound))
-	set("messages_in", float64(s.stats.messagesIn))
-	set("messages_out", float64(s.stats.messagesOut))
-	set("bytes_in", float64(s.stats.bytesIn))
-	set("bytes_out", float64(s.stats.bytesOut))
-	set("lua_errors", float64(s.stats.luaErrors))
-	set("timeouts", float64(s.stats.timeouts))
-	set("memory_interrupts", float64(s.stats.memoryInterrupts))
-	set("goroutines", float64(runtime.NumGoroutine()))
-	set("heap_bytes", float64(sandbox.LiveHeap()))
-	set("version", float64(s.version))
-	set("reloads", float64(s.reloads))
-	set("uptime", time.Since(s.started).Seconds())
-	t.RawSetString("poller", lua.LString(s.loop.PollerName()))
-	set("worker", float64(max(s.cfg.Worker, 1)))
-	return t
+// Stats are the server's counters now.
+func (s *Server) Stats() bindings.Stats {
+	return bindings.Stats{
+		Connections:      len(s.conns),
+		Descriptors:      s.loop.Conns(),
+		Accepted:         s.stats.accepted,
+		Refused:          s.stats.refused,
+		OverLimit:        s.stats.overLimit,
+		Outbound:         s.stats.outbound,
+		MessagesIn:       s.stats.messagesIn,
+		MessagesOut:      s.stats.messagesOut,
+		BytesIn:          s.stats.bytesIn,
+		BytesOut:         s.stats.bytesOut,
+		LuaErrors:        s.stats.luaErrors,
+		Timeouts:         s.stats.timeouts,
+		MemoryInterrupts: s.stats.memoryInterrupts,
+		Goroutines:       runtime.NumGoroutine(),
+		HeapBytes:        sandbox.LiveHeap(),
+		Version:          s.version,
+		Reloads:          s.reloads,
+		Uptime:           time.Since(s.started),
+		Poller:           s.loop.PollerName(),
+		Worker:           max(s.cfg.Worker, 1),
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	lua "github.com/yuin/gopher-lua"
 
+	"pocketlua/bindings"
 	"pocketlua/poll"
 	"pocketlua/ws"
 )
@@ -36,8 +37,9 @@ type wsConn struct {
 }
 
 // Upgrade switches the connection to WebSocket framing; the script has
-// already answered the handshake.
-func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
+// already answered the handshake. opts may be nil; its limits cannot raise
+// the server's flags.
+func (c *Conn) Upgrade(mode string, opts *bindings.UpgradeOptions, leftover string) error {
 	if mode != "websocket" {
 		return fmt.Errorf("unknown mode %q (want \"websocket\")", mode)
 	}
@@ -52,31 +54,14 @@ func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
 	w.dec.MaxMessage = cfg.MaxMessage
 	w.dec.MaxFrame = cfg.MaxFrame
 	if opts != nil {
-		var err error
-		get := func(name string, ceiling float64) float64 {
-			v := opts.RawGetString(name)
-			if v == lua.LNil || err != nil {
-				return ceiling
-			}
-			n, ok := v.(lua.LNumber)
-			if !ok || n <= 0 {
-				err = fmt.Errorf("option %s must be a positive number", name)
-				return ceiling
-			}
-			if ceiling > 0 && float64(n) > ceiling {
-				return ceiling // the server's flag is the ceiling
-			}
-			return float64(n)
-		}
-		w.dec.MaxMessage = int64(get("max_message", float64(cfg.MaxMessage)))
-		w.dec.MaxFrame = int64(get("max_frame", float64(cfg.MaxFrame)))
-		w.pingInterval = time.Duration(get("ping_interval", 0) * float64(time.Second))
-		w.idleTimeout = time.Duration(get("idle_timeout", 0) * float64(time.Second))
-		if err != nil {
-			return err
-		}
-		if err := w.setDeflate(opts.RawGetString("deflate")); err != nil {
-			return err
+		w.dec.MaxMessage = lower(cfg.MaxMessage, opts.MaxMessage)
+		w.dec.MaxFrame = lower(cfg.MaxFrame, opts.MaxFrame)
+		w.pingInterval = opts.PingInterval
+		w.idleTimeout = opts.IdleTimeout
+		if d := opts.Deflate; d != nil {
+			w.dec.AllowRSV1 = true
+			w.inf = ws.NewInflater(d.Params, w.dec.MaxMessage)
+			w.def = ws.NewDeflater(d.Params, d.Level, d.MinSize)
 		}
 	}
 	c.ws = w
@@ -86,6 +71,14 @@ func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
 	}
 	c.armKeepalive()
 	return nil
+}
+
+// lower is a script's limit, when it sets one below the server's flag.
+func lower(flag, script int64) int64 {
+	if script > 0 && script < flag {
+		return script
+	}
+	return flag
 }
 
 // scheduleFeed decodes held input after the current handler returns.
@@ -417,67 +410,7 @@ const wsMaxHeader = 10
 // Compression (permessage-deflate, RFC 7692). The negotiation is the
 // script's (ws.negotiate_deflate, called by websocket.lua); conn:upgrade
 // gets the agreed parameters as its deflate option and the engine
-// compresses and inflates. engine/ws/deflate.go explains the memory.
-
-// defaultCompressMinSize is the deflate.min_size used when the option is
-// absent: shorter messages gain little (and may grow) when compressed.
-const defaultCompressMinSize = 64
-
-// setDeflate reads the deflate upgrade option: nil, or a table with the
-// agreed parameters (server_no_context_takeover, client_no_context_takeover,
-// server_max_window_bits, client_max_window_bits) and the server's
-// choices (level, min_size).
-func (w *wsConn) setDeflate(v lua.LValue) error {
-	if v == lua.LNil {
-		return nil
-	}
-	t, ok := v.(*lua.LTable)
-	if !ok {
-		return fmt.Errorf("option deflate must be a table (the parameters ws.negotiate_deflate returned)")
-	}
-	var err error
-	flag := func(name string) bool {
-		switch x := t.RawGetString(name).(type) {
-		case lua.LBool:
-			return bool(x)
-		case *lua.LNilType:
-		default:
-			if err == nil {
-				err = fmt.Errorf("option deflate.%s must be a boolean", name)
-			}
-		}
-		return false
-	}
-	integer := func(name string, lo, hi, def int) int {
-		x := t.RawGetString(name)
-		if x == lua.LNil {
-			return def
-		}
-		n, ok := x.(lua.LNumber)
-		if !ok || float64(n) != float64(int(n)) || int(n) < lo || int(n) > hi {
-			if err == nil {
-				err = fmt.Errorf("option deflate.%s must be an integer from %d to %d", name, lo, hi)
-			}
-			return def
-		}
-		return int(n)
-	}
-	p := ws.DeflateParams{
-		ServerNoContextTakeover: flag("server_no_context_takeover"),
-		ClientNoContextTakeover: flag("client_no_context_takeover"),
-		ServerMaxWindowBits:     integer("server_max_window_bits", 8, 15, 15),
-		ClientMaxWindowBits:     integer("client_max_window_bits", 8, 15, 15),
-	}
-	level := integer("level", 1, 9, 0)
-	minSize := integer("min_size", 0, 1<<31-1, defaultCompressMinSize)
-	if err != nil {
-		return err
-	}
-	w.dec.AllowRSV1 = true
-	w.inf = ws.NewInflater(p, w.dec.MaxMessage)
-	w.def = ws.NewDeflater(p, level, minSize)
-	return nil
-}
+// compresses and inflates. ws/deflate.go explains the memory.
 
 // inflate decompresses a message that arrived with RSV1, enforcing
 // max_message on the inflated size (1009) and UTF-8 on text after
