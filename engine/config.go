@@ -42,6 +42,8 @@ const (
 	DefaultListen         = "127.0.0.1:9002"
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
+	DefaultHighWater      = poll.DefaultHighWater
+	DefaultLowWater       = poll.DefaultLowWater
 	DefaultHandlerTimeout = 2 * time.Second
 	DefaultShutdownGrace  = 5 * time.Second
 	DefaultCloseTimeout   = 3 * time.Second

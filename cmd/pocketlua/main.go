@@ -7,21 +7,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
-	"unicode"
 
 	"github.com/spf13/pflag"
 
 	"pocketlua/engine"
-	"pocketlua/poll"
 	"pocketlua/scripts"
 )
 
@@ -190,23 +186,20 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.StringArrayVarP(&cfg.LuaPath, "lua-path", "I", nil, "extra folder searched by require (repeatable)")
 	fs.StringVar(&cfg.Poller, "poller", "epoll", "event backend: epoll or poll")
 	fs.IntVar(&cfg.MaxConns, "max-conns", engine.DefaultMaxConns, "open connections beyond which new ones are closed at once")
-	fs.IntVar(&cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
-	fs.IntVar(&cfg.HighWater, "high-water", poll.DefaultHighWater, "queued bytes above which send returns false")
-	fs.IntVar(&cfg.LowWater, "low-water", poll.DefaultLowWater, "queued bytes at or below which drain fires")
+	sizeVar(fs, &cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
+	sizeVar(fs, &cfg.HighWater, "high-water", engine.DefaultHighWater, "queued bytes above which send returns false")
+	sizeVar(fs, &cfg.LowWater, "low-water", engine.DefaultLowWater, "queued bytes at or below which drain fires")
 	fs.DurationVar(&cfg.HandlerTimeout, "handler-timeout", engine.DefaultHandlerTimeout, "longest a Lua handler may run before it is interrupted (0 disables)")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", engine.DefaultShutdownGrace, "how long a graceful shutdown waits for connections")
 	fs.DurationVar(&cfg.CloseTimeout, "close-timeout", engine.DefaultCloseTimeout, "how long a WebSocket close waits for the peer's close frame")
-	fs.Int64Var(&cfg.MaxMessage, "max-message", engine.DefaultMaxMessage, "largest WebSocket message, in bytes (close 1009 beyond)")
-	fs.Int64Var(&cfg.MaxFrame, "max-frame", 0, "largest WebSocket frame, in bytes (0: same as --max-message)")
-	cfg.MaxString = engine.DefaultMaxString
-	cfg.MaxMemory = engine.DefaultMaxMemory
-	fs.Var((*byteSize)(&cfg.MaxString), "max-string", "longest string one Lua library call may build (string.rep, string.format, table.concat, string.gsub); bytes, or with KiB/MiB/GiB")
-	fs.Var((*byteSize)(&cfg.MaxMemory), "max-memory", "Go heap above which the running Lua handler is interrupted and its connection closed (0: no cap); also the runtime's soft memory limit")
+	sizeVar(fs, &cfg.MaxMessage, "max-message", engine.DefaultMaxMessage, "largest WebSocket message (close 1009 beyond)")
+	sizeVar(fs, &cfg.MaxFrame, "max-frame", 0, "largest WebSocket frame (0: same as --max-message)")
+	sizeVar(fs, &cfg.MaxString, "max-string", engine.DefaultMaxString, "longest string one Lua library call may build (string.rep, string.format, table.concat, string.gsub)")
+	sizeVar(fs, &cfg.MaxMemory, "max-memory", engine.DefaultMaxMemory, "Go heap above which the running Lua handler is interrupted and its connection closed (0: no cap); also the runtime's soft memory limit")
 	fs.IntVar(&cfg.MaxSyntaxDepth, "max-syntax-depth", engine.DefaultMaxSyntaxDepth, "deepest syntax nesting loadstring, load, require and the main script may compile")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
-	o.gcReserve = 16 << 20
-	fs.Var((*byteSize)(&o.gcReserve), "gc-reserve", "pointer-free heap reserve made at startup and never touched (no RSS): the collector's goal grows by this much, so a busy server with a small heap is not collected dozens of times a second (0: none)")
+	sizeVar(fs, &o.gcReserve, "gc-reserve", 16<<20, "pointer-free heap reserve made at startup and never touched (no RSS): the collector's goal grows by this much, so a busy server with a small heap is not collected dozens of times a second (0: none)")
 	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth allowed over live data before a collection (lower: less memory per idle connection, a little more CPU; the GOGC variable wins when set)")
 	fs.IntVar(&o.workers, "workers", 1, "independent event loops, each with its own Lua state, sharing the listen ports (SO_REUSEPORT)")
 	fs.BoolVar(&cfg.Watch, "watch", false, "reload when the script or a module it required from disk changes")
@@ -281,34 +274,3 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
-
-// byteSize is a flag value in bytes: a number, or one with a unit suffix
-// (B, KiB, MiB, GiB, TiB; K, M, G, T and KB, MB, ... mean the same).
-type byteSize int64
-
-func (b *byteSize) String() string {
-	n := int64(*b)
-	for _, u := range []struct {
-		name  string
-		shift uint
-	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
-		if n != 0 && n%(1<<u.shift) == 0 {
-			return strconv.FormatInt(n>>u.shift, 10) + u.name
-		}
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-func (b *byteSize) Set(s string) error {
-	num := strings.TrimRightFunc(s, unicode.IsLetter)
-	unit := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s[len(num):]), "B"), "I")
-	shift, ok := map[string]uint{"": 0, "K": 10, "KI": 10, "M": 20, "MI": 20, "G": 30, "GI": 30, "T": 40, "TI": 40}[unit]
-	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
-	if !ok || err != nil || n < 0 || n*float64(uint64(1)<<shift) > math.MaxInt64 {
-		return fmt.Errorf("want a size in bytes such as 67108864, 64MiB or 2GiB")
-	}
-	*b = byteSize(n * float64(uint64(1)<<shift))
-	return nil
-}
-
-func (b *byteSize) Type() string { return "size" }
