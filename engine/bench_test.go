@@ -16,12 +16,15 @@ import (
 )
 
 // benchServer loads script and opens one connection on a socketpair; the
-// returned fd is the peer's end.
+// returned fd is the peer's end. A zero guard runs without a handler timeout.
 func benchServer(b testing.TB, script string, guard time.Duration) (*Server, *Conn, int) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.lua")
 	if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 		b.Fatal(err)
+	}
+	if guard == 0 {
+		guard = NoHandlerTimeout
 	}
 	s, err := New(Config{Listen: []string{"127.0.0.1:0"}, Script: path, Batteries: scripts.FS, HandlerTimeout: guard})
 	if err != nil {

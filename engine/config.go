@@ -22,7 +22,7 @@ type Config struct {
 	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
 	HighWater      int           // queued bytes above which send returns false
 	LowWater       int           // queued bytes at or below which drain fires
-	HandlerTimeout time.Duration // longest a Lua handler may run; 0 disables the guard
+	HandlerTimeout time.Duration // longest a Lua handler may run; 0 means DefaultHandlerTimeout, NoHandlerTimeout none
 	ShutdownGrace  time.Duration // how long shutdown waits for connections to finish
 	CloseTimeout   time.Duration // how long a WebSocket close waits for the peer's close
 	MaxMessage     int64         // WebSocket message limit (per-connection option can lower it)
@@ -45,12 +45,15 @@ const (
 	DefaultHighWater      = poll.DefaultHighWater
 	DefaultLowWater       = poll.DefaultLowWater
 	DefaultHandlerTimeout = 2 * time.Second
-	DefaultShutdownGrace  = 5 * time.Second
-	DefaultCloseTimeout   = 3 * time.Second
-	DefaultMaxMessage     = 16 << 20
-	DefaultMaxString      = sandbox.DefaultMaxString
-	DefaultMaxMemory      = sandbox.DefaultMaxMemory
-	DefaultMaxSyntaxDepth = sandbox.DefaultMaxSyntaxDepth
+	// NoHandlerTimeout (any negative value) lets handlers run as long as
+	// they like; --max-memory still interrupts them.
+	NoHandlerTimeout      time.Duration = -1
+	DefaultShutdownGrace                = 5 * time.Second
+	DefaultCloseTimeout                 = 3 * time.Second
+	DefaultMaxMessage                   = 16 << 20
+	DefaultMaxString                    = sandbox.DefaultMaxString
+	DefaultMaxMemory                    = sandbox.DefaultMaxMemory
+	DefaultMaxSyntaxDepth               = sandbox.DefaultMaxSyntaxDepth
 )
 
 func (c *Config) setDefaults() {
@@ -62,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxQueuedBytes <= 0 {
 		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.HandlerTimeout == 0 {
+		c.HandlerTimeout = DefaultHandlerTimeout
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = DefaultShutdownGrace

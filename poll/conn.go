@@ -54,9 +54,6 @@ func (l *Loop) NewConn(fd int, h Handler) (*Conn, error) {
 	return c, nil
 }
 
-// SetHandler replaces the receiver of events.
-func (c *Conn) SetHandler(h Handler) { c.h = h }
-
 // FD is the socket descriptor (-1 once closed).
 func (c *Conn) FD() int {
 	if c.state == stateDone {

@@ -117,10 +117,6 @@ func connectFailure(err error) bool {
 	return false
 }
 
-// Connecting reports whether the connection is an outbound one whose
-// handshake has not finished yet.
-func (c *Conn) Connecting() bool { return c.dial != nil }
-
 // connectReady handles readiness while connecting: SO_ERROR says how the
 // handshake ended.
 func (c *Conn) connectReady(r Ready) {

@@ -128,16 +128,11 @@ func NewLoop(cfg Config) (*Loop, error) {
 	return l, nil
 }
 
-// Stats counts the loop's system calls, to measure the cost per message.
+// Stats counts the loop's system calls, to measure the cost per message
+// (tests and benchmarks read them).
 type Stats struct {
 	Rounds, Reads, Writes int64
 }
-
-// Stats returns the counters so far.
-func (l *Loop) Stats() Stats { return l.stats }
-
-// Config returns the loop's effective configuration.
-func (l *Loop) Config() Config { return l.cfg }
 
 // PollerName is "epoll" or "poll".
 func (l *Loop) PollerName() string { return l.poller.Name() }

@@ -457,16 +457,6 @@ func (d *Decoder) Release() {
 	}
 }
 
-// Buffered returns the number of bytes the Decoder holds between calls: a
-// partial header, a partial control payload and a partial message.
-func (d *Decoder) Buffered() int {
-	n := d.hdrLen + d.ctlLen
-	if !d.delivered {
-		n += len(d.msg)
-	}
-	return n
-}
-
 // Reset drops all partial state and any error, and releases the message
 // buffer. The limits, AllowRSV1 and Buffers are kept.
 func (d *Decoder) Reset() {

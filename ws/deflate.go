@@ -93,10 +93,6 @@ func NewInflater(p DeflateParams, maxMessage int64) *Inflater {
 	return &Inflater{maxMessage: maxMessage, takeover: !p.ClientNoContextTakeover, window: 1 << bits}
 }
 
-// Held is the number of bytes of history the Inflater holds between
-// messages (the capacity of its buffer; 0 without context takeover).
-func (f *Inflater) Held() int { return cap(f.hist) }
-
 // Inflate appends the decompressed payload of one message (its frames'
 // payloads joined, RSV1 set on the first) to dst and returns the extended
 // slice. The output is streamed into dst, which grows to at most
@@ -282,10 +278,6 @@ func (d *Deflater) Takeover() bool { return d.takeover }
 func (d *Deflater) Wants(n int) bool {
 	return n >= d.minSize && (d.maxSize == 0 || n <= d.maxSize)
 }
-
-// Holds reports whether the Deflater owns a compressor (with context
-// takeover, from its first compressed message on).
-func (d *Deflater) Holds() bool { return d.st != nil }
 
 // Frame compresses msg into one final frame of opcode op with RSV1 set,
 // built in buf (its contents are replaced, its capacity reused). It

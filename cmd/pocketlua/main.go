@@ -247,6 +247,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if cfg.LowWater > cfg.HighWater || cfg.HighWater > cfg.MaxQueuedBytes {
 		return cfg, o, fmt.Errorf("want --low-water <= --high-water <= --max-queued-bytes")
 	}
+	if cfg.HandlerTimeout == 0 {
+		cfg.HandlerTimeout = engine.NoHandlerTimeout // the flag's 0 disables
+	}
 	cfg.Listen = *listen
 	cfg.Batteries = scripts.FS
 	cfg.DefaultScript = defaultScript
