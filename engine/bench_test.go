@@ -31,7 +31,7 @@ func benchServer(b testing.TB, script string, guard time.Duration) (*Server, *Co
 		b.Fatal(err)
 	}
 	b.Cleanup(s.close)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketPair()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +121,7 @@ return C`), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(s.close)
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketPair()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -149,4 +149,22 @@ func TestCompileRefusesDeepNesting(t *testing.T) {
 	if _, err := compile(L, "return "+strings.Repeat("{", 501)+strings.Repeat("}", 501), "deep.lua"); err == nil || !strings.Contains(err.Error(), "deep.lua:1: chunk has too many syntax levels") {
 		t.Fatalf("compile: %v", err)
 	}
+}
+
+// socketPair is a connected pair of non-blocking, close-on-exec Unix
+// sockets, made portably (no SOCK_NONBLOCK off Linux).
+func socketPair() ([2]int, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return fds, err
+	}
+	for _, fd := range fds {
+		unix.CloseOnExec(fd)
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fds[0])
+			unix.Close(fds[1])
+			return fds, err
+		}
+	}
+	return fds, nil
 }

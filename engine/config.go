@@ -17,7 +17,7 @@ type Config struct {
 	DefaultScript  string        // battery run when Script is empty
 	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
 	LuaPath        []string      // extra folders searched by require
-	Poller         string        // "epoll" or "poll"
+	Poller         string        // "epoll" (Linux only) or "poll"; default DefaultPoller
 	MaxConns       int           // open connections beyond which new ones are closed at once
 	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
 	HighWater      int           // queued bytes above which send returns false
@@ -40,6 +40,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultListen         = "127.0.0.1:9002"
+	DefaultPoller         = poll.DefaultPoller // epoll on Linux, poll(2) elsewhere
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
 	DefaultHighWater      = poll.DefaultHighWater

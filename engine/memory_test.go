@@ -33,7 +33,7 @@ func BenchmarkIdleWebSocketMemory(b *testing.B) {
 		var peers []int
 		open := func() {
 			for j := 0; j < conns; j++ {
-				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+				fds, err := socketPair()
 				if err != nil {
 					b.Fatal(err)
 				}

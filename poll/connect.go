@@ -68,7 +68,7 @@ func (l *Loop) Connect(sa unix.Sockaddr, timeout time.Duration, h Handler, conne
 	if _, ok := sa.(*unix.SockaddrInet6); ok {
 		family = unix.AF_INET6
 	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(family)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func SocketBind(host string, port int, opt SocketBindOptions) (fd int, boundHost
 		}
 		sa = sa6
 	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err = newSocket(family)
 	if err != nil {
 		return -1, "", 0, fmt.Errorf("socket_bind %s: %w", JoinHostPort(host, port), err)
 	}
@@ -76,7 +76,8 @@ func SocketBind(host string, port int, opt SocketBindOptions) (fd int, boundHost
 		unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
 	}
 	// Accepted sockets inherit TCP_NODELAY from the listener on Linux:
-	// one setsockopt here instead of one per connection.
+	// one setsockopt here instead of one per connection (acceptConn sets
+	// it elsewhere).
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Bind(fd, sa); err != nil {
 		return fail("bind", err)
@@ -177,7 +178,7 @@ func (ln *Listener) Close() {
 func (ln *Listener) ready(Ready) {
 	l := ln.loop
 	for i := 0; i < l.cfg.AcceptPerRound && !ln.closed && !l.acceptPaused; i++ {
-		fd, sa, err := unix.Accept4(ln.fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, sa, err := acceptConn(ln.fd)
 		if err == nil {
 			ln.accept(fd, sa)
 			continue

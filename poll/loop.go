@@ -12,7 +12,7 @@ import (
 
 // Config sizes the loop. Zero fields take the defaults below.
 type Config struct {
-	Poller         string        // "epoll" (default) or "poll"
+	Poller         string        // "epoll" or "poll"; "" is DefaultPoller
 	ReadBuffer     int           // size of the loop's one read buffer
 	HighWater      int           // queued bytes above which Write reports false
 	LowWater       int           // queued bytes at or below which Drain fires again
@@ -98,12 +98,13 @@ type Loop struct {
 	acceptLogged  bool
 	acceptResumer *Timer
 
-	wakeFD   int
-	wakeSet  atomic.Bool
-	tasksMu  sync.Mutex
-	tasks    []func()
-	running  []func()
-	stopping bool
+	wakeFD      int // read end: an eventfd on Linux, a pipe elsewhere
+	wakeWriteFD int // the same eventfd, or the pipe's write end
+	wakeSet     atomic.Bool
+	tasksMu     sync.Mutex
+	tasks       []func()
+	running     []func()
+	stopping    bool
 }
 
 // NewLoop creates the poller and the wake-up descriptor.
@@ -113,15 +114,16 @@ func NewLoop(cfg Config) (*Loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	wfd, wwfd, err := newWaker()
 	if err != nil {
 		p.Close()
 		return nil, err
 	}
-	l := &Loop{cfg: cfg, poller: p, ready: make([]Ready, 1024), buf: make([]byte, cfg.ReadBuffer), wakeFD: wfd, now: time.Now()}
+	l := &Loop{cfg: cfg, poller: p, ready: make([]Ready, 1024), buf: make([]byte, cfg.ReadBuffer),
+		wakeFD: wfd, wakeWriteFD: wwfd, now: time.Now()}
 	if err := l.register(wfd, wakeOwner{l}, Readable); err != nil {
 		p.Close()
-		unix.Close(wfd)
+		l.closeWaker()
 		return nil, err
 	}
 	l.bufs.onKeep = l.armBufferTrim
@@ -185,7 +187,7 @@ func (l *Loop) Wake() {
 		return
 	}
 	var one = [8]byte{1}
-	unix.Write(l.wakeFD, one[:])
+	unix.Write(l.wakeWriteFD, one[:])
 }
 
 type wakeOwner struct{ l *Loop }
@@ -249,7 +251,7 @@ func (l *Loop) Close() error {
 			c.finish()
 		}
 	}
-	unix.Close(l.wakeFD)
+	l.closeWaker()
 	return l.poller.Close()
 }
 
@@ -295,3 +297,10 @@ var (
 	ErrSlowConsumer = errors.New("output queue over limit")
 	ErrShutdown     = errors.New("shutdown")
 )
+
+func (l *Loop) closeWaker() {
+	unix.Close(l.wakeFD)
+	if l.wakeWriteFD != l.wakeFD {
+		unix.Close(l.wakeWriteFD)
+	}
+}

@@ -36,10 +36,14 @@ type Poller interface {
 	Name() string
 }
 
-// NewPoller returns the backend by name: "epoll" (default) or "poll".
+// NewPoller returns the backend by name: "epoll" (Linux) or "poll"; ""
+// is DefaultPoller.
 func NewPoller(name string) (Poller, error) {
+	if name == "" {
+		name = DefaultPoller
+	}
 	switch name {
-	case "", "epoll":
+	case "epoll":
 		return newEpoll()
 	case "poll":
 		return newPollFD(), nil
@@ -47,7 +51,7 @@ func NewPoller(name string) (Poller, error) {
 	return nil, fmt.Errorf("unknown poller %q (want epoll or poll)", name)
 }
 
-// pollFD is the portable poll(2) backend: a slice of pollfd plus an index by fd.
+// pollFD is the portable poll(2) backend (the only one off Linux): a slice of pollfd plus an index by fd.
 type pollFD struct {
 	fds   []unix.PollFd
 	index map[int32]int
@@ -60,7 +64,7 @@ func (p *pollFD) Name() string { return "poll" }
 func pollEvents(in Interest) int16 {
 	var ev int16
 	if in&Readable != 0 {
-		ev |= unix.POLLIN | unix.POLLRDHUP
+		ev |= unix.POLLIN | pollRDHUP
 	}
 	if in&Writable != 0 {
 		ev |= unix.POLLOUT
@@ -125,7 +129,7 @@ func (p *pollFD) Wait(out []Ready, timeoutMs int) (int, error) {
 		}
 		out[n] = Ready{
 			FD:       p.fds[i].Fd,
-			Readable: re&(unix.POLLIN|unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
+			Readable: re&(unix.POLLIN|pollRDHUP|unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
 			Writable: re&unix.POLLOUT != 0,
 			Hangup:   re&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0,
 		}

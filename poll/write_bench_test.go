@@ -19,7 +19,7 @@ func BenchmarkWrite2(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer l.Close()
-			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			fds, err := socketPair()
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -10,11 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The epoll driver (--loops N): N goroutines, each locked to an OS thread,
-// each with its own epoll instance, drive their share of the connections
+// The loop driver (--loops N): N goroutines, each locked to an OS thread,
+// each with its own readiness set (epoll on Linux, poll(2) elsewhere), drive their share of the connections
 // with non-blocking read/write. Compared with one goroutine per connection
 // it avoids a parked goroutine, a failed read (EAGAIN) and a scheduler
-// hand-off per message, and it reads every ready socket per epoll_wait.
+// hand-off per message, and it reads every ready socket per wait.
 
 // detachFD takes the socket out of Go's netpoller: it duplicates the
 // descriptor (same open file, already non-blocking) and closes the
@@ -87,8 +87,8 @@ type loop struct {
 	workers []*echoWorker
 	state   []loopState
 	rbuf    []byte // shared by all connections of the loop
-	epfd    int
-	events  [256]unix.EpollEvent
+	rs      *readySet
+	ready   [256]int
 }
 
 func (l *loop) fail(i int, err error) {
@@ -103,24 +103,24 @@ func (l *loop) finish(i int) {
 	}
 }
 
-// wait runs one epoll_wait bounded by until and calls fn for each ready
+// wait runs one wait for readiness bounded by until and calls fn for each ready
 // connection. It reports false when the loop itself failed.
 func (l *loop) wait(until time.Time, fn func(i int)) bool {
 	ms := int(min(max(time.Until(until), 0), time.Second)/time.Millisecond) + 1
-	n, err := unix.EpollWait(l.epfd, l.events[:], ms)
+	n, err := l.rs.wait(ms, l.ready[:])
 	if err != nil {
 		if err == unix.EINTR {
 			return true
 		}
 		for i := range l.workers {
 			if l.state[i] != lsDone {
-				l.fail(i, kerr(errIO, fmt.Errorf("epoll_wait: %v", err)))
+				l.fail(i, kerr(errIO, fmt.Errorf("wait: %v", err)))
 			}
 		}
 		return false
 	}
-	for _, ev := range l.events[:n] {
-		if i := int(ev.Fd); l.state[i] != lsDone {
+	for _, i := range l.ready[:n] {
+		if l.state[i] != lsDone {
 			fn(i)
 		}
 	}
@@ -205,19 +205,18 @@ func (l *loop) run() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var err error
-	if l.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+	if l.rs, err = newReadySet(); err != nil {
 		for i := range l.workers {
-			l.fail(i, kerr(errIO, fmt.Errorf("epoll_create: %v", err)))
+			l.fail(i, kerr(errIO, fmt.Errorf("readiness set: %v", err)))
 		}
 		return
 	}
-	defer unix.Close(l.epfd)
+	defer l.rs.close()
 	drainEnd := l.win.to.Add(l.win.drain)
 	for i, w := range l.workers {
 		w.writeBy = drainEnd
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(i)}
-		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, w.fd, &ev); err != nil {
-			l.fail(i, kerr(errIO, fmt.Errorf("epoll_ctl: %v", err)))
+		if err := l.rs.add(w.fd, i); err != nil {
+			l.fail(i, kerr(errIO, fmt.Errorf("watch: %v", err)))
 			continue
 		}
 		if err := w.fill(); err != nil {

@@ -78,11 +78,11 @@ func raiseNoFile() (uint64, error) {
 		want := rl
 		want.Cur = rl.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-			return rl.Cur, fmt.Errorf("raising RLIMIT_NOFILE to %d: %v", rl.Max, err)
+			return uint64(rl.Cur), fmt.Errorf("raising RLIMIT_NOFILE to %d: %v", rl.Max, err)
 		}
 		rl = want
 	}
-	return rl.Cur, nil
+	return uint64(rl.Cur), nil
 }
 
 // cpuProbe samples the server's and our own CPU time around the measured window.

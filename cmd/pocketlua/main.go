@@ -184,7 +184,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	listen := fs.StringArrayP("listen", "l", []string{engine.DefaultListen}, "address to listen on, host:port (repeatable; port 0 picks a free port)")
 	fs.StringArrayVarP(&cfg.LuaPath, "lua-path", "I", nil, "extra folder searched by require (repeatable)")
-	fs.StringVar(&cfg.Poller, "poller", "epoll", "event backend: epoll or poll")
+	fs.StringVar(&cfg.Poller, "poller", engine.DefaultPoller, "event backend: epoll (Linux) or poll")
 	fs.IntVar(&cfg.MaxConns, "max-conns", engine.DefaultMaxConns, "open connections beyond which new ones are closed at once")
 	sizeVar(fs, &cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
 	sizeVar(fs, &cfg.HighWater, "high-water", engine.DefaultHighWater, "queued bytes above which send returns false")
