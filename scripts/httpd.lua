@@ -164,30 +164,12 @@ function Httpd:data(bytes)
     -- A response is on its way; later requests wait their turn. Stop
     -- reading once enough of them queued up.
     if #self._buf > self.max_head + self.chunk_size then
-      self._in_data = true
-      self:_hold()
-      self._in_data = false
+      self._paused = true
+      self.conn:pause()
     end
     return
   end
-  self._in_data = true
   self:_process()
-  self._in_data = false
-end
-
--- _hold stops reading until the response in progress is done: pipelined
--- requests wait in the kernel, and a client that half-closes after its
--- request still gets a long response whole (the engine ends a connection
--- at EOF). conn:pause() is called only from our own data(); from drain or
--- a timer it waits for the next round (a pause inside drain, with input
--- ready in the same poll round, is taken for a hang-up by the poller).
-function Httpd:_hold()
-  if self._paused then return end
-  self._paused = true
-  if self._in_data then return self.conn:pause() end
-  self.conn:after(0, function()
-    if self._paused and self._state == "busy" then self.conn:pause() end
-  end)
 end
 
 function Httpd:drain()
@@ -685,7 +667,11 @@ function Httpd:_send_file(req, path, st)
   self._stream = { file = f, left = st.size, size = st.size, req = req }
   self._progress = nil
   self:_arm(self.request_timeout)
-  self:_hold()
+  -- Stop reading until the file is sent: pipelined requests wait in the
+  -- kernel, and a client that half-closes after its request still gets
+  -- the whole file (the engine ends a connection at EOF).
+  self._paused = true
+  self.conn:pause()
   self:_pump()
 end
 
