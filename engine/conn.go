@@ -22,11 +22,44 @@ type Conn struct {
 	id     int64
 	inst   *lua.LTable
 	cls    *classInfo
-	ws     *wsConn // nil in raw mode
+	state  connState
+	ws     *wsConn // WebSocket framing state once upgraded (the mode outlives the end)
 	timers []*luaTimer
 	peer   peerAddr
-	ended  bool // closed has run (or the connection was refused)
 }
+
+// connState is where a connection is in its life. setState is the one
+// place it changes.
+type connState uint8
+
+const (
+	stateStarting  connState = iota // accept(info) runs, or the outbound connect is under way
+	stateRaw                        // open: bytes go to data(bytes)
+	stateWebSocket                  // open: frames decoded, messages go to message(payload, kind)
+	stateClosing                    // WebSocket: closed has run and our close frame is out; the socket waits for the peer's
+	stateEnded                      // closed has run (or the connection was refused); the socket is closing
+)
+
+var stateNames = [...]string{"starting", "raw", "websocket", "closing", "ended"}
+
+func (s connState) String() string { return stateNames[s] }
+
+// setState moves c to a later state: starting -> raw or websocket,
+// raw -> websocket, websocket -> closing, anything -> ended. Any other
+// move is a bug in the engine.
+func (c *Conn) setState(to connState) {
+	from := c.state
+	ok := from == to && to == stateEnded ||
+		to > from && (to != stateClosing || from == stateWebSocket) && (from != stateClosing || to == stateEnded)
+	if !ok {
+		panic(fmt.Sprintf("engine: connection %d moved from %s to %s", c.id, from, to))
+	}
+	c.state = to
+}
+
+// ended reports whether closed has run: nothing more is delivered to the
+// instance and nothing it sends goes out.
+func (c *Conn) ended() bool { return c.state >= stateClosing }
 
 // peerAddr is the peer's address kept inline: the Sockaddr from accept
 // would cost an interface and a 32-64 byte object per connection.
@@ -107,16 +140,24 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 		if !ok {
 			return
 		}
-		if c.ended {
+		if c.ended() {
 			return // accept closed the connection itself
 		}
 		if ret == lua.LFalse {
-			c.ended = true
+			c.setState(stateEnded)
 			delete(s.conns, c.id)
 			s.stats.refused++
 			pc.Abort(&closeCause{reason: "refused"})
 			return
 		}
+	}
+	c.begin()
+}
+
+// begin runs start, in raw mode unless the connection upgraded already.
+func (c *Conn) begin() {
+	if c.state == stateStarting {
+		c.setState(stateRaw)
 	}
 	c.call(evStart, 0, nil, nil, 0)
 }
@@ -194,7 +235,7 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 		attrs = append(attrs, "traceback", trace)
 	}
 	s.log.Error("lua handler failed", attrs...)
-	if c != nil && !c.ended {
+	if c != nil && !c.ended() {
 		c.closeWith(1011, reason)
 	}
 }
@@ -211,24 +252,28 @@ func (c *Conn) Data(p []byte) {
 }
 
 func (c *Conn) Drain() {
-	if !c.ended {
+	if !c.ended() {
 		c.call(evDrain, 0, nil, nil, 0)
 	}
 }
 
 func (c *Conn) Closed(cause error) {
-	c.end(cause)
+	c.end(cause, stateEnded)
 	if c.ws != nil {
 		c.ws.stop()
 	}
 }
 
-// end runs closed(code, reason) once and forgets the connection.
-func (c *Conn) end(cause error) {
-	if c.ended {
+// end runs closed(code, reason) once and forgets the connection; to is
+// stateClosing while a WebSocket close handshake goes on, else stateEnded.
+func (c *Conn) end(cause error, to connState) {
+	if c.ended() {
+		if to == stateEnded {
+			c.setState(stateEnded) // the close handshake is over
+		}
 		return
 	}
-	c.ended = true
+	c.setState(to)
 	delete(c.srv.conns, c.id)
 	for _, t := range c.timers {
 		t.stop()
@@ -275,7 +320,7 @@ func (c *Conn) describe(cause error) (int, string) {
 
 // closeWith is every deliberate close: by the script, an error, shutdown.
 func (c *Conn) closeWith(code int, reason string) {
-	if c.ended || !c.pc.Open() {
+	if c.ended() || !c.pc.Open() {
 		return
 	}
 	if c.ws != nil {
@@ -310,7 +355,7 @@ func (c *Conn) Mode() string {
 	return "raw"
 }
 
-func (c *Conn) Open() bool { return !c.ended && c.pc.Open() }
+func (c *Conn) Open() bool { return !c.ended() && c.pc.Open() }
 
 func (c *Conn) Send(data, kind string) (bool, error) {
 	if c.ws != nil {
@@ -319,7 +364,7 @@ func (c *Conn) Send(data, kind string) (bool, error) {
 	if kind != "" {
 		return false, fmt.Errorf("send: kind %q needs websocket mode (call conn:upgrade first)", kind)
 	}
-	if c.ended || !c.pc.Open() {
+	if c.ended() || !c.pc.Open() {
 		return false, nil
 	}
 	c.srv.stats.bytesOut += int64(len(data))

@@ -52,7 +52,7 @@ func (s *Server) Connect(host string, port int, class *lua.LTable, timeout time.
 
 // connected runs start once an outbound connection's handshake succeeded.
 func (c *Conn) connected() {
-	if !c.ended {
-		c.call(evStart, 0, nil, nil, 0)
+	if !c.ended() {
+		c.begin()
 	}
 }

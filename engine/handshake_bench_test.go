@@ -44,7 +44,7 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 		unix.Close(fds[1])
 		s.loop.Round(0) // the hang-up closes the connection
-		if !c.ended {
+		if !c.ended() {
 			c.pc.Abort(nil)
 		}
 	}

@@ -68,7 +68,7 @@ func (s *Server) migrate(old *classInfo) (migrated, failed int) {
 		return 0, 0
 	}
 	for _, c := range s.connList() {
-		if c.ended || !c.cls.main || c.cls == s.main {
+		if c.ended() || !c.cls.main || c.cls == s.main {
 			continue
 		}
 		prev := c.cls

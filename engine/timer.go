@@ -21,7 +21,7 @@ type luaTimer struct {
 
 func (s *Server) newTimer(c *Conn, d time.Duration, fn *lua.LFunction, repeat bool) *luaTimer {
 	lt := &luaTimer{srv: s, conn: c, fn: fn}
-	if c != nil && c.ended {
+	if c != nil && c.ended() {
 		lt.cancelled = true // never fires; pending() says so
 		return lt
 	}
@@ -42,7 +42,7 @@ func (lt *luaTimer) fire() {
 	} else {
 		lt.forget()
 	}
-	if lt.conn != nil && lt.conn.ended {
+	if lt.conn != nil && lt.conn.ended() {
 		return
 	}
 	s.invoke(lt.conn, lt.fn, nil, 0, nil, nil, 0, "timer")

@@ -24,7 +24,6 @@ type wsConn struct {
 	dec          ws.Decoder
 	pending      []byte // input not yet decoded: leftover from the handshake, or held while paused
 	feeding      bool   // a feed of pending is scheduled
-	closeSent    bool
 	closeTimer   *poll.Timer
 	keepalive    *poll.Timer
 	pingInterval time.Duration
@@ -65,6 +64,7 @@ func (c *Conn) Upgrade(mode string, opts *bindings.UpgradeOptions, leftover stri
 		}
 	}
 	c.ws = w
+	c.setState(stateWebSocket)
 	if leftover != "" {
 		w.pending = []byte(leftover)
 		c.scheduleFeed()
@@ -123,7 +123,7 @@ func (c *Conn) wsData(p []byte) {
 		}
 		switch ev.Kind {
 		case ws.EventMessage:
-			if w.closeSent {
+			if c.state != stateWebSocket {
 				w.dec.Release()
 				continue // nothing is delivered after our close
 			}
@@ -147,17 +147,21 @@ func (c *Conn) wsData(p []byte) {
 			}
 			c.call(evMessage, 2, payload, kind, 0)
 		case ws.EventPing:
-			if !w.closeSent {
+			if c.state == stateWebSocket {
 				var h [wsMaxHeader]byte
 				c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPong, len(ev.Payload)), string(ev.Payload))
 				c.callControl(evPing, ev.Payload)
 			}
 		case ws.EventPong:
-			if !w.closeSent {
+			if c.state == stateWebSocket {
 				c.callControl(evPong, ev.Payload)
 			}
 		case ws.EventClose:
-			c.wsPeerClose(ev.Code, string(ev.Payload))
+			reply := ev.Code
+			if reply == ws.CloseNoStatus {
+				reply = 0 // an empty close answers an empty close
+			}
+			c.wsEnd(&closeCause{code: ev.Code, reason: string(ev.Payload)}, reply, "")
 			return
 		}
 	}
@@ -166,7 +170,7 @@ func (c *Conn) wsData(p []byte) {
 // callControl reports a ping or pong to the script if its class observes them,
 // without making a string for classes that do not.
 func (c *Conn) callControl(ev event, payload []byte) {
-	if c.ended {
+	if c.ended() {
 		return
 	}
 	c.resolveClass()
@@ -175,52 +179,39 @@ func (c *Conn) callControl(ev event, payload []byte) {
 	}
 }
 
-// wsPeerClose answers the peer's close (echoing its code) and closes TCP
-// first, as the server should; or completes the close we started.
-func (c *Conn) wsPeerClose(code int, reason string) {
-	w := c.ws
-	if !w.closeSent {
-		w.closeSent = true
-		reply := code
-		if code == ws.CloseNoStatus {
-			reply = 0 // an empty close answers an empty close
-		}
-		c.writeClose(reply, "")
-	}
-	cause := &closeCause{code: code, reason: reason}
-	c.end(cause)
-	c.pc.Close(cause)
-}
-
-// wsFail sends the close code for a protocol violation and closes.
+// wsFail ends the connection for a protocol violation with its close code.
 func (c *Conn) wsFail(err error) {
 	ce, ok := err.(*ws.CloseError)
 	if !ok {
 		ce = &ws.CloseError{Code: ws.CloseProtocolError, Reason: err.Error()}
 	}
-	w := c.ws
-	if !w.closeSent {
-		w.closeSent = true
-		c.writeClose(ce.Code, ce.Reason)
+	c.wsEnd(&closeCause{code: ce.Code, reason: ce.Reason}, ce.Code, ce.Reason)
+}
+
+// wsEnd is the one close path for a WebSocket the loop ends now (the
+// peer's close, a protocol violation): closed runs with cause, unless it
+// ran already, our close frame goes out unless it went already (the peer
+// answered ours), and TCP closes first, as the server should.
+func (c *Conn) wsEnd(cause *closeCause, replyCode int, replyReason string) {
+	replied := c.state == stateClosing
+	c.end(cause, stateEnded)
+	if !replied {
+		c.writeClose(replyCode, replyReason)
 	}
-	cause := &closeCause{code: ce.Code, reason: ce.Reason}
-	c.end(cause)
 	c.pc.Close(cause)
 }
 
 // wsClose starts the close handshake from our side: closed runs now; the
 // socket closes when the peer answers or CloseTimeout passes.
 func (c *Conn) wsClose(code int, reason string) {
-	w := c.ws
-	if w.closeSent {
+	if c.state != stateWebSocket {
 		return
 	}
-	w.closeSent = true
-	c.writeClose(code, reason)
 	cause := &closeCause{code: code, reason: reason}
-	c.end(cause)
+	c.end(cause, stateClosing)
+	c.writeClose(code, reason)
 	if c.pc.Open() {
-		w.closeTimer = c.srv.loop.AfterFunc(c.srv.cfg.CloseTimeout, func() {
+		c.ws.closeTimer = c.srv.loop.AfterFunc(c.srv.cfg.CloseTimeout, func() {
 			c.pc.Close(&closeCause{code: code, reason: "close timeout"})
 		})
 	}
@@ -241,7 +232,7 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	default:
 		return false, fmt.Errorf("send: kind must be \"text\" or \"binary\", not %q", kind)
 	}
-	if c.ws.closeSent || c.ended {
+	if c.state != stateWebSocket {
 		return false, nil
 	}
 	if op == ws.OpText && !ws.ValidUTF8(unsafeBytes(data)) {
@@ -275,7 +266,7 @@ func (c *Conn) Ping(payload string) (bool, error) {
 	if len(payload) > 125 {
 		return false, fmt.Errorf("ping payload is %d bytes; the limit is 125", len(payload))
 	}
-	if c.ws.closeSent || c.ended {
+	if c.state != stateWebSocket {
 		return false, nil
 	}
 	var h [wsMaxHeader]byte
@@ -293,7 +284,7 @@ func (c *Conn) armKeepalive() {
 		return
 	}
 	w.keepalive = c.srv.loop.AfterFunc(period, func() {
-		if w.closeSent || !c.pc.Open() {
+		if c.state != stateWebSocket || !c.pc.Open() {
 			return
 		}
 		if w.idleTimeout > 0 && c.srv.loop.Now().Sub(w.lastRead) >= w.idleTimeout {
@@ -362,7 +353,7 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 			c.pc.WriteString(data)
 			s.stats.bytesOut += int64(len(data))
 		} else {
-			if c.ws == nil || c.ws.closeSent {
+			if c.state != stateWebSocket {
 				continue
 			}
 			var out []byte

@@ -74,3 +74,40 @@ func TestUpgradeWithoutOptions(t *testing.T) {
 		t.Fatalf("limits %d/%d, deflate %v, keepalive %v", w.dec.MaxMessage, w.dec.MaxFrame, w.def != nil, w.keepalive != nil)
 	}
 }
+
+// TestConnStates walks a connection through its states: raw after start,
+// websocket after the upgrade, closing once our close is out (closed has
+// run, nothing more is sent), ended when the peer answers; a move the
+// engine never makes panics.
+func TestConnStates(t *testing.T) {
+	s, c, peer := benchServer(t, `local C = {} function C:closed(code, reason) closed_with = code .. " " .. reason end return C`, 0)
+	if c.state != stateRaw {
+		t.Fatalf("after start: %s", c.state)
+	}
+	if err := c.Upgrade("websocket", nil, ""); err != nil || c.state != stateWebSocket {
+		t.Fatalf("after upgrade: %s, %v", c.state, err)
+	}
+	if err := c.Close(4000, "bye"); err != nil || c.state != stateClosing {
+		t.Fatalf("after close: %s, %v", c.state, err)
+	}
+	if got := s.L.GetGlobal("closed_with").String(); got != "4000 bye" {
+		t.Fatalf("closed ran with %q", got)
+	}
+	if ok, err := c.Send("late", "text"); ok || err != nil {
+		t.Fatalf("send while closing: %v, %v", ok, err)
+	}
+	want := ws.AppendClose(nil, 4000, "bye")
+	if got := readPeer(t, s, peer, len(want)); !bytes.Equal(got, want) {
+		t.Fatalf("peer read % x, want % x", got, want)
+	}
+	c.Data(clientFrame(0x8, []byte{0x0f, 0xa0}, false)) // the peer's answer: 4000
+	if c.state != stateEnded || c.pc.Open() {
+		t.Fatalf("after the peer's close: %s, socket open %v", c.state, c.pc.Open())
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("ended -> raw did not panic")
+		}
+	}()
+	c.setState(stateRaw)
+}
