@@ -24,7 +24,8 @@ type Conn struct {
 	ws     *wsConn // nil in raw mode
 	timers []*luaTimer
 	peer   peerAddr
-	ended  bool // closed has run (or the connection was refused)
+	opened int64 // unix nanoseconds, for the console's age column
+	ended  bool  // closed has run (or the connection was refused)
 }
 
 // peerAddr is the peer's address kept inline: the Sockaddr from accept
@@ -75,7 +76,7 @@ const ws1001 = 1001
 // yet: the caller sets c.pc, then calls c.attach.
 func (s *Server) newConn(peer unix.Sockaddr, class *classInfo) *Conn {
 	s.nextID++
-	return &Conn{srv: s, id: s.nextID, peer: makePeerAddr(peer), cls: class}
+	return &Conn{srv: s, id: s.nextID, peer: makePeerAddr(peer), cls: class, opened: s.loop.Now().UnixNano()}
 }
 
 // attach creates the instance setmetatable({conn = conn}, class) and puts
