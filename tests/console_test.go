@@ -72,7 +72,7 @@ func wsEchoRoundTrip(t *testing.T, c *websocket.Conn, send, want string) {
 }
 
 func TestConsoleEval(t *testing.T) {
-	srv, sock := startConsoleServer(t, "--handler-timeout", "3s")
+	srv, sock := startConsoleServer(t, "--handler-timeout", "5s")
 
 	out, errs, st := consoleEval(t, sock, `return 1 + 1, "two\n", {1, x = {y = true}}`)
 	want := "2\n\"two\\n\"\n{\n  1,\n  x = {\n    y = true,\n  },\n}\n"
@@ -110,7 +110,7 @@ func TestConsoleEval(t *testing.T) {
 	c := wsEchoDial(t, srv.Addr)
 	wsEchoRoundTrip(t, c, "before", "before")
 	_, errs, st = consoleEval(t, sock, `while true do end`)
-	if st != 1 || !strings.Contains(errs, "interrupted: ran longer than the handler timeout (3s)") {
+	if st != 1 || !strings.Contains(errs, "interrupted: ran longer than the handler timeout (5s)") {
 		t.Fatalf("runaway: status %d, stderr %q", st, errs)
 	}
 	wsEchoRoundTrip(t, c, "after", "after")
@@ -394,4 +394,40 @@ func TestConsoleSocketSafety(t *testing.T) {
 	if _, err := os.Lstat(stale); !os.IsNotExist(err) {
 		t.Fatalf("socket left behind after exit: %v", err)
 	}
+}
+
+// TestConsoleReadmeTranscript replays the README's console session
+// against the embedded echo server and compares every reply.
+func TestConsoleReadmeTranscript(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(readme), "<!-- console-transcript: run by TestConsoleReadmeTranscript -->\n```\n")
+	if !ok {
+		t.Fatal("README has no console transcript")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	var input, want strings.Builder
+	for _, line := range strings.Split(strings.TrimSuffix(block, "\n"), "\n")[1:] { // after the $ line
+		if in, ok := strings.CutPrefix(line, "pocketlua> "); ok {
+			input.WriteString(in + "\n")
+		} else if in, ok := strings.CutPrefix(line, ">> "); ok {
+			input.WriteString(in + "\n")
+		} else {
+			want.WriteString(line + "\n")
+		}
+	}
+	sock := filepath.Join(t.TempDir(), "admin.sock")
+	srv := startServer(t, "epoll", "--admin-socket", sock, "--handler-timeout", "2s")
+	cmd := consoleCommand(sock)
+	cmd.Stdin = strings.NewReader(input.String())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != want.String() {
+		t.Fatalf("the README's transcript is not what the console says.\ngot:\n%s\nwant:\n%s", out, want.String())
+	}
+	srv.stop()
 }
