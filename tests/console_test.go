@@ -209,7 +209,7 @@ func (p *ptyConsole) typeLine(s string) {
 }
 
 func TestConsoleTerminal(t *testing.T) {
-	srv, sock := startConsoleServer(t)
+	srv, sock := startConsoleServer(t, "--handler-timeout", "5s")
 	p := startPTYConsole(t, sock)
 	p.expect(`console, worker 1 of 1 \(:help lists the commands\)`)
 	p.expect(`pocketlua> `)
@@ -251,6 +251,20 @@ func TestConsoleTerminal(t *testing.T) {
 	}
 	p.typeLine("conn(" + id + ").greeted:sub(1, 5)")
 	p.expect(`"hello"`)
+
+	// A runaway chunk is interrupted and the connection is still served;
+	// huge and cyclic tables print bounded.
+	p.typeLine("while true do end")
+	p.expect(`interrupted: ran longer than the handler timeout \(5s\)`)
+	wsEchoRoundTrip(t, c, "still", "hooked:still")
+	p.typeLine("big = {} for i = 1, 100000 do big[i] = i end")
+	p.expect(`pocketlua> `)
+	p.typeLine("big")
+	if shown := p.expect(`-- 100000 entries, 30 shown\r\n}\r\npocketlua> `); len(shown) > 2048 {
+		t.Fatalf("100,000 entries took %d bytes of terminal", len(shown))
+	}
+	p.typeLine("loop = {} loop.again = loop return loop")
+	p.expect(`again = <cycle: table: 0x[0-9a-f]+>`)
 
 	// :log streams the server's log until Ctrl-C.
 	p.typeLine(":log")
