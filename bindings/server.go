@@ -122,7 +122,7 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			return 1
 		},
 		"stats": func(L *lua.LState) int {
-			L.Push(statsTable(L, srv.Stats()))
+			L.Push(StatsTable(L, srv.Stats()))
 			return 1
 		},
 		"version": func(L *lua.LState) int {
@@ -192,9 +192,9 @@ func luaLogValue(v lua.LValue) any {
 	return fmt.Sprint(v)
 }
 
-// statsTable is server.stats()'s answer: every Stats field under its
+// StatsTable is server.stats()'s answer: every Stats field under its
 // snake_case name, numbers but the poller's name.
-func statsTable(L *lua.LState, st Stats) *lua.LTable {
+func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	t := L.CreateTable(0, 20)
 	set := func(k string, v float64) { t.RawSetString(k, lua.LNumber(v)) }
 	set("connections", float64(st.Connections))

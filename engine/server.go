@@ -42,6 +42,7 @@ type Server struct {
 	started   time.Time
 
 	shuttingDown bool
+	capture      logCapture // what a console chunk logs (console.go)
 }
 
 type stats struct {
@@ -78,7 +79,8 @@ func (l *listener) Close() {
 // comes back as one error that says what and where.
 func New(cfg Config) (*Server, error) {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[int64]*Conn), started: time.Now()}
+	s := &Server{cfg: cfg, conns: make(map[int64]*Conn), started: time.Now()}
+	s.log = slog.New(&captureHandler{inner: cfg.Logger.Handler(), c: &s.capture})
 	loop, err := poll.NewLoop(poll.Config{
 		Poller:     cfg.Poller,
 		ReadBuffer: cfg.ReadBuffer,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"pocketlua/console"
 	"pocketlua/engine"
 	"pocketlua/scripts"
 )
@@ -33,7 +34,23 @@ func main() {
 // errUsage marks a mistake on the command line (exit status 2).
 var errUsage = errors.New("usage")
 
+// subcommandHelp is the rule every subcommand follows, for --help.
+const subcommandHelp = `Subcommands: the first argument is a subcommand when it is one of these names
+(a script named like one is run as ./name):
+  pocketlua run [flags] [script.lua]    the server; the same as without "run"
+  pocketlua console [PATH] [-e CHUNK]   the live console of a server started
+                                        with --admin-socket PATH
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "console":
+			return runConsole(args[1:], stdout, stderr)
+		case "run":
+			args = args[1:]
+		}
+	}
 	cfg, opts, err := parseFlags(args, stderr)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
@@ -51,6 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 2
 	}
+	var logTee *console.LogTee
+	if opts.adminSocket != "" {
+		logTee = console.NewLogTee(logger.Handler())
+		logger = slog.New(logTee)
+	}
 	cfg.Logger = logger
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(opts.gcPercent)
@@ -64,6 +86,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	var cs *console.Server
+	if opts.adminSocket != "" {
+		if cs, err = console.Listen(console.Config{Path: opts.adminSocket, Logs: logTee, Logger: logger, Version: version}); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			return 1
+		}
+		defer cs.Close()
+	}
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
@@ -93,6 +123,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
+	if cs != nil {
+		workers := make([]console.Worker, len(srvs))
+		for i, srv := range srvs {
+			workers[i] = consoleWorker{srv}
+		}
+		cs.Serve(workers)
+	}
 	workers := ""
 	if len(srvs) > 1 {
 		workers = fmt.Sprintf(", %d workers", len(srvs))
@@ -160,14 +197,66 @@ func startWorkers(cfg engine.Config, n int, logger *slog.Logger) ([]*engine.Serv
 	return srvs, nil
 }
 
+// consoleWorker lets the console talk to an engine.Server.
+type consoleWorker struct{ srv *engine.Server }
+
+func (w consoleWorker) Console(line string) console.Reply {
+	r := w.srv.Console(line)
+	return console.Reply{Text: r.Text, Err: r.Err, More: r.More}
+}
+
+func (w consoleWorker) Reload(trigger string) { w.srv.Reload(trigger) }
+
+// runConsole is `pocketlua console [PATH] [-e CHUNK]`.
+func runConsole(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("pocketlua console", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: pocketlua console [PATH] [-e CHUNK]\n\n"+
+			"Attaches to the live console of a server started with --admin-socket PATH\n"+
+			"(PATH defaults to $POCKETLUA_ADMIN_SOCKET). Interactive without -e.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	chunk := fs.StringP("eval", "e", "", "run CHUNK (Lua, or a :command), print the result and exit: status 1 on error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "pocketlua console: %v\n", err)
+		return 2
+	}
+	path := os.Getenv("POCKETLUA_ADMIN_SOCKET")
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		path = fs.Arg(0)
+	default:
+		fmt.Fprintf(stderr, "pocketlua console: one socket path at most, got %q\n", fs.Args())
+		return 2
+	}
+	if path == "" {
+		fmt.Fprintln(stderr, "pocketlua console: no socket: give PATH or set POCKETLUA_ADMIN_SOCKET")
+		return 2
+	}
+	if fs.Changed("eval") {
+		return console.Eval(path, *chunk, stdout, stderr)
+	}
+	if err := console.Interactive(path, os.Stdin, stdout); err != nil {
+		fmt.Fprintf(stderr, "pocketlua console: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
 type cliOptions struct {
-	workers   int
-	gcPercent int
-	gcReserve int64
-	check     bool
-	version   bool
-	logLevel  string
-	logFormat string
+	adminSocket string
+	workers     int
+	gcPercent   int
+	gcReserve   int64
+	check       bool
+	version     bool
+	logLevel    string
+	logFormat   string
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -177,9 +266,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.SetOutput(stderr)
 	fs.SortFlags = false
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: pocketlua [flags] [script.lua]\n\n"+
+		fmt.Fprintf(stderr, "Usage: pocketlua [run] [flags] [script.lua]\n\n"+
 			"Runs the Lua client class that script.lua returns for every connection.\n"+
-			"Without a script it runs the embedded %s (a WebSocket echo).\n\nFlags:\n", defaultScript)
+			"Without a script it runs the embedded %s (a WebSocket echo).\n\n%s\nFlags:\n", defaultScript, subcommandHelp)
 		fs.PrintDefaults()
 	}
 	listen := fs.StringArrayP("listen", "l", []string{engine.DefaultListen}, "address to listen on, host:port (repeatable; port 0 picks a free port)")
@@ -203,6 +292,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&o.gcPercent, "gc-percent", 50, "Go GC target: heap growth allowed over live data before a collection (lower: less memory per idle connection, a little more CPU; the GOGC variable wins when set)")
 	fs.IntVar(&o.workers, "workers", 1, "independent event loops, each with its own Lua state, sharing the listen ports (SO_REUSEPORT)")
 	fs.BoolVar(&cfg.Watch, "watch", false, "reload when the script or a module it required from disk changes")
+	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the live console on this Unix socket (mode 0600, only this user); attach with pocketlua console PATH")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
