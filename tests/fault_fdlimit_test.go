@@ -28,7 +28,7 @@ func faultDescriptorExhaustion(t *testing.T, poller string) {
 		wrapper = []string{"sh", "-c", `ulimit -n 128 && exec "$0" "$@"`}
 	}
 	path := writeScript(t, "fault.lua", faultBase+"return Fault")
-	srv := startServerWrapped(t, "", wrapper, poller, path)
+	srv := launch{poller: poller, wrapper: wrapper}.start(t, path)
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	fds0 := srv.openFDs()

@@ -275,6 +275,6 @@ func (c *httpRawConn) expectEOF(d time.Duration) {
 
 // procStatus reads a field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
 func (s *server) procStatus(field string) int {
-	s.t.Helper()
-	return procStatusKiB(s.t, s.cmd.Process.Pid, field+":")
+	s.tb.Helper()
+	return procStatusKiB(s.tb, s.cmd.Process.Pid, field+":")
 }

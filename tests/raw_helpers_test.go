@@ -244,6 +244,9 @@ func rawRunCLI(t *testing.T, dir string, args ...string) rawCLIResult {
 	return rawCLIResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 }
 
+// listened reports whether the run announced that it was listening.
+func (r rawCLIResult) listened() bool { return announced(r.stdout) || announced(r.stderr) }
+
 // rawWriteFile writes name (which may contain folders) under dir.
 func rawWriteFile(t *testing.T, dir, name, src string) string {
 	t.Helper()
@@ -259,10 +262,10 @@ func rawWriteFile(t *testing.T, dir, name, src string) string {
 
 // rawCPUTicks is the server's user+system CPU time in clock ticks (1/100 s).
 func (s *server) rawCPUTicks() int {
-	s.t.Helper()
+	s.tb.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
-		s.t.Fatal(err)
+		s.tb.Fatal(err)
 	}
 	// The command name may hold spaces; the fields after it are fixed.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))

@@ -25,7 +25,7 @@ func TestRawRequireNextToScript(t *testing.T) {
 	rawWriteFile(t, dir, "words.lua", `return { word = "from next door" }`)
 	main := rawWriteFile(t, dir, "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServerIn(t, t.TempDir(), poller, main)
+		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
 		c.expect("from next door")
 		c.roundTrip("echo", "echo")
@@ -82,13 +82,13 @@ assert(Echo.super == FatClient, "tcp_echo should extend fatclient")
 return Echo
 `)
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServerIn(t, t.TempDir(), poller, main)
+		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
 		c.roundTrip("batteries included", "batteries included")
 		c.Close()
 		srv.stop()
 
-		def := startServerIn(t, t.TempDir(), poller)
+		def := launch{poller: poller, dir: t.TempDir()}.start(t)
 		ws := dialRaw(t, def.Addr)
 		ws.send("GET / HTTP/1.1\r\nHost: " + def.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

@@ -83,7 +83,7 @@ func (c *rlRawConn) ask(line string) (string, error) {
 func BenchmarkWatchEditToLive(b *testing.B) {
 	dir := b.TempDir()
 	rlWriteFiles(b, dir, rlRawFiles("E0", false))
-	srv := rlStart(b, nil, "--watch", filepath.Join(dir, "main.lua"))
+	srv := launch{}.start(b, "--watch", filepath.Join(dir, "main.lua"))
 	probe := func() string {
 		c, err := rlRawDial(srv.Addr)
 		if err != nil {
@@ -159,7 +159,7 @@ func BenchmarkReloadPause10k(b *testing.B) {
 	}
 	dir := b.TempDir()
 	rlWriteFiles(b, dir, rlRawFiles("P0", false))
-	srv := rlStart(b, nil, filepath.Join(dir, "main.lua"))
+	srv := launch{}.start(b, filepath.Join(dir, "main.lua"))
 
 	open := make([]net.Conn, conns)
 	var wg sync.WaitGroup

@@ -69,7 +69,7 @@ func TestReloadMemoryFlat(t *testing.T) {
 	rlWriteFiles(t, dir, map[string]string{"main.lua": rlMemMain, "ballast.lua": rlBallast(1)})
 	// gctrace=1 makes the server print the live heap after every GC; Lua's
 	// collectgarbage("collect") is a runtime.GC() there, a "(forced)" line.
-	srv := rlStart(t, []string{"GODEBUG=gctrace=1"}, filepath.Join(dir, "main.lua"))
+	srv := launch{env: []string{"GODEBUG=gctrace=1"}}.start(t, filepath.Join(dir, "main.lua"))
 	ctl := rlMustDial(t, srv.Addr)
 
 	version := 1
