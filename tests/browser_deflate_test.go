@@ -104,8 +104,7 @@ local http = require "http"
 
 local PAGE = [==[` + browserDeflatePage + `]==]
 
-local Echo = WebSocket:extend()
-Echo.options = { compress = true, ` + opts + ` }
+local Echo = WebSocket:extend({ compress = true, ` + opts + ` })
 
 function Echo:data(bytes)
   if self._ws then return WebSocket.data(self, bytes) end

@@ -82,7 +82,7 @@ func startBridge(t *testing.T, poller, backend string) *server {
 	t.Helper()
 	script := writeScript(t, "bridge_main.lua", `
 local Bridge = require "bridge"
-return Bridge:extend({ options = { backend = "`+backend+`", connect_timeout = 2 } })
+return Bridge:extend({ backend = "`+backend+`", connect_timeout = 2 })
 `)
 	return batteryServer(t, poller, "-I", examplesDir,
 		"--high-water", "262144", "--low-water", "65536", "--max-queued-bytes", "4194304", script)

@@ -18,7 +18,7 @@ func TestFaultSlowloris(t *testing.T) {
 	faultSetup(t)
 	const conns = 2000
 	srv := faultStart(t, faultBase+`
-Fault.options = { handshake_timeout = 2 }
+Fault.handshake_timeout = 2
 return Fault`)
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)

@@ -41,7 +41,7 @@ local Site = Httpd:extend{
   root = %s,
   routes = {
     ["GET /echo"] = Echo,
-    ["GET /bridge"] = Bridge:extend({ options = { backend = %q } }),
+    ["GET /bridge"] = Bridge:extend({ backend = %q }),
     ["GET /stats"] = function(req, res)
       return 200, json.encode(server.stats()), { ["Content-Type"] = "application/json" }
     end,

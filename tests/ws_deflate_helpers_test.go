@@ -16,14 +16,13 @@ import (
 )
 
 // wsDeflateScript is a compressing echo class. opts is Lua table fields
-// added to its options (compress = true is always there). Besides echoing,
+// added to its class (compress = true is always there). Besides echoing,
 // a text message "bcast:<kind>:<data>" broadcasts <data> as <kind> to
 // every WebSocket connection, and "stats" answers with the server's
 // bytes_out. open logs the negotiated extension.
 func wsDeflateScript(opts string) string {
 	return `local WebSocket = require "websocket"
-local Echo = WebSocket:extend()
-Echo.options = { compress = true, ` + opts + ` }
+local Echo = WebSocket:extend({ compress = true, ` + opts + ` })
 
 function Echo:open(req)
   log.info("deflate open", "conn", self.conn.id, "extensions", self.extensions or "none")

@@ -236,7 +236,7 @@ func TestWSHandshakeTimeout(t *testing.T) {
 	script := writeScript(t, "slow_handshake.lua", `
 local WebSocket = require "websocket"
 local Echo = WebSocket:extend()
-Echo.options = { handshake_timeout = 0.3 }
+Echo.handshake_timeout = 0.3
 function Echo:message(data, kind) self:send(data, kind) end
 return Echo
 `)
