@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"pocketlua/internal/loopback"
 )
 
 // examplesDir holds the example scripts (bridge.lua, chat/).
@@ -167,8 +169,8 @@ func TestBridgeBackendDown(t *testing.T) {
 	for _, tc := range []struct {
 		name, backend, reason string
 	}{
-		{"refused", "127.0.0.1:" + strconv.Itoa(connectClosedPort(t)), "backend connection refused"},
-		{"timeout", "127.0.0.1:" + strconv.Itoa(connectBlackhole(t)), "backend connect timeout"},
+		{"refused", "127.0.0.1:" + strconv.Itoa(loopback.ClosedPort(t)), "backend connection refused"},
+		{"timeout", "127.0.0.1:" + strconv.Itoa(loopback.BlackholePort(t)), "backend connect timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startBridge(t, "epoll", tc.backend)

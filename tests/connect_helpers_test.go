@@ -3,13 +3,10 @@ package tests
 import (
 	"bufio"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Helpers for the server.connect tests (tests/connect_*_test.go).
@@ -158,53 +155,6 @@ func (cc *ctlConn) ping() time.Duration {
 	cc.cmd("ping")
 	cc.wait("pong", 5*time.Second)
 	return time.Since(start)
-}
-
-// connectClosedPort is a loopback port nobody listens on (bound, then released).
-func connectClosedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// connectBlackhole returns a loopback port whose SYNs go unanswered, the
-// loopback stand-in for a blackholed address: a listener with backlog 0
-// that never accepts, its accept queue filled by connections whose
-// handshake completed. Linux then drops every new SYN (the accept queue is
-// full), so a connect stays in SYN_SENT until the caller's timeout.
-func connectBlackhole(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*unix.SockaddrInet4).Port
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for i := 0; i < 16; i++ {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			return port // this SYN was dropped: the queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("the accept queue of a backlog-0 listener never filled")
-	return 0
 }
 
 // connectBackend is a loopback TCP listener run by the test; accepted

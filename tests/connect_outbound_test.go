@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pocketlua/internal/loopback"
 )
 
 // TestConnectOutcomes: server.connect from a script, with every outcome at
 // once on one server: two successful connections (IPv4 and IPv6), one
 // refused (a closed loopback port), one that times out (a blackholed
-// loopback port, see connectBlackhole) and one reset by its peer
+// loopback port, see loopback.BlackholePort) and one reset by its peer
 // (SO_LINGER 0). Each gets its own closed reason, none disturbs another,
 // and the loop answers a ping promptly while the timeout is pending.
 func TestConnectOutcomes(t *testing.T) {
@@ -21,7 +23,7 @@ func TestConnectOutcomes(t *testing.T) {
 		ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
 		ok6 := newConnectBackend(t, "tcp6", "[::1]:0")
 		rst := newConnectBackend(t, "tcp", "127.0.0.1:0")
-		refused, hole := connectClosedPort(t), connectBlackhole(t)
+		refused, hole := loopback.ClosedPort(t), loopback.BlackholePort(t)
 		ctl := dialCtl(t, srv.Addr)
 
 		start := time.Now()
@@ -105,7 +107,7 @@ func TestConnectErrors(t *testing.T) {
 		t.Fatalf("bad host: %q", got)
 	}
 
-	hole := connectBlackhole(t)
+	hole := loopback.BlackholePort(t)
 	ctl.cmd("connect c 127.0.0.1 " + strconv.Itoa(hole) + " 5")
 	ctl.ping() // the connect has been made
 	ctl.cmd("send c queued while connecting")
@@ -124,7 +126,7 @@ func TestConnectErrors(t *testing.T) {
 // or still connecting, with reason "shutdown", and the server exits 0.
 func TestConnectShutdown(t *testing.T) {
 	ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
-	hole := connectBlackhole(t)
+	hole := loopback.BlackholePort(t)
 	script := `
 local B = {}
 function B:start() log.info("outbound started", "tag", self.tag) end
