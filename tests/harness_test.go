@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/template"
 	"time"
 )
 
@@ -323,6 +324,29 @@ func testdata(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// scriptFrom renders the testdata file name, a text/template, with data
+// into dir ("" for a fresh temporary folder) under its own base name, and
+// returns the path: for scripts that differ per test by a value or two.
+func scriptFrom(t testing.TB, dir, name string, data any) string {
+	t.Helper()
+	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").ParseFiles(testdata(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := tmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, filepath.Base(name))
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -8,14 +8,6 @@ import (
 	"testing"
 )
 
-// rawBadSyntax has a syntax error on line 3.
-const rawBadSyntax = `local C = {}
-function C:data(b)
-  local x = = 1
-end
-return C
-`
-
 // rawOneLine fails unless out, trimmed, is exactly one line.
 func rawOneLine(t *testing.T, what, out string) string {
 	t.Helper()
@@ -30,7 +22,7 @@ func rawOneLine(t *testing.T, what, out string) string {
 // 1 without listening, with one error line that names the script as
 // file:line.
 func TestRawCLISyntaxError(t *testing.T) {
-	script := writeScript(t, "bad.lua", rawBadSyntax)
+	script := testdata(t, "raw/bad_syntax.lua")
 	r := rawRunCLI(t, "", "-l", "127.0.0.1:0", script)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
@@ -48,19 +40,19 @@ func TestRawCLISyntaxError(t *testing.T) {
 // 1 with file:line for a syntax error and for an error raised while the
 // script loads.
 func TestRawCLICheck(t *testing.T) {
-	good := writeScript(t, "good.lua", "local C = {}\nfunction C:data(b) self.conn:send(b) end\nreturn C\n")
+	good := testdata(t, "raw/good.lua")
 	r := rawRunCLI(t, "", "--check", good)
 	if r.code != 0 || !strings.Contains(r.stdout, good) || !strings.Contains(r.stdout, "ok") {
 		t.Fatalf("--check good.lua: exit %d, stdout %q, stderr %q; want 0 and ok", r.code, r.stdout, r.stderr)
 	}
 
-	raising := writeScript(t, "raising.lua", "local C = {}\nerror(\"no config\")\nreturn C\n")
+	raising := testdata(t, "raw/raising.lua")
 	r = rawRunCLI(t, "", "--check", raising)
 	if r.code != 1 || !strings.Contains(r.stderr, raising+":2: no config") {
 		t.Fatalf("--check raising.lua: exit %d, stderr %q; want 1 and %q", r.code, r.stderr, raising+":2: no config")
 	}
 
-	bad := writeScript(t, "bad.lua", rawBadSyntax)
+	bad := testdata(t, "raw/bad_syntax.lua")
 	r = rawRunCLI(t, "", "--check", bad)
 	if r.code != 1 {
 		t.Fatalf("--check bad.lua: exit %d, want 1; stderr:\n%s", r.code, r.stderr)

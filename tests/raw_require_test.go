@@ -7,23 +7,13 @@ import (
 	"time"
 )
 
-// rawGreeterMain answers every connection with the word of a module found
-// by require, then echoes.
-const rawGreeterMain = `
-local words = require "%s"
-local C = {}
-function C:start() self.conn:send(words.word .. "\n") end
-function C:data(b) self.conn:send(b) end
-return C
-`
-
 // TestRawRequireNextToScript: require finds a module in the main script's
 // own folder, whatever the working directory.
 func TestRawRequireNextToScript(t *testing.T) {
 	rawQuickExit(t)
 	dir := t.TempDir()
 	rawWriteFile(t, dir, "words.lua", `return { word = "from next door" }`)
-	main := rawWriteFile(t, dir, "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	main := scriptFrom(t, dir, "raw/greeter.lua", "words")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
@@ -41,7 +31,7 @@ func TestRawRequireLuaPath(t *testing.T) {
 	rawQuickExit(t)
 	lib := t.TempDir()
 	rawWriteFile(t, lib, "shared/words.lua", `return { word = "from the -I folder" }`)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "shared.words", 1))
+	main := scriptFrom(t, "", "raw/greeter.lua", "shared.words")
 
 	r := rawRunCLI(t, "", "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "shared.words") {
@@ -62,7 +52,7 @@ func TestRawRequireLuaPath(t *testing.T) {
 func TestRawRequireWorkingDirIgnored(t *testing.T) {
 	cwd := t.TempDir()
 	rawWriteFile(t, cwd, "words.lua", `return { word = "from the working directory" }`)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	main := scriptFrom(t, "", "raw/greeter.lua", "words")
 	r := rawRunCLI(t, cwd, "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "words") {
 		t.Fatalf("--check with the module only in the working directory: exit %d, stderr %q; want 1", r.code, r.stderr)
@@ -75,12 +65,7 @@ func TestRawRequireWorkingDirIgnored(t *testing.T) {
 // default (echo.lua, a WebSocket echo) loads and answers a handshake.
 func TestRawRequireBatteriesElsewhere(t *testing.T) {
 	rawQuickExit(t)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", `
-local Echo = require "tcp_echo"
-local FatClient = require "fatclient"
-assert(Echo.super == FatClient, "tcp_echo should extend fatclient")
-return Echo
-`)
+	main := testdata(t, "raw/batteries.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
