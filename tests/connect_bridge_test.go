@@ -82,10 +82,7 @@ func (e *bridgeEcho) hangUp() {
 // machine spends up to a few hundred ms copying one 1 MiB message.
 func startBridge(t *testing.T, poller, backend string) *server {
 	t.Helper()
-	script := writeScript(t, "bridge_main.lua", `
-local Bridge = require "bridge"
-return Bridge:extend({ backend = "`+backend+`", connect_timeout = 2 })
-`)
+	script := scriptFrom(t, "", "connect/bridge_to.lua", backend)
 	return batteryServer(t, poller, "-I", examplesDir,
 		"--high-water", "262144", "--low-water", "65536", "--max-queued-bytes", "4194304", script)
 }

@@ -19,7 +19,7 @@ import (
 // and the loop answers a ping promptly while the timeout is pending.
 func TestConnectOutcomes(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServer(t, poller, writeScript(t, "driver.lua", connectDriver))
+		srv := startServer(t, poller, testdata(t, "connect/driver.lua"))
 		ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
 		ok6 := newConnectBackend(t, "tcp6", "[::1]:0")
 		rst := newConnectBackend(t, "tcp", "127.0.0.1:0")
@@ -96,7 +96,7 @@ func TestConnectOutcomes(t *testing.T) {
 // closed event); closing a connection that is still connecting runs closed
 // once and never start.
 func TestConnectErrors(t *testing.T) {
-	srv := startServer(t, "epoll", writeScript(t, "driver.lua", connectDriver))
+	srv := startServer(t, "epoll", testdata(t, "connect/driver.lua"))
 	ctl := dialCtl(t, srv.Addr)
 	ctl.cmd("connect p0 127.0.0.1 0")
 	ctl.wait("p0 error connect 127.0.0.1:0: port 0 out of range (1-65535)", 5*time.Second)
@@ -127,15 +127,7 @@ func TestConnectErrors(t *testing.T) {
 func TestConnectShutdown(t *testing.T) {
 	ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
 	hole := loopback.BlackholePort(t)
-	script := `
-local B = {}
-function B:start() log.info("outbound started", "tag", self.tag) end
-function B:closed(code, reason) log.info("outbound closed", "tag", self.tag, "reason", reason) end
-server.connect("127.0.0.1", ` + strconv.Itoa(ok.port) + `, B).tag = "up"
-server.connect("127.0.0.1", ` + strconv.Itoa(hole) + `, B).tag = "pending"
-return {}
-`
-	srv := startServer(t, "epoll", writeScript(t, "shut.lua", script))
+	srv := startServer(t, "epoll", scriptFrom(t, "", "connect/shutdown.lua", map[string]int{"Up": ok.port, "Pending": hole}))
 	c := ok.accept(t)
 	rawWaitLogs(t, srv, 5*time.Second, 1, "outbound started", "tag=up")
 	srv.stop()
