@@ -2,7 +2,6 @@ package tests
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +16,8 @@ import (
 func TestRawLuaErrors(t *testing.T) {
 	rawQuickExit(t)
 	script := testdata(t, "raw/faulty.lua")
-	src, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
 	at := func(ev string) string {
-		return fmt.Sprintf("%s:%d: boom in %s", script, rawLineOf(t, string(src), "FAIL:"+ev), ev)
+		return fmt.Sprintf("%s:%d: boom in %s", script, fileLineOf(t, script, "FAIL:"+ev), ev)
 	}
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)

@@ -196,6 +196,16 @@ func rawWaitLogs(t *testing.T, srv *server, d time.Duration, n int, subs ...stri
 	}
 }
 
+// fileLineOf is rawLineOf of the file at path.
+func fileLineOf(t *testing.T, path, marker string) int {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawLineOf(t, string(src), marker)
+}
+
 // rawLineOf is the 1-based number of the only line of src that contains marker.
 func rawLineOf(t *testing.T, src, marker string) int {
 	t.Helper()

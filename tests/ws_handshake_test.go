@@ -233,13 +233,7 @@ func TestWSHandshake(t *testing.T) {
 // closed connection once the script's handshake_timeout passes; one that
 // completes in time is unaffected. Both pollers.
 func TestWSHandshakeTimeout(t *testing.T) {
-	script := writeScript(t, "slow_handshake.lua", `
-local WebSocket = require "websocket"
-local Echo = WebSocket:extend()
-Echo.handshake_timeout = 0.3
-function Echo:message(data, kind) self:send(data, kind) end
-return Echo
-`)
+	script := testdata(t, "ws/slow_handshake.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		for _, tc := range []struct{ name, sent string }{
