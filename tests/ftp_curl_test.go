@@ -14,7 +14,7 @@ import (
 func TestFTPCurl(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, secret := ftpSite(t)
-		srv := batteryServer(t, poller, ftpScript(t, root, ""))
+		srv := batteryServer(t, poller, ftpScript(t, root))
 		base := "ftp://" + srv.Addr
 		alice := "ftp://alice:s3cret@" + srv.Addr
 
@@ -182,7 +182,7 @@ func TestFTPLargeFiles(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := ftpSite(t)
 		sum := httpBigFile(t, filepath.Join(root, "big.bin"), httpLargeSize)
-		srv := batteryServer(t, poller, append(httpLargeFlags, ftpScript(t, root, ""))...)
+		srv := batteryServer(t, poller, append(httpLargeFlags, ftpScript(t, root))...)
 		base := "ftp://" + srv.Addr
 		alice := "ftp://alice:s3cret@" + srv.Addr
 		curlOK(t, base+"/hello.txt")

@@ -44,23 +44,10 @@ func ftpSite(t *testing.T) (root, secret string) {
 }
 
 // ftpScript serves root with two configured users: alice may write, bob
-// may only read.
-func ftpScript(t *testing.T, root, extra string) string {
+// may only read (tests/testdata/ftp/site.lua).
+func ftpScript(t *testing.T, root string) string {
 	t.Helper()
-	return writeScript(t, "ftpd.lua", fmt.Sprintf(`
-local Ftp = require "ftp"
-local Site = Ftp:extend{
-  root = %s,
-  users = {
-    alice = { password = "s3cret", write = true },
-    bob = { password = "hunter2" },
-  },
-  data_timeout = 1,
-  log_transfers = true,
-}
-%s
-return Site
-`, luaQuote(root), extra))
+	return scriptFrom(t, "", "ftp/site.lua", root)
 }
 
 // ftpClient speaks FTP on a control connection; its methods fail the test.

@@ -16,7 +16,7 @@ import (
 func TestFTPSession(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := ftpSite(t)
-		srv := batteryServer(t, poller, ftpScript(t, root, ""))
+		srv := batteryServer(t, poller, ftpScript(t, root))
 
 		t.Run("login", func(t *testing.T) {
 			c := ftpDial(t, srv.Addr)

@@ -332,9 +332,11 @@ func testdata(t testing.TB, name string) string {
 // scriptFrom renders the testdata file name, a text/template, with data
 // into dir ("" for a fresh temporary folder) under its own base name, and
 // returns the path: for scripts that differ per test by a value or two.
+// {{lua .X}} writes a string as a Lua literal.
 func scriptFrom(t testing.TB, dir, name string, data any) string {
 	t.Helper()
-	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").ParseFiles(testdata(t, name))
+	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").
+		Funcs(template.FuncMap{"lua": luaQuote}).ParseFiles(testdata(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,53 +17,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// multiScript is the one-port application: mux.lua looks at the first
-// bytes; HTTP goes to httpd.lua, which serves static files, a JSON stats
-// route, and hands WebSocket upgrades to an echo class (/echo), the
-// bridge (/bridge) and the chat (any other path); TLS is refused with an
-// alert; a client that stays silent for 0.3 s gets ftp.lua.
-const multiScript = `
-local Mux = require "mux"
-local Httpd = require "httpd"
-local Ftp = require "ftp"
-local WebSocket = require "websocket"
-local Chat = require "chat"      -- scripts/examples/chat
-local Bridge = require "bridge"  -- scripts/examples
-local json = require "json"
-
-local Echo = WebSocket:extend()
-function Echo:message(payload, kind)
-  if not self.conn:send(payload, kind) then self.conn:pause() end
-end
-function Echo:drain() self.conn:resume() end
-
-local Site = Httpd:extend{
-  root = %s,
-  routes = {
-    ["GET /echo"] = Echo,
-    ["GET /bridge"] = Bridge:extend({ backend = %q }),
-    ["GET /stats"] = function(req, res)
-      return 200, json.encode(server.stats()), { ["Content-Type"] = "application/json" }
-    end,
-  },
-  websocket = Chat,
-}
-
-local Files = Ftp:extend{
-  root = %s,
-  users = { alice = { password = "s3cret", write = true } },
-}
-
-local App = Mux:extend()
-App.routes = {
-  { name = "tls",  match = Mux.tls,  class = Mux.RefuseTLS },
-  { name = "http", match = Mux.http, class = Site },
-}
-App.server_first = Files
-App.wait = 0.3
-return App
-`
-
 // multiEchoers are gorilla clients that keep exchanging messages with the
 // /echo class until stopped, each message checked.
 type multiEchoers struct {
@@ -152,8 +105,8 @@ func TestOnePortEverything(t *testing.T) {
 	bigSum := httpBigFile(t, filepath.Join(ftpRoot, "big.bin"), httpLargeSize)
 	backend := newBridgeEcho(t)
 
-	script := writeScript(t, "oneport.lua", fmt.Sprintf(multiScript,
-		luaQuote(root), "127.0.0.1:"+strconv.Itoa(backend.port), luaQuote(ftpRoot)))
+	script := scriptFrom(t, "", "multi/oneport.lua", map[string]string{
+		"Root": root, "Backend": "127.0.0.1:" + strconv.Itoa(backend.port), "FTPRoot": ftpRoot})
 	srv := batteryServer(t, "epoll", append(httpLargeFlags,
 		"-I", examplesDir, "-I", filepath.Join(examplesDir, "chat"), script)...)
 	addr := srv.Addr
