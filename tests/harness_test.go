@@ -329,26 +329,43 @@ func testdata(t testing.TB, name string) string {
 	return path
 }
 
-// scriptFrom renders the testdata file name, a text/template, with data
-// into dir ("" for a fresh temporary folder) under its own base name, and
-// returns the path: for scripts that differ per test by a value or two.
-// {{lua .X}} writes a string as a Lua literal.
-func scriptFrom(t testing.TB, dir, name string, data any) string {
+// testdataText is the content of the testdata file name.
+func testdataText(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(testdata(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// renderTestdata executes the testdata file name as a text/template with
+// data; {{lua .X}} writes a string as a Lua literal.
+func renderTestdata(t testing.TB, name string, data any) string {
 	t.Helper()
 	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").
 		Funcs(template.FuncMap{"lua": luaQuote}).ParseFiles(testdata(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
+	var b strings.Builder
 	if err := tmpl.Execute(&b, data); err != nil {
 		t.Fatal(err)
 	}
+	return b.String()
+}
+
+// scriptFrom renders the testdata file name (renderTestdata) into dir (""
+// for a fresh temporary folder) under its own base name, and returns the
+// path: for scripts that differ per test by a value or two.
+func scriptFrom(t testing.TB, dir, name string, data any) string {
+	t.Helper()
+	src := renderTestdata(t, name, data)
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	path := filepath.Join(dir, filepath.Base(name))
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path

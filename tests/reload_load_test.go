@@ -15,44 +15,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// rlChatMain is the chat script of TestReloadUnderLoad. Each message gets
-// "TAG|payload|n|self.tag|conn.version": TAG is the version's tag module
-// (captured by the class's code), n the shared counter in server.state,
-// self.tag the field set at open (and by reloaded, when the version has one).
-// "stat" answers "stat|n|server.version()|server.count()" without counting.
-const rlChatMain = `-- chat version {{N}}
-local WebSocket = require "websocket"
-local TAG = require "tag"
-local counts = server.state("counts", {n = 0})
-
-local Chat = WebSocket:extend()
-Chat.TAG = TAG
-
-function Chat:open(req)
-  self.tag = TAG
-end
-
-function Chat:message(data, kind)
-  if data == "stat" then
-    self:send("stat|" .. counts.n .. "|" .. server.version() .. "|" .. server.count())
-    return
-  end
-  counts.n = counts.n + 1
-  self:send(TAG .. "|" .. data .. "|" .. counts.n .. "|" .. tostring(self.tag) .. "|" .. self.conn.version)
-end
-{{RELOADED}}
-{{RETURN}}
-`
-
-const rlChatReloaded = `
-function Chat:reloaded(old_class)
-  if type(old_class) ~= "table" or old_class.TAG == nil or old_class.TAG == TAG then
-    error("reloaded: unexpected old class " .. tostring(old_class and old_class.TAG))
-  end
-  self.tag = TAG
-end
-`
-
 // rlChatStep is one reload of TestReloadUnderLoad.
 type rlChatStep struct {
 	kind string // good, migrate, syntax, throw, notable, modsyntax, modthrow
@@ -60,33 +22,35 @@ type rlChatStep struct {
 
 func (s rlChatStep) ok() bool { return s.kind == "good" || s.kind == "migrate" }
 
-// files renders the step's files; tag is the tag a good step introduces.
-func (s rlChatStep) files(step int, tag string) map[string]string {
-	main := func(reloaded, ret string) string {
-		r := strings.NewReplacer("{{N}}", strconv.Itoa(step), "{{RELOADED}}", reloaded, "{{RETURN}}", ret)
-		return r.Replace(rlChatMain)
+// files renders the step's files (tests/testdata/reload/chat_main.lua and
+// a tag module); tag is the tag a good step introduces.
+func (s rlChatStep) files(t testing.TB, step int, tag string) map[string]string {
+	type chat struct {
+		N             int
+		Break, Return string
+		Reloaded      bool
 	}
-	good := main("", "return Chat")
-	decoy := fmt.Sprintf("return %q\n", fmt.Sprintf("BAD%d", step)) // a module change that must not leak
+	main := func(c chat) string {
+		c.N = step
+		return renderTestdata(t, "reload/chat_main.lua", c)
+	}
+	good := main(chat{Return: "class"})
+	decoy := rlLuaString(fmt.Sprintf("BAD%d", step)) // a module change that must not leak
 	switch s.kind {
 	case "good":
-		return map[string]string{"tag.lua": fmt.Sprintf("return %q\n", tag), "main.lua": good}
+		return map[string]string{"tag.lua": rlLuaString(tag), "main.lua": good}
 	case "migrate":
-		return map[string]string{"tag.lua": fmt.Sprintf("return %q\n", tag), "main.lua": main(rlChatReloaded, "return Chat")}
-	case "syntax": // line 2
-		return map[string]string{"tag.lua": decoy, "main.lua": "-- broken\nlocal broken = = 1\n" + good}
-	case "throw": // line 2
-		return map[string]string{"tag.lua": decoy, "main.lua": "-- throws\nerror(\"boom\")\n" + good}
+		return map[string]string{"tag.lua": rlLuaString(tag), "main.lua": main(chat{Reloaded: true, Return: "class"})}
+	case "syntax", "throw": // line 2
+		return map[string]string{"tag.lua": decoy, "main.lua": main(chat{Break: s.kind, Return: "class"})}
 	case "notable":
-		ret := `return "not a class"`
+		ret := "string"
 		if step%2 == 0 {
-			ret = "-- forgot to return the class"
+			ret = "" // forgot to return the class
 		}
-		return map[string]string{"tag.lua": decoy, "main.lua": main(rlChatReloaded, ret)}
-	case "modsyntax": // tag.lua line 1
-		return map[string]string{"tag.lua": "return = 1\n", "main.lua": main(rlChatReloaded, "return Chat")}
-	case "modthrow": // tag.lua line 2
-		return map[string]string{"tag.lua": "local x = 1\nerror(\"boom in tag\")\nreturn \"never\"\n", "main.lua": main(rlChatReloaded, "return Chat")}
+		return map[string]string{"tag.lua": decoy, "main.lua": main(chat{Reloaded: true, Return: ret})}
+	case "modsyntax", "modthrow": // tag.lua line 1, line 2
+		return map[string]string{"tag.lua": renderTestdata(t, "reload/broken_tag.lua", s.kind), "main.lua": main(chat{Reloaded: true, Return: "class"})}
 	}
 	panic("unknown step kind " + s.kind)
 }
@@ -138,7 +102,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		const clients = 200
 		dir := t.TempDir()
 		mainPath := filepath.Join(dir, "main.lua")
-		rlWriteFiles(t, dir, rlChatStep{"good"}.files(0, "T1"))
+		rlWriteFiles(t, dir, rlChatStep{"good"}.files(t, 0, "T1"))
 		srv := startServer(t, poller, mainPath)
 
 		// The plan's expectations, computed up front so clients can check
@@ -289,7 +253,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		for k := 1; k <= final; k++ {
 			st := rlChatPlan[k-1]
 			sent := time.Now()
-			rlWriteFiles(t, dir, st.files(k, tags[k]))
+			rlWriteFiles(t, dir, st.files(t, k, tags[k]))
 			if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 				t.Fatal(err)
 			}
