@@ -43,6 +43,18 @@ func ftpSite(t *testing.T) (root, secret string) {
 	return root, secret
 }
 
+// ftpOnSite runs fn against ftp.lua serving a fresh ftpSite (root and the
+// secret outside it) on each poller, then stops the server and wants a
+// clean exit.
+func ftpOnSite(t *testing.T, fn func(t *testing.T, srv *server, root, secret string)) {
+	eachPoller(t, func(t *testing.T, poller string) {
+		root, secret := ftpSite(t)
+		srv := batteryServer(t, poller, ftpScript(t, root))
+		fn(t, srv, root, secret)
+		srv.stop()
+	})
+}
+
 // ftpScript serves root with two configured users: alice may write, bob
 // may only read (tests/testdata/ftp/site.lua).
 func ftpScript(t *testing.T, root string) string {
