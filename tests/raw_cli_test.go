@@ -84,7 +84,7 @@ func TestRawCLIStartFailures(t *testing.T) {
 	}
 
 	for _, ret := range []string{"42", "nil", `"Echo"`} {
-		notTable := writeScript(t, "nottable.lua", "return "+ret+"\n")
+		notTable := scriptFrom(t, "", "raw/returns.lua", ret)
 		r = rawRunCLI(t, "", "-l", "127.0.0.1:0", notTable)
 		if r.code != 1 || !strings.Contains(r.stderr, "must return its class table") || !strings.Contains(r.stderr, notTable) {
 			t.Fatalf("script returning %s: exit %d, stderr %q; want 1 and 'must return its class table'", ret, r.code, r.stderr)

@@ -12,7 +12,7 @@ import (
 func TestRawRequireNextToScript(t *testing.T) {
 	rawQuickExit(t)
 	dir := t.TempDir()
-	rawWriteFile(t, dir, "words.lua", `return { word = "from next door" }`)
+	rawWriteFile(t, dir, "words.lua", renderTestdata(t, "raw/words.lua", "from next door"))
 	main := scriptFrom(t, dir, "raw/greeter.lua", "words")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
@@ -30,7 +30,7 @@ func TestRawRequireNextToScript(t *testing.T) {
 func TestRawRequireLuaPath(t *testing.T) {
 	rawQuickExit(t)
 	lib := t.TempDir()
-	rawWriteFile(t, lib, "shared/words.lua", `return { word = "from the -I folder" }`)
+	rawWriteFile(t, lib, "shared/words.lua", renderTestdata(t, "raw/words.lua", "from the -I folder"))
 	main := scriptFrom(t, "", "raw/greeter.lua", "shared.words")
 
 	r := rawRunCLI(t, "", "--check", main)
@@ -51,7 +51,7 @@ func TestRawRequireLuaPath(t *testing.T) {
 // and the embedded batteries, never the working directory.
 func TestRawRequireWorkingDirIgnored(t *testing.T) {
 	cwd := t.TempDir()
-	rawWriteFile(t, cwd, "words.lua", `return { word = "from the working directory" }`)
+	rawWriteFile(t, cwd, "words.lua", renderTestdata(t, "raw/words.lua", "from the working directory"))
 	main := scriptFrom(t, "", "raw/greeter.lua", "words")
 	r := rawRunCLI(t, cwd, "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "words") {

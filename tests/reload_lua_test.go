@@ -86,7 +86,7 @@ func TestReloadFromLua(t *testing.T) {
 		expect("C (new, v3)", rlAsk(t, c, "v"), "L3|3|3|3|2")
 
 		// A failing server.reload(): nothing changes, the failure is logged.
-		rlWriteFiles(t, dir, map[string]string{"main.lua": "local x = = 1\n", "tag.lua": rlLuaString("L4")})
+		rlWriteFiles(t, dir, map[string]string{"main.lua": testdataText(t, "reload/broken_main.lua"), "tag.lua": rlLuaString("L4")})
 		expect("C", rlAsk(t, c, "reload"), "reloading")
 		logs := rlWaitLog(t, srv.Logs, 10*time.Second, "the failed reload", func(l string) bool { return len(rlFailures(l)) >= 1 })
 		if f := rlFailures(logs)[0]; f.trigger != "lua" || f.version != 3 || !rlMentionsLine(f.err, mainPath, 1) {
