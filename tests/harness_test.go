@@ -1,3 +1,13 @@
+// The end-to-end tests build the pocketlua binary once (TestMain) and run
+// it as a real process: startServer, or launch{...}.start for a working
+// directory, environment or wrapper command, is the only way a test
+// starts one, and listenAddrs the only reader of its startup banner. The
+// Lua scripts a test runs are files under testdata/<area>/ (raw, ws, http,
+// ftp, mux, connect, fault, reload, ...): testdata(t, name) gives the
+// path of a script used as it is; scriptFrom and renderTestdata render one
+// that is a text/template, for values that differ per test (a folder, a
+// port, an option). An area's shared helpers live in
+// <area>_helpers_test.go.
 package tests
 
 import (
@@ -303,16 +313,6 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// writeScript writes a Lua file into the test's temp dir and returns its path.
-func writeScript(t *testing.T, name, src string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // testdata is the absolute path of a file under tests/testdata (area/name),
