@@ -17,8 +17,7 @@ import (
 // deflateScript is a compressing echo with the given extra options.
 func deflateScript(opts string) string {
 	return `local WebSocket = require "websocket"
-local Echo = WebSocket:extend()
-Echo.options = { compress = true, ` + opts + ` }
+local Echo = WebSocket:extend({ compress = true, ` + opts + ` })
 function Echo:message(data, kind)
   if not self.conn:send(data, kind) then self.conn:pause() end
 end

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"pocketlua/internal/loopback"
 )
 
 // connectRecorder is a recorder that also notes when the handshake ends.
@@ -52,53 +54,6 @@ func (r *connectRecorder) waitClosed(t *testing.T, d time.Duration) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cause
-}
-
-// closedPort is a loopback port nobody listens on (bound, then released).
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// blackholePort returns a loopback port whose SYNs go unanswered: a
-// listener with backlog 0 that never accepts, its accept queue filled by
-// connections that complete their handshake. Linux then drops new SYNs
-// (tcp_conn_request: "accept queue full"), so a connect hangs in SYN_SENT
-// until the caller's timeout, as towards a blackholed address.
-func blackholePort(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*unix.SockaddrInet4).Port
-	addr := JoinHostPort("127.0.0.1", port)
-	for i := 0; i < 16; i++ {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			return port // this SYN was dropped: the queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("the accept queue of a backlog-0 listener never filled")
-	return 0
 }
 
 func TestConnectEcho(t *testing.T) {
@@ -180,7 +135,7 @@ func TestConnectRefused(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) {
 			tl := startLoop(t, Config{Poller: b})
-			r := tl.connect("127.0.0.1", closedPort(t), 5*time.Second)
+			r := tl.connect("127.0.0.1", loopback.ClosedPort(t), 5*time.Second)
 			if cause := r.waitClosed(t, 5*time.Second); !errors.Is(cause, unix.ECONNREFUSED) {
 				t.Fatalf("cause %v, want ECONNREFUSED", cause)
 			}
@@ -199,7 +154,7 @@ func TestConnectRefused(t *testing.T) {
 }
 
 func TestConnectTimeout(t *testing.T) {
-	port := blackholePort(t)
+	port := loopback.BlackholePort(t)
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) {
 			tl := startLoop(t, Config{Poller: b})
@@ -222,7 +177,7 @@ func TestConnectTimeout(t *testing.T) {
 }
 
 func TestConnectCloseWhileConnecting(t *testing.T) {
-	port := blackholePort(t)
+	port := loopback.BlackholePort(t)
 	tl := startLoop(t, Config{})
 	r := tl.connect("127.0.0.1", port, 10*time.Second)
 	tl.do(func() {
@@ -283,7 +238,7 @@ func TestConnectCloseDeliversQueue(t *testing.T) {
 	default:
 	}
 
-	hole := tl.connect("127.0.0.1", blackholePort(t), 10*time.Second)
+	hole := tl.connect("127.0.0.1", loopback.BlackholePort(t), 10*time.Second)
 	start := time.Now()
 	tl.do(func() {
 		hole.c.WriteString("never delivered")

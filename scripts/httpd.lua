@@ -104,16 +104,6 @@ function Httpd:route(method, pattern, fn)
   return self
 end
 
--- become hands the connection to Class, replaying bytes: FatClient's
--- become when it exists, else setmetatable + start + data.
-local function become(self, Class, bytes)
-  if type(self.become) == "function" then return self:become(Class, bytes) end
-  if rawget(Class, "__index") == nil then Class.__index = Class end
-  setmetatable(self, Class)
-  if self.start then self:start() end
-  if bytes and bytes ~= "" and self.conn:is_open() and self.data then self:data(bytes) end
-end
-
 ---------------------------------------------------------------------------
 -- the response object handed to route handlers
 
@@ -404,7 +394,7 @@ function Httpd:_handoff(Class, raw)
   if self._paused then self.conn:resume() end
   -- the instance goes on as Class: leave none of our state on it
   self._timer, self._state, self._buf, self._req, self._paused, self._started = nil, nil, nil, nil, nil, nil
-  become(self, Class, raw)
+  self:become(Class, raw)
 end
 
 ---------------------------------------------------------------------------

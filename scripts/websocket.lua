@@ -8,35 +8,56 @@
 --   open(req)                the handshake is done
 --   message(payload, kind)   kind is "text" or "binary"
 --   ping(payload), pong(payload), drain(), closed(code, reason)
--- and set options in Class.options (see WebSocket.defaults).
+-- and set options as class fields (Class.max_message = 65536); the
+-- defaults below are WebSocket's own fields.
 local FatClient = require "fatclient"
 local http = require "http"
 local ws = require "ws"
 
 local WebSocket = FatClient:extend()
 
-WebSocket.defaults = {
-  max_head = 8192,        -- bytes of request head before 431
-  handshake_timeout = 10, -- seconds to complete the handshake before 408
-  origins = nil,          -- list of allowed Origin values; nil allows any
-  max_message = nil,      -- bytes; nil takes the server's --max-message
-  max_frame = nil,        -- bytes; nil takes the server's --max-frame
-  ping_interval = nil,    -- seconds between pings; nil sends none
-  idle_timeout = nil,     -- seconds of silence before close 1001; nil waits for ever
-  -- permessage-deflate (RFC 7692), off unless compress = true:
-  compress = false,                         -- accept a client's permessage-deflate offer
-  compress_min_size = 64,                   -- bytes; shorter messages go out uncompressed
-  compress_level = nil,                     -- 1-9; nil: 1, or 2 with server context takeover
-  compress_server_context_takeover = false, -- true: a compressor per connection (~790 KiB)
-  compress_client_context_takeover = true,  -- false: answer client_no_context_takeover
-  compress_client_max_window_bits = 15,     -- 8-15: cap the client's window (and our history)
-}
+WebSocket.max_head = 8192        -- bytes of request head before 431
+WebSocket.handshake_timeout = 10 -- seconds to complete the handshake before 408
+-- Options that default to nil (so are not set here):
+--   origins        list of allowed Origin values; nil allows any
+--   max_message    bytes; nil takes the server's --max-message
+--   max_frame      bytes; nil takes the server's --max-frame
+--   ping_interval  seconds between pings; nil sends none
+--   idle_timeout   seconds of silence before close 1001; nil waits for ever
+--   compress_level 1-9; nil: 1, or 2 with server context takeover
+-- permessage-deflate (RFC 7692), off unless compress = true:
+WebSocket.compress = false                         -- accept a client's permessage-deflate offer
+WebSocket.compress_min_size = 64                   -- bytes; shorter messages go out uncompressed
+WebSocket.compress_server_context_takeover = false -- true: a compressor per connection (~790 KiB)
+WebSocket.compress_client_context_takeover = true  -- false: answer client_no_context_takeover
+WebSocket.compress_client_max_window_bits = 15     -- 8-15: cap the client's window (and our history)
 
+-- self:option(name) reads an option: the deprecated Class.options table's
+-- entry when there is one, else the class field. Class.options works for
+-- this release only; the first connection of each class using it logs a
+-- warning.
 function WebSocket:option(name)
   local opts = self.options
-  local v = opts and opts[name]
-  if v == nil then v = WebSocket.defaults[name] end
-  return v
+  if opts ~= nil then
+    local v = opts[name]
+    if v ~= nil then return v end
+  end
+  return self[name]
+end
+
+-- warn_options logs once per class that defines options (the class itself,
+-- or the ancestor self inherits options from); the mark is a field on that
+-- class, so a reloaded class warns again.
+local function warn_options(self)
+  local class = getmetatable(self)
+  while class ~= nil and rawget(class, "options") == nil do class = getmetatable(class) end
+  if class == nil or rawget(class, "_options_warned") then return end
+  rawset(class, "_options_warned", true)
+  local keys = {}
+  for k in pairs(class.options) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  log.warn("websocket: Class.options is deprecated and goes in the next release; set each option as a class field (Class.max_message = 65536)",
+    "options", table.concat(keys, ","))
 end
 
 function WebSocket:authorize(req) return true end
@@ -47,6 +68,7 @@ function WebSocket:open(req) end
 -- set on a table: _hs is the deadline timer while handshaking, false once
 -- upgraded or refused. _head exists only for a head split across reads.
 function WebSocket:start()
+  if self.options ~= nil then warn_options(self) end
   self._hs = self.conn:after(self:option("handshake_timeout"), function()
     self:refuse(408, "handshake timeout")
   end)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"pocketlua/internal/loopback"
 )
 
 // examplesDir holds the example scripts (bridge.lua, chat/).
@@ -80,10 +82,7 @@ func (e *bridgeEcho) hangUp() {
 // machine spends up to a few hundred ms copying one 1 MiB message.
 func startBridge(t *testing.T, poller, backend string) *server {
 	t.Helper()
-	script := writeScript(t, "bridge_main.lua", `
-local Bridge = require "bridge"
-return Bridge:extend({ options = { backend = "`+backend+`", connect_timeout = 2 } })
-`)
+	script := scriptFrom(t, "", "connect/bridge_to.lua", backend)
 	return batteryServer(t, poller, "-I", examplesDir,
 		"--high-water", "262144", "--low-water", "65536", "--max-queued-bytes", "4194304", script)
 }
@@ -167,8 +166,8 @@ func TestBridgeBackendDown(t *testing.T) {
 	for _, tc := range []struct {
 		name, backend, reason string
 	}{
-		{"refused", "127.0.0.1:" + strconv.Itoa(connectClosedPort(t)), "backend connection refused"},
-		{"timeout", "127.0.0.1:" + strconv.Itoa(connectBlackhole(t)), "backend connect timeout"},
+		{"refused", "127.0.0.1:" + strconv.Itoa(loopback.ClosedPort(t)), "backend connection refused"},
+		{"timeout", "127.0.0.1:" + strconv.Itoa(loopback.BlackholePort(t)), "backend connect timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startBridge(t, "epoll", tc.backend)

@@ -3,75 +3,13 @@ package tests
 import (
 	"bufio"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Helpers for the server.connect tests (tests/connect_*_test.go).
-
-// connectDriver is a main script that lets a test drive server.connect
-// over a raw control connection, one command per line:
-//
-//	connect <tag> <host> <port> [timeout]   start an outbound connection
-//	send <tag> <text>                        send text on it
-//	close <tag>                              close it
-//	ping                                     answered "pong"
-//	count                                    answered "count <server.count()> <stats.outbound>"
-//
-// and reports every event of connection <tag> as a line "<tag> <event> ...":
-// "start <peer>", "data <bytes>", "closed <code> <reason>", "error <err>".
-const connectDriver = `
-local Backend = {}
-local function report(self, ...)
-  if self.ctl.conn:is_open() then
-    self.ctl.conn:send(self.tag .. " " .. table.concat({...}, " ") .. "\n")
-  end
-end
-function Backend:start() report(self, "start", self.conn.peer) end
-function Backend:data(bytes) report(self, "data", bytes) end
-function Backend:closed(code, reason) report(self, "closed", tostring(code), reason) end
-
-local Control = {}
-function Control:start() self.buf, self.tags = "", {} end
-function Control:command(line)
-  local cmd, rest = line:match("^(%S+)%s*(.*)$")
-  if cmd == "connect" then
-    local tag, host, port, timeout = rest:match("^(%S+) (%S+) (%d+)%s*(%S*)$")
-    local inst, err = server.connect(host, tonumber(port), Backend,
-      { connect_timeout = tonumber(timeout) })
-    if not inst then
-      self.conn:send(tag .. " error " .. err .. "\n")
-      return
-    end
-    inst.tag, inst.ctl = tag, self     -- set before start: start runs in a later round
-    self.tags[tag] = inst
-  elseif cmd == "send" then
-    local tag, text = rest:match("^(%S+) (.*)$")
-    self.tags[tag].conn:send(text)
-  elseif cmd == "close" then
-    self.tags[rest].conn:close()
-  elseif cmd == "ping" then
-    self.conn:send("pong\n")
-  elseif cmd == "count" then
-    self.conn:send("count " .. server.count() .. " " .. server.stats().outbound .. "\n")
-  end
-end
-function Control:data(bytes)
-  self.buf = self.buf .. bytes
-  local nl = self.buf:find("\n", 1, true)
-  while nl do
-    self:command(self.buf:sub(1, nl - 1))
-    self.buf = self.buf:sub(nl + 1)
-    nl = self.buf:find("\n", 1, true)
-  end
-end
-return Control
-`
 
 // ctlConn is a control connection to connectDriver: lines arrive on a
 // goroutine and are matched by the waiting test.
@@ -158,53 +96,6 @@ func (cc *ctlConn) ping() time.Duration {
 	cc.cmd("ping")
 	cc.wait("pong", 5*time.Second)
 	return time.Since(start)
-}
-
-// connectClosedPort is a loopback port nobody listens on (bound, then released).
-func connectClosedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
-
-// connectBlackhole returns a loopback port whose SYNs go unanswered, the
-// loopback stand-in for a blackholed address: a listener with backlog 0
-// that never accepts, its accept queue filled by connections whose
-// handshake completed. Linux then drops every new SYN (the accept queue is
-// full), so a connect stays in SYN_SENT until the caller's timeout.
-func connectBlackhole(t *testing.T) int {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := sa.(*unix.SockaddrInet4).Port
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for i := 0; i < 16; i++ {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			return port // this SYN was dropped: the queue is full
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatal("the accept queue of a backlog-0 listener never filled")
-	return 0
 }
 
 // connectBackend is a loopback TCP listener run by the test; accepted

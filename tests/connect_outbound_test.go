@@ -7,21 +7,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pocketlua/internal/loopback"
 )
 
 // TestConnectOutcomes: server.connect from a script, with every outcome at
 // once on one server: two successful connections (IPv4 and IPv6), one
 // refused (a closed loopback port), one that times out (a blackholed
-// loopback port, see connectBlackhole) and one reset by its peer
+// loopback port, see loopback.BlackholePort) and one reset by its peer
 // (SO_LINGER 0). Each gets its own closed reason, none disturbs another,
 // and the loop answers a ping promptly while the timeout is pending.
 func TestConnectOutcomes(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServer(t, poller, writeScript(t, "driver.lua", connectDriver))
+		srv := startServer(t, poller, testdata(t, "connect/driver.lua"))
 		ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
 		ok6 := newConnectBackend(t, "tcp6", "[::1]:0")
 		rst := newConnectBackend(t, "tcp", "127.0.0.1:0")
-		refused, hole := connectClosedPort(t), connectBlackhole(t)
+		refused, hole := loopback.ClosedPort(t), loopback.BlackholePort(t)
 		ctl := dialCtl(t, srv.Addr)
 
 		start := time.Now()
@@ -94,7 +96,7 @@ func TestConnectOutcomes(t *testing.T) {
 // closed event); closing a connection that is still connecting runs closed
 // once and never start.
 func TestConnectErrors(t *testing.T) {
-	srv := startServer(t, "epoll", writeScript(t, "driver.lua", connectDriver))
+	srv := startServer(t, "epoll", testdata(t, "connect/driver.lua"))
 	ctl := dialCtl(t, srv.Addr)
 	ctl.cmd("connect p0 127.0.0.1 0")
 	ctl.wait("p0 error connect 127.0.0.1:0: port 0 out of range (1-65535)", 5*time.Second)
@@ -105,7 +107,7 @@ func TestConnectErrors(t *testing.T) {
 		t.Fatalf("bad host: %q", got)
 	}
 
-	hole := connectBlackhole(t)
+	hole := loopback.BlackholePort(t)
 	ctl.cmd("connect c 127.0.0.1 " + strconv.Itoa(hole) + " 5")
 	ctl.ping() // the connect has been made
 	ctl.cmd("send c queued while connecting")
@@ -124,16 +126,8 @@ func TestConnectErrors(t *testing.T) {
 // or still connecting, with reason "shutdown", and the server exits 0.
 func TestConnectShutdown(t *testing.T) {
 	ok := newConnectBackend(t, "tcp", "127.0.0.1:0")
-	hole := connectBlackhole(t)
-	script := `
-local B = {}
-function B:start() log.info("outbound started", "tag", self.tag) end
-function B:closed(code, reason) log.info("outbound closed", "tag", self.tag, "reason", reason) end
-server.connect("127.0.0.1", ` + strconv.Itoa(ok.port) + `, B).tag = "up"
-server.connect("127.0.0.1", ` + strconv.Itoa(hole) + `, B).tag = "pending"
-return {}
-`
-	srv := startServer(t, "epoll", writeScript(t, "shut.lua", script))
+	hole := loopback.BlackholePort(t)
+	srv := startServer(t, "epoll", scriptFrom(t, "", "connect/shutdown.lua", map[string]int{"Up": ok.port, "Pending": hole}))
 	c := ok.accept(t)
 	rawWaitLogs(t, srv, 5*time.Second, 1, "outbound started", "tag=up")
 	srv.stop()

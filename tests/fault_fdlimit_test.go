@@ -27,8 +27,8 @@ func faultDescriptorExhaustion(t *testing.T, poller string) {
 	if _, err := exec.LookPath("prlimit"); err != nil {
 		wrapper = []string{"sh", "-c", `ulimit -n 128 && exec "$0" "$@"`}
 	}
-	path := writeScript(t, "fault.lua", faultBase+"return Fault")
-	srv := startServerWrapped(t, "", wrapper, poller, path)
+	path := testdata(t, "fault/fault.lua")
+	srv := launch{poller: poller, wrapper: wrapper}.start(t, path)
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	fds0 := srv.openFDs()

@@ -20,29 +20,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// faultBase is the Lua prelude of the fault scripts: the echo battery, plus
-// "stats" answered with server.stats() as "key=value ..." and a log line
-// for every end of a connection.
-const faultBase = `
-local Echo = require "echo"
-local Fault = Echo:extend()
-
-function Fault:open(req) self.path = req.path end
-
-function Fault:message(data, kind)
-  if data == "stats" then
-    local s, parts = server.stats(), {}
-    for k, v in pairs(s) do parts[#parts + 1] = k .. "=" .. tostring(v) end
-    return self:send(table.concat(parts, " "))
-  end
-  return Echo.message(self, data, kind)
-end
-
-function Fault:closed(code, reason)
-  log.info("fault closed", "path", self.path, "code", code, "reason", reason)
-end
-`
-
 var faultNoFileOnce sync.Once
 
 // faultRaceFactor scales RSS bounds: a race-built server also holds the
@@ -75,16 +52,11 @@ func faultSetup(t *testing.T) {
 	rawQuickExit(t)
 }
 
-// faultStart writes the script and starts the server on epoll.
-func faultStart(t *testing.T, script string, args ...string) *server {
+// faultStart starts the server on epoll with the script
+// tests/testdata/fault/<name>.
+func faultStart(t *testing.T, name string, args ...string) *server {
 	t.Helper()
-	return faultStartOn(t, "epoll", script, args...)
-}
-
-func faultStartOn(t *testing.T, poller, script string, args ...string) *server {
-	t.Helper()
-	path := writeScript(t, "fault.lua", script)
-	return startServer(t, poller, append(args, path)...)
+	return startServer(t, "epoll", append(args, testdata(t, "fault/"+name))...)
 }
 
 // faultDial opens a WebSocket with gorilla on path.

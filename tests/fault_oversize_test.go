@@ -16,7 +16,7 @@ import (
 // and --max-message 16 MiB.
 func TestFaultOversizedInput(t *testing.T) {
 	faultSetup(t)
-	srv := faultStart(t, faultBase+"return Fault")
+	srv := faultStart(t, "fault.lua")
 	// The 100 MiB frames are built and masked before the side client
 	// starts (slow under -race), so its echoes measure the server, not this
 	// process; 5 s still leaves room for the copies of sending them.

@@ -21,7 +21,7 @@ import (
 func TestFaultResetAndHalfOpen(t *testing.T) {
 	faultSetup(t)
 	const batches, perBatch = 10, 500
-	srv := faultStart(t, faultBase+"return Fault")
+	srv := faultStart(t, "fault.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	fds0 := srv.openFDs()

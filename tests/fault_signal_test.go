@@ -18,9 +18,7 @@ import (
 func TestFaultSighupStorm(t *testing.T) {
 	faultSetup(t)
 	const clients, reloads = 100, 50
-	srv := faultStart(t, faultBase+`
-function Fault:reloaded(old) end
-return Fault`)
+	srv := faultStart(t, "storm.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -95,7 +93,7 @@ return Fault`)
 func TestFaultSigtermUnderLoad(t *testing.T) {
 	faultSetup(t)
 	const clients = 1000
-	srv := faultStart(t, faultBase+"return Fault")
+	srv := faultStart(t, "fault.lua")
 	conns := make([]*websocket.Conn, clients)
 	var wg sync.WaitGroup
 	dialers := make(chan struct{}, 50)

@@ -24,10 +24,7 @@ func TestFaultNeverReadingClients(t *testing.T) {
 	if raceEnabled {
 		maxQueued = 1 << 20
 	}
-	srv := faultStart(t, faultBase+`
-local payload = ("z"):rep(64 * 1024)
-server.every(0.01, function() server.broadcast(payload, nil, "binary") end)
-return Fault`, "--max-queued-bytes", strconv.Itoa(maxQueued), "--high-water", strconv.Itoa(maxQueued/4), "--low-water", strconv.Itoa(maxQueued/16))
+	srv := faultStart(t, "broadcaster.lua", "--max-queued-bytes", strconv.Itoa(maxQueued), "--high-water", strconv.Itoa(maxQueued/4), "--low-water", strconv.Itoa(maxQueued/16))
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	rss0 := srv.rssKiB()

@@ -17,9 +17,7 @@ import (
 func TestFaultSlowloris(t *testing.T) {
 	faultSetup(t)
 	const conns = 2000
-	srv := faultStart(t, faultBase+`
-Fault.options = { handshake_timeout = 2 }
-return Fault`)
+	srv := faultStart(t, "slowloris.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	fds0, rss0 := srv.openFDs(), srv.rssKiB()

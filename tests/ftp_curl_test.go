@@ -9,15 +9,11 @@ import (
 	"time"
 )
 
-// TestFTPCurl: curl's FTP client lists, downloads, uploads, and runs
-// quote commands against ftp.lua; refusals give curl's expected errors.
-func TestFTPCurl(t *testing.T) {
-	eachPoller(t, func(t *testing.T, poller string) {
-		root, secret := ftpSite(t)
-		srv := batteryServer(t, poller, ftpScript(t, root, ""))
+// TestFTPCurlList: curl's FTP client lists a folder (EPSV and PASV) in
+// ls -l form and with --list-only.
+func TestFTPCurlList(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, _, _ string) {
 		base := "ftp://" + srv.Addr
-		alice := "ftp://alice:s3cret@" + srv.Addr
-
 		t.Run("list", func(t *testing.T) {
 			for _, args := range [][]string{nil, {"--disable-epsv"}} {
 				r := curlOK(t, append(args, base+"/")...)
@@ -40,7 +36,14 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("NLST /pub/ = %q", r.stdout)
 			}
 		})
+	})
+}
 
+// TestFTPCurlDownload: curl downloads with each of its CWD methods, over
+// EPSV and PASV, and resumes with REST.
+func TestFTPCurlDownload(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, _, _ string) {
+		base := "ftp://" + srv.Addr
 		t.Run("download", func(t *testing.T) {
 			for _, args := range [][]string{nil, {"--disable-epsv"}, {"--ftp-method", "nocwd"}, {"--ftp-method", "singlecwd"}} {
 				r := curlOK(t, append(args, base+"/pub/readme.txt")...)
@@ -52,7 +55,14 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("resumed download (REST) = %q", r.stdout)
 			}
 		})
+	})
+}
 
+// TestFTPCurlSizeAndMDTM: curl -I and --remote-time read the size and the
+// modification time (SIZE, MDTM).
+func TestFTPCurlSizeAndMDTM(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
+		base := "ftp://" + srv.Addr
 		t.Run("SIZE and MDTM", func(t *testing.T) {
 			resp := httpHeadFTP(t, base+"/hello.txt")
 			info, _ := os.Stat(filepath.Join(root, "hello.txt"))
@@ -69,7 +79,16 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("curl --remote-time set %s, want %s", got.ModTime(), info.ModTime())
 			}
 		})
+	})
+}
 
+// TestFTPCurlUpload: uploads are refused (curl's exit 25, nothing written)
+// for anonymous and a user without write, a wrong password is exit 67,
+// and alice uploads over EPSV and PASV, into new folders, and appends.
+func TestFTPCurlUpload(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
+		base := "ftp://" + srv.Addr
+		alice := "ftp://alice:s3cret@" + srv.Addr
 		t.Run("upload", func(t *testing.T) {
 			src := filepath.Join(t.TempDir(), "up.txt")
 			os.WriteFile(src, []byte("uploaded by curl\n"), 0o644)
@@ -103,7 +122,16 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("--append (APPE) stored %q", b)
 			}
 		})
+	})
+}
 
+// TestFTPCurlQuote: curl's quote commands (MKD, RMD, DELE, RNFR/RNTO) work
+// for alice and are refused (exit 21, nothing changed) for anonymous and
+// bob.
+func TestFTPCurlQuote(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
+		base := "ftp://" + srv.Addr
+		alice := "ftp://alice:s3cret@" + srv.Addr
 		t.Run("quote commands", func(t *testing.T) {
 			curlOK(t, "-Q", "MKD made", "-Q", "MKD made/inner", alice+"/")
 			if st, err := os.Stat(filepath.Join(root, "made", "inner")); err != nil || !st.IsDir() {
@@ -131,7 +159,15 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("hello.txt: %v", err)
 			}
 		})
+	})
+}
 
+// TestFTPCurlTraversal: no path, however encoded, reads or writes outside
+// the root, through ".." or a symlink.
+func TestFTPCurlTraversal(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, secret string) {
+		base := "ftp://" + srv.Addr
+		alice := "ftp://alice:s3cret@" + srv.Addr
 		t.Run("traversal", func(t *testing.T) {
 			for _, c := range []struct {
 				path string
@@ -165,7 +201,6 @@ func TestFTPCurl(t *testing.T) {
 				t.Errorf("an upload escaped the root")
 			}
 		})
-		srv.stop()
 	})
 }
 
@@ -182,7 +217,7 @@ func TestFTPLargeFiles(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := ftpSite(t)
 		sum := httpBigFile(t, filepath.Join(root, "big.bin"), httpLargeSize)
-		srv := batteryServer(t, poller, append(httpLargeFlags, ftpScript(t, root, ""))...)
+		srv := batteryServer(t, poller, append(httpLargeFlags, ftpScript(t, root))...)
 		base := "ftp://" + srv.Addr
 		alice := "ftp://alice:s3cret@" + srv.Addr
 		curlOK(t, base+"/hello.txt")

@@ -43,24 +43,23 @@ func ftpSite(t *testing.T) (root, secret string) {
 	return root, secret
 }
 
-// ftpScript serves root with two configured users: alice may write, bob
-// may only read.
-func ftpScript(t *testing.T, root, extra string) string {
-	t.Helper()
-	return writeScript(t, "ftpd.lua", fmt.Sprintf(`
-local Ftp = require "ftp"
-local Site = Ftp:extend{
-  root = %s,
-  users = {
-    alice = { password = "s3cret", write = true },
-    bob = { password = "hunter2" },
-  },
-  data_timeout = 1,
-  log_transfers = true,
+// ftpOnSite runs fn against ftp.lua serving a fresh ftpSite (root and the
+// secret outside it) on each poller, then stops the server and wants a
+// clean exit.
+func ftpOnSite(t *testing.T, fn func(t *testing.T, srv *server, root, secret string)) {
+	eachPoller(t, func(t *testing.T, poller string) {
+		root, secret := ftpSite(t)
+		srv := batteryServer(t, poller, ftpScript(t, root))
+		fn(t, srv, root, secret)
+		srv.stop()
+	})
 }
-%s
-return Site
-`, luaQuote(root), extra))
+
+// ftpScript serves root with two configured users: alice may write, bob
+// may only read (tests/testdata/ftp/site.lua).
+func ftpScript(t *testing.T, root string) string {
+	t.Helper()
+	return scriptFrom(t, "", "ftp/site.lua", root)
 }
 
 // ftpClient speaks FTP on a control connection; its methods fail the test.

@@ -10,14 +10,12 @@ import (
 	"time"
 )
 
-// TestFTPSession: a control connection driven by hand gets the RFC 959 /
-// RFC 2428 reply codes for login, navigation, facts, transfers over PASV
-// and EPSV, writes, errors and the end of the session.
-func TestFTPSession(t *testing.T) {
-	eachPoller(t, func(t *testing.T, poller string) {
-		root, _ := ftpSite(t)
-		srv := batteryServer(t, poller, ftpScript(t, root, ""))
-
+// TestFTPSessionLogin: a control connection driven by hand gets the RFC
+// 959 reply codes for SYST, FEAT and NOOP before login, for commands that
+// need one, for wrong passwords and unknown users (the third failure ends
+// the session), and anonymous logs in.
+func TestFTPSessionLogin(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, _, _ string) {
 		t.Run("login", func(t *testing.T) {
 			c := ftpDial(t, srv.Addr)
 			c.cmd("SYST", 215)
@@ -46,7 +44,14 @@ func TestFTPSession(t *testing.T) {
 			c.login("anonymous", "guest@example.com")
 			c.quit()
 		})
+	})
+}
 
+// TestFTPSessionNavigation: PWD, CWD (".." stops at the root, symlinks out
+// of it refused), SIZE, MDTM, TYPE, MODE, STRU, OPTS and the commands it
+// does not serve get their RFC 959 / RFC 2428 reply codes.
+func TestFTPSessionNavigation(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
 		t.Run("navigation and facts", func(t *testing.T) {
 			c := ftpDial(t, srv.Addr)
 			c.login("bob", "hunter2")
@@ -91,7 +96,15 @@ func TestFTPSession(t *testing.T) {
 			c.cmd("ABOR", 225)
 			c.quit()
 		})
+	})
+}
 
+// TestFTPSessionTransfers: LIST, NLST and RETR over PASV and EPSV (the
+// data connection before or after the command), REST, refusals for
+// anonymous writes and missing files, and 425 when no data connection
+// comes within data_timeout.
+func TestFTPSessionTransfers(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, _, _ string) {
 		t.Run("transfers", func(t *testing.T) {
 			c := ftpDial(t, srv.Addr)
 			c.login("anonymous", "x")
@@ -158,7 +171,14 @@ func TestFTPSession(t *testing.T) {
 			}
 			c.quit()
 		})
+	})
+}
 
+// TestFTPSessionWrites: a user without write is refused; alice makes,
+// stores, appends, renames and removes, and every write that would leave
+// the root (a symlink, a folder outside) is refused.
+func TestFTPSessionWrites(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
 		t.Run("writes", func(t *testing.T) {
 			c := ftpDial(t, srv.Addr)
 			c.login("bob", "hunter2")
@@ -207,7 +227,14 @@ func TestFTPSession(t *testing.T) {
 			}
 			c.quit()
 		})
+	})
+}
 
+// TestFTPSessionAborts: ABOR during a transfer, a data connection the
+// client resets half-way, commands queued behind a transfer, and a data
+// connection from another address (port theft) refused and logged.
+func TestFTPSessionAborts(t *testing.T) {
+	ftpOnSite(t, func(t *testing.T, srv *server, root, _ string) {
 		t.Run("aborts", func(t *testing.T) {
 			// larger than what the kernel buffers on loopback, so the server
 			// must wait for the client
@@ -267,6 +294,5 @@ func TestFTPSession(t *testing.T) {
 				t.Errorf("the refused data connection was not logged")
 			}
 		})
-		srv.stop()
 	})
 }

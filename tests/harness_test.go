@@ -1,9 +1,19 @@
+// The end-to-end tests build the pocketlua binary once (TestMain) and run
+// it as a real process: startServer, or launch{...}.start for a working
+// directory, environment or wrapper command, is the only way a test
+// starts one, and listenAddrs the only reader of its startup banner. The
+// Lua scripts a test runs are files under testdata/<area>/ (raw, ws, http,
+// ftp, mux, connect, fault, reload, ...): testdata(t, name) gives the
+// path of a script used as it is; scriptFrom and renderTestdata render one
+// that is a text/template, for values that differ per test (a folder, a
+// port, an option). An area's shared helpers live in
+// <area>_helpers_test.go.
 package tests
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +23,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/template"
 	"time"
 )
 
@@ -53,13 +64,14 @@ func eachPoller(t *testing.T, fn func(t *testing.T, poller string)) {
 
 // server is a running pocketlua process.
 type server struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	Addr string // first listen address, host:port
-	All  []string
-	logs *syncBuffer
-	done chan struct{}
-	err  error // from Wait
+	tb     testing.TB
+	cmd    *exec.Cmd
+	Addr   string   // first listen address, host:port
+	All    []string // every listen address the server announced
+	logs   *syncBuffer
+	stdout *syncBuffer
+	done   chan struct{}
+	err    error // from Wait
 }
 
 type syncBuffer struct {
@@ -81,27 +93,87 @@ func (s *syncBuffer) String() string {
 
 var listeningLine = regexp.MustCompile(`listening on (.+) \(script`)
 
-// startServer runs pocketlua with args (flags, then an optional script) on a
-// free loopback port unless args name one, and waits for its listening line.
-// The process is stopped when the test ends.
-func startServer(t *testing.T, poller string, args ...string) *server {
-	t.Helper()
-	return startServerIn(t, "", poller, args...)
+// listenAddrs returns the addresses one line of the server's output
+// announces it listens on, or nil. It is the only reader of the startup
+// banner: the harness, the CLI tests and the startup benchmark all ask it.
+func listenAddrs(line string) []string {
+	m := listeningLine.FindStringSubmatch(line)
+	if m == nil {
+		return nil
+	}
+	return strings.Split(m[1], ", ")
 }
 
-// startServerIn is startServer with the process's working directory set to
-// dir ("" keeps the test's own).
-func startServerIn(t *testing.T, dir, poller string, args ...string) *server {
-	t.Helper()
-	return startServerWrapped(t, dir, nil, poller, args...)
+// announced reports whether any line of out announces listening.
+func announced(out string) bool {
+	for _, line := range strings.Split(out, "\n") {
+		if listenAddrs(line) != nil {
+			return true
+		}
+	}
+	return false
 }
 
-// startServerWrapped is startServerIn with the binary run through wrapper,
-// a command that execs it (say, prlimit --nofile=128:128), so the process
-// and its PID are the server's; nil runs the binary directly.
-func startServerWrapped(t *testing.T, dir string, wrapper []string, poller string, args ...string) *server {
-	t.Helper()
-	full := []string{"--poller", poller}
+// bannerTap passes a stream of the server's output on to its buffer and
+// sends the first listening announcement it sees, on either stream, to
+// found. Lines are checked only until one announces.
+type bannerTap struct {
+	to    io.Writer
+	found chan []string // capacity 1, shared by the stdout and stderr taps
+	mu    sync.Mutex
+	line  []byte // a line's start not yet ended by a newline
+	seen  bool
+}
+
+func (b *bannerTap) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rest := p
+	for !b.seen && len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			b.line = append(b.line, rest...)
+			break
+		}
+		b.line = append(b.line, rest[:i]...)
+		rest = rest[i+1:]
+		if addrs := listenAddrs(string(b.line)); addrs != nil {
+			b.seen = true
+			select {
+			case b.found <- addrs:
+			default: // the other stream announced first
+			}
+		}
+		b.line = b.line[:0]
+	}
+	return b.to.Write(p)
+}
+
+// launch says how to run a server besides its arguments. The zero value
+// runs the binary directly with its default poller.
+type launch struct {
+	poller  string   // --poller; "" keeps the binary's default
+	dir     string   // working directory; "" keeps the test's own
+	env     []string // added to the environment
+	wrapper []string // a command that execs the binary (say, prlimit --nofile=128:128), so the process and its PID are the server's
+}
+
+// startServer runs pocketlua with args (flags, then an optional script) on
+// poller; see launch.start.
+func startServer(tb testing.TB, poller string, args ...string) *server {
+	tb.Helper()
+	return launch{poller: poller}.start(tb, args...)
+}
+
+// start runs pocketlua with args (flags, then an optional script) on a free
+// loopback port unless args name one, and waits for its listening
+// announcement. The process is killed when the test ends.
+func (l launch) start(tb testing.TB, args ...string) *server {
+	tb.Helper()
+	var full []string
+	if l.poller != "" {
+		full = append(full, "--poller", l.poller)
+	}
 	if !hasListen(args) {
 		full = append(full, "-l", "127.0.0.1:0")
 	}
@@ -111,46 +183,29 @@ func startServerWrapped(t *testing.T, dir string, wrapper []string, poller strin
 		full = append(full, "--handler-timeout", "30s")
 	}
 	full = append(full, args...)
-	s := &server{t: t, logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{tb: tb, logs: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, full...)
-	if len(wrapper) > 0 {
-		s.cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], binary), full...)...)
+	if len(l.wrapper) > 0 {
+		s.cmd = exec.Command(l.wrapper[0], append(append(l.wrapper[1:len(l.wrapper):len(l.wrapper)], binary), full...)...)
 	}
-	s.cmd.Dir = dir
-	s.cmd.Stderr = s.logs
+	s.cmd.Dir = l.dir
+	found := make(chan []string, 1)
+	s.cmd.Stdout = &bannerTap{to: s.stdout, found: found}
+	s.cmd.Stderr = &bannerTap{to: s.logs, found: found}
 	// A race-built server would wait 1 s at exit for nothing.
-	s.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), l.env...)
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.kill() })
+	tb.Cleanup(s.kill)
 	select {
-	case line := <-lines:
-		m := listeningLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("unexpected first line %q; logs:\n%s", line, s.logs)
-		}
-		s.All = strings.Split(m[1], ", ")
+	case s.All = <-found:
 		s.Addr = s.All[0]
 	case <-s.done:
-		t.Fatalf("pocketlua exited before listening: %v; logs:\n%s", s.err, s.logs)
+		tb.Fatalf("pocketlua exited before listening: %v; stdout %q; logs:\n%s", s.err, s.stdout, s.logs)
 	case <-time.After(20 * time.Second):
-		t.Fatalf("pocketlua did not start; logs:\n%s", s.logs)
+		tb.Fatalf("pocketlua did not start; stdout %q; logs:\n%s", s.stdout, s.logs)
 	}
 	return s
 }
@@ -189,13 +244,13 @@ func (s *server) signal(sig syscall.Signal, d time.Duration) (int, bool) {
 
 // stop shuts the server down with SIGTERM and fails the test on a bad exit.
 func (s *server) stop() {
-	s.t.Helper()
+	s.tb.Helper()
 	code, ok := s.signal(syscall.SIGTERM, 15*time.Second)
 	if !ok {
-		s.t.Fatalf("server did not exit after SIGTERM; logs:\n%s", s.Logs())
+		s.tb.Fatalf("server did not exit after SIGTERM; logs:\n%s", s.Logs())
 	}
 	if code != 0 {
-		s.t.Fatalf("server exit code %d; logs:\n%s", code, s.Logs())
+		s.tb.Fatalf("server exit code %d; logs:\n%s", code, s.Logs())
 	}
 }
 
@@ -210,11 +265,11 @@ func (s *server) kill() {
 
 // rssKiB reads the server's resident set size.
 func (s *server) rssKiB() int {
-	s.t.Helper()
-	return procStatusKiB(s.t, s.cmd.Process.Pid, "VmRSS:")
+	s.tb.Helper()
+	return procStatusKiB(s.tb, s.cmd.Process.Pid, "VmRSS:")
 }
 
-func procStatusKiB(t *testing.T, pid int, field string) int {
+func procStatusKiB(t testing.TB, pid int, field string) int {
 	t.Helper()
 	n, err := readProcKiB(pid, field)
 	if err != nil {
@@ -243,7 +298,7 @@ func readProcKiB(pid int, field string) (int, error) {
 func (s *server) openFDs() int {
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", s.cmd.Process.Pid))
 	if err != nil {
-		s.t.Fatal(err)
+		s.tb.Fatal(err)
 	}
 	return len(ents)
 }
@@ -260,10 +315,56 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// writeScript writes a Lua file into the test's temp dir and returns its path.
-func writeScript(t *testing.T, name, src string) string {
+// testdata is the absolute path of a file under tests/testdata (area/name),
+// so that it stays valid whatever the server's working directory.
+func testdata(t testing.TB, name string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
+	path, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// testdataText is the content of the testdata file name.
+func testdataText(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(testdata(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// renderTestdata executes the testdata file name as a text/template with
+// data; {{lua .X}} writes a string as a Lua literal.
+func renderTestdata(t testing.TB, name string, data any) string {
+	t.Helper()
+	tmpl, err := template.New(filepath.Base(name)).Option("missingkey=error").
+		Funcs(template.FuncMap{"lua": luaQuote}).ParseFiles(testdata(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// scriptFrom renders the testdata file name (renderTestdata) into dir (""
+// for a fresh temporary folder) under its own base name, and returns the
+// path: for scripts that differ per test by a value or two.
+func scriptFrom(t testing.TB, dir, name string, data any) string {
+	t.Helper()
+	src := renderTestdata(t, name, data)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, filepath.Base(name))
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}

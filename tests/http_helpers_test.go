@@ -113,43 +113,18 @@ func luaQuote(s string) string {
 	return "[==[" + s + "]==]"
 }
 
-// httpScript is a site on root with the routes the tests use; extra is Lua
-// placed before `return Site` (more options, routes).
-func httpScript(t *testing.T, root, extra string) string {
+// httpScript renders tests/testdata/http/site.lua, a site on root with the
+// routes the tests use, into a fresh folder; a variant ("" for none) is
+// another script of tests/testdata/http, copied beside it, that requires
+// "site" and changes it, and is then the script returned.
+func httpScript(t *testing.T, root, variant string) string {
 	t.Helper()
-	return writeScript(t, "site.lua", fmt.Sprintf(`
-local Httpd = require "httpd"
-local Site = Httpd:extend{
-  root = %s,
-  max_body = 65536,
-  max_uri = 2048,
-  routes = {
-    ["GET /api/hello"] = function(req, res)
-      local q = Httpd.parse_query(req.query)
-      return 200, "hello " .. (q.name or "nobody") .. "\n"
-    end,
-    ["POST /api/echo"] = function(req, res)
-      return 200, req.body, { ["Content-Type"] = "application/octet-stream",
-        ["X-Body-Length"] = #req.body }
-    end,
-    ["GET /api/later"] = function(req, res)
-      res:defer()
-      server.after(0.05, function() res:send(202, "answered later\n") end)
-    end,
-    ["GET /api/boom"] = function(req, res) error("boom") end,
-    ["GET /api/nothing"] = function(req, res) end,
-    ["GET /chat"] = require "echo",
-  },
-}
-Site:route("GET", "/users/(%%d+)", function(req, res)
-  return 200, "user " .. req.params[1] .. "\n", { ["Content-Type"] = "text/plain" }
-end)
-Site:route("*", "/any/(.*)", function(req, res)
-  return 200, req.method .. " " .. req.params[1] .. "\n"
-end)
-%s
-return Site
-`, luaQuote(root), extra))
+	dir := t.TempDir()
+	site := scriptFrom(t, dir, "http/site.lua", root)
+	if variant == "" {
+		return site
+	}
+	return scriptFrom(t, dir, "http/"+variant, nil)
 }
 
 // curlResult is one finished curl run.
@@ -275,6 +250,6 @@ func (c *httpRawConn) expectEOF(d time.Duration) {
 
 // procStatus reads a field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
 func (s *server) procStatus(field string) int {
-	s.t.Helper()
-	return procStatusKiB(s.t, s.cmd.Process.Pid, field+":")
+	s.tb.Helper()
+	return procStatusKiB(s.tb, s.cmd.Process.Pid, field+":")
 }

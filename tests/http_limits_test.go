@@ -67,8 +67,7 @@ func TestHTTPTraversal(t *testing.T) {
 func TestHTTPLimits(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := httpSite(t)
-		srv := batteryServer(t, poller, httpScript(t, root,
-			"Site.keepalive_timeout = 0.5\nSite.request_timeout = 0.5\n"))
+		srv := batteryServer(t, poller, httpScript(t, root, "timeouts.lua"))
 		base := "http://" + srv.Addr
 
 		t.Run("413", func(t *testing.T) {

@@ -149,11 +149,7 @@ func TestHTTPPipelining(t *testing.T) {
 func TestHTTPWebSocket(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := httpSite(t)
-		srv := batteryServer(t, poller, httpScript(t, root, `
-local Shout = require("websocket"):extend()
-function Shout:message(text) self:send(text:upper()) end
-Site.websocket = Shout
-`))
+		srv := batteryServer(t, poller, httpScript(t, root, "shout.lua"))
 		for path, want := range map[string]string{"/chat": "hello", "/elsewhere": "HELLO"} {
 			ws, resp, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+path, nil)
 			if err != nil {
@@ -205,33 +201,7 @@ func TestHTTPAndFTPViaBecome(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		root, _ := httpSite(t)
 		ftpRoot, _ := ftpSite(t)
-		srv := batteryServer(t, poller, writeScript(t, "sniff.lua", `
-local FatClient = require "fatclient"
-local Httpd = require "httpd"
-local Ftp = require "ftp"
-local Site = Httpd:extend{ root = `+luaQuote(root)+` }
-local Files = Ftp:extend{ root = `+luaQuote(ftpRoot)+` }
-
--- become as fatclient.lua does it (when it has it), else by hand
-local function become(self, class, bytes)
-  if FatClient.become then return self:become(class, bytes) end
-  setmetatable(self, class)
-  self:start()
-  if bytes then self:data(bytes) end
-end
-
-local Sniff = FatClient:extend()
-function Sniff:start()
-  self.head = ""
-  self.timer = self.conn:after(0.3, function() become(self, Files) end)
-end
-function Sniff:data(bytes)
-  self.timer:cancel()
-  self.head = self.head .. bytes
-  if #self.head >= 40 then become(self, Site, self.head) end
-end
-return Sniff
-`))
+		srv := batteryServer(t, poller, scriptFrom(t, "", "http/sniff.lua", map[string]string{"Root": root, "FTPRoot": ftpRoot}))
 		c := httpDialRaw(t, srv.Addr)
 		c.send("GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/ HTTP/1.1\r\n")
 		time.Sleep(50 * time.Millisecond)

@@ -17,53 +17,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// multiScript is the one-port application: mux.lua looks at the first
-// bytes; HTTP goes to httpd.lua, which serves static files, a JSON stats
-// route, and hands WebSocket upgrades to an echo class (/echo), the
-// bridge (/bridge) and the chat (any other path); TLS is refused with an
-// alert; a client that stays silent for 0.3 s gets ftp.lua.
-const multiScript = `
-local Mux = require "mux"
-local Httpd = require "httpd"
-local Ftp = require "ftp"
-local WebSocket = require "websocket"
-local Chat = require "chat"      -- scripts/examples/chat
-local Bridge = require "bridge"  -- scripts/examples
-local json = require "json"
-
-local Echo = WebSocket:extend()
-function Echo:message(payload, kind)
-  if not self.conn:send(payload, kind) then self.conn:pause() end
-end
-function Echo:drain() self.conn:resume() end
-
-local Site = Httpd:extend{
-  root = %s,
-  routes = {
-    ["GET /echo"] = Echo,
-    ["GET /bridge"] = Bridge:extend({ options = { backend = %q } }),
-    ["GET /stats"] = function(req, res)
-      return 200, json.encode(server.stats()), { ["Content-Type"] = "application/json" }
-    end,
-  },
-  websocket = Chat,
-}
-
-local Files = Ftp:extend{
-  root = %s,
-  users = { alice = { password = "s3cret", write = true } },
-}
-
-local App = Mux:extend()
-App.routes = {
-  { name = "tls",  match = Mux.tls,  class = Mux.RefuseTLS },
-  { name = "http", match = Mux.http, class = Site },
-}
-App.server_first = Files
-App.wait = 0.3
-return App
-`
-
 // multiEchoers are gorilla clients that keep exchanging messages with the
 // /echo class until stopped, each message checked.
 type multiEchoers struct {
@@ -152,8 +105,8 @@ func TestOnePortEverything(t *testing.T) {
 	bigSum := httpBigFile(t, filepath.Join(ftpRoot, "big.bin"), httpLargeSize)
 	backend := newBridgeEcho(t)
 
-	script := writeScript(t, "oneport.lua", fmt.Sprintf(multiScript,
-		luaQuote(root), "127.0.0.1:"+strconv.Itoa(backend.port), luaQuote(ftpRoot)))
+	script := scriptFrom(t, "", "multi/oneport.lua", map[string]string{
+		"Root": root, "Backend": "127.0.0.1:" + strconv.Itoa(backend.port), "FTPRoot": ftpRoot})
 	srv := batteryServer(t, "epoll", append(httpLargeFlags,
 		"-I", examplesDir, "-I", filepath.Join(examplesDir, "chat"), script)...)
 	addr := srv.Addr
@@ -163,40 +116,7 @@ func TestOnePortEverything(t *testing.T) {
 	echoers := startEchoers(t, addr, 4)
 	waitFor(t, 10*time.Second, "the echo clients to start", func() bool { return echoers.msgs.Load() >= 8 })
 
-	t.Run("http", func(t *testing.T) {
-		want, _ := os.ReadFile(filepath.Join(root, "hello.txt"))
-		if code, body := httpStatus(t, httpBase+"/hello.txt"); code != 200 || body != string(want) {
-			t.Errorf("GET /hello.txt = %d %q", code, body)
-		}
-		r := curlOK(t, "--head", "--write-out", "%{size_download}", httpBase+"/index.html")
-		if !strings.HasPrefix(r.stdout, "HTTP/1.1 200") || !strings.HasSuffix(r.stdout, "\r\n\r\n0") {
-			t.Errorf("HEAD /index.html: %q", r.stdout)
-		}
-		lm := httpHead(t, httpBase+"/hello.txt").Header.Get("Last-Modified")
-		if code, body := httpStatus(t, httpBase+"/hello.txt", "-H", "If-Modified-Since: "+lm); code != 304 || body != "" {
-			t.Errorf("If-Modified-Since = %d %q, want 304", code, body)
-		}
-		if code, _ := httpStatus(t, httpBase+"/no/such/file"); code != 404 {
-			t.Errorf("missing file = %d, want 404", code)
-		}
-		r = curlOK(t, "--verbose", "--write-out", "%{num_connects}\n",
-			httpBase+"/hello.txt", "-o", os.DevNull, httpBase+"/assets/site.css", "-o", os.DevNull,
-			httpBase+"/nope", "-o", os.DevNull, httpBase+"/chat/", "-o", os.DevNull)
-		if r.stdout != "1\n0\n0\n0\n" {
-			t.Errorf("keep-alive: connects per transfer %q, want 1 0 0 0", r.stdout)
-		}
-		for _, p := range []string{"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/escape.txt", "/escape/secret.txt"} {
-			code, body := httpStatus(t, httpBase+p, "--path-as-is")
-			if code < 400 || strings.Contains(body, strings.TrimSpace(secret)) {
-				t.Errorf("traversal %s = %d %q", p, code, body)
-			}
-		}
-		var stats map[string]any
-		_, body := httpStatus(t, httpBase+"/stats")
-		if err := json.Unmarshal([]byte(body), &stats); err != nil || stats["poller"] != "epoll" {
-			t.Errorf("/stats = %q (%v)", body, err)
-		}
-	})
+	t.Run("http", func(t *testing.T) { multiHTTP(t, httpBase, root, secret) })
 
 	t.Run("tls refused", func(t *testing.T) {
 		raw, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -211,65 +131,9 @@ func TestOnePortEverything(t *testing.T) {
 		}
 	})
 
-	t.Run("ftp", func(t *testing.T) {
-		for _, args := range [][]string{nil, {"--disable-epsv"}} {
-			r := curlOK(t, append(args, ftpBase+"/")...)
-			if !strings.Contains(r.stdout, "hello.txt") || !strings.Contains(r.stdout, "big.bin") {
-				t.Errorf("LIST %v: %q", args, r.stdout)
-			}
-		}
-		if r := curlOK(t, "--list-only", ftpBase+"/pub/"); strings.ReplaceAll(r.stdout, "\r", "") != "notes.txt\nreadme.txt\n" {
-			t.Errorf("NLST /pub/ = %q", r.stdout)
-		}
-		dir := t.TempDir()
-		for _, mode := range []struct {
-			name string
-			args []string
-		}{{"EPSV", nil}, {"PASV", []string{"--disable-epsv"}}} {
-			before := echoers.msgs.Load()
-			out := filepath.Join(dir, mode.name+".bin")
-			t0 := time.Now()
-			curlOK(t, append(mode.args, "-o", out, ftpBase+"/big.bin")...)
-			down := time.Since(t0)
-			if fileSum(t, out) != bigSum {
-				t.Fatalf("%s: the 50 MiB download differs", mode.name)
-			}
-			t0 = time.Now()
-			curlOK(t, append(mode.args, "-T", out, alice+"/pub/"+mode.name+".bin")...)
-			up := time.Since(t0)
-			if fileSum(t, filepath.Join(ftpRoot, "pub", mode.name+".bin")) != bigSum {
-				t.Fatalf("%s: the 50 MiB upload differs", mode.name)
-			}
-			during := echoers.msgs.Load() - before
-			t.Logf("%s: RETR 50 MiB in %s, STOR 50 MiB in %s; %d WebSocket echoes meanwhile",
-				mode.name, down.Round(time.Millisecond), up.Round(time.Millisecond), during)
-			if during < 4 {
-				t.Errorf("%s: only %d WebSocket echoes during the transfers", mode.name, during)
-			}
-		}
-	})
+	t.Run("ftp", func(t *testing.T) { multiFTP(t, ftpBase, alice, ftpRoot, bigSum, echoers) })
 
-	t.Run("bridge", func(t *testing.T) {
-		drainEOFs(backend)
-		d := websocket.Dialer{HandshakeTimeout: wsIOTimeout}
-		conn, _, err := d.Dial("ws://"+addr+"/bridge", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		bridgeRoundTrip(t, conn, "through the bridge")
-		if err := bridgePump(conn, 7, []int{1 << 20, 100, 64 << 10}, 3<<20); err != nil {
-			t.Fatal(err)
-		}
-		if err := wsGorillaClose(conn, 1000, "done"); !websocket.IsCloseError(err, 1000) {
-			t.Fatalf("close: %v", err)
-		}
-		select {
-		case <-backend.eofs:
-		case <-time.After(5 * time.Second):
-			t.Fatal("the backend never saw EOF")
-		}
-	})
+	t.Run("bridge", func(t *testing.T) { multiBridge(t, addr, backend) })
 
 	t.Run("browser chat", func(t *testing.T) {
 		browser := startBrowser(t)
@@ -296,4 +160,105 @@ func TestOnePortEverything(t *testing.T) {
 		}
 	}
 	srv.stop()
+}
+
+// multiHTTP: httpd.lua behind mux.lua serves files, HEAD, 304, 404,
+// keep-alive, refuses traversal and answers /stats.
+func multiHTTP(t *testing.T, httpBase, root, secret string) {
+	want, _ := os.ReadFile(filepath.Join(root, "hello.txt"))
+	if code, body := httpStatus(t, httpBase+"/hello.txt"); code != 200 || body != string(want) {
+		t.Errorf("GET /hello.txt = %d %q", code, body)
+	}
+	r := curlOK(t, "--head", "--write-out", "%{size_download}", httpBase+"/index.html")
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 200") || !strings.HasSuffix(r.stdout, "\r\n\r\n0") {
+		t.Errorf("HEAD /index.html: %q", r.stdout)
+	}
+	lm := httpHead(t, httpBase+"/hello.txt").Header.Get("Last-Modified")
+	if code, body := httpStatus(t, httpBase+"/hello.txt", "-H", "If-Modified-Since: "+lm); code != 304 || body != "" {
+		t.Errorf("If-Modified-Since = %d %q, want 304", code, body)
+	}
+	if code, _ := httpStatus(t, httpBase+"/no/such/file"); code != 404 {
+		t.Errorf("missing file = %d, want 404", code)
+	}
+	r = curlOK(t, "--verbose", "--write-out", "%{num_connects}\n",
+		httpBase+"/hello.txt", "-o", os.DevNull, httpBase+"/assets/site.css", "-o", os.DevNull,
+		httpBase+"/nope", "-o", os.DevNull, httpBase+"/chat/", "-o", os.DevNull)
+	if r.stdout != "1\n0\n0\n0\n" {
+		t.Errorf("keep-alive: connects per transfer %q, want 1 0 0 0", r.stdout)
+	}
+	for _, p := range []string{"/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/escape.txt", "/escape/secret.txt"} {
+		code, body := httpStatus(t, httpBase+p, "--path-as-is")
+		if code < 400 || strings.Contains(body, strings.TrimSpace(secret)) {
+			t.Errorf("traversal %s = %d %q", p, code, body)
+		}
+	}
+	var stats map[string]any
+	_, body := httpStatus(t, httpBase+"/stats")
+	if err := json.Unmarshal([]byte(body), &stats); err != nil || stats["poller"] != "epoll" {
+		t.Errorf("/stats = %q (%v)", body, err)
+	}
+}
+
+// multiFTP: ftp.lua behind mux.lua lists, and moves 50 MiB down and up
+// over EPSV and PASV byte for byte while the echo clients go on.
+func multiFTP(t *testing.T, ftpBase, alice, ftpRoot string, bigSum [32]byte, echoers *multiEchoers) {
+	for _, args := range [][]string{nil, {"--disable-epsv"}} {
+		r := curlOK(t, append(args, ftpBase+"/")...)
+		if !strings.Contains(r.stdout, "hello.txt") || !strings.Contains(r.stdout, "big.bin") {
+			t.Errorf("LIST %v: %q", args, r.stdout)
+		}
+	}
+	if r := curlOK(t, "--list-only", ftpBase+"/pub/"); strings.ReplaceAll(r.stdout, "\r", "") != "notes.txt\nreadme.txt\n" {
+		t.Errorf("NLST /pub/ = %q", r.stdout)
+	}
+	dir := t.TempDir()
+	for _, mode := range []struct {
+		name string
+		args []string
+	}{{"EPSV", nil}, {"PASV", []string{"--disable-epsv"}}} {
+		before := echoers.msgs.Load()
+		out := filepath.Join(dir, mode.name+".bin")
+		t0 := time.Now()
+		curlOK(t, append(mode.args, "-o", out, ftpBase+"/big.bin")...)
+		down := time.Since(t0)
+		if fileSum(t, out) != bigSum {
+			t.Fatalf("%s: the 50 MiB download differs", mode.name)
+		}
+		t0 = time.Now()
+		curlOK(t, append(mode.args, "-T", out, alice+"/pub/"+mode.name+".bin")...)
+		up := time.Since(t0)
+		if fileSum(t, filepath.Join(ftpRoot, "pub", mode.name+".bin")) != bigSum {
+			t.Fatalf("%s: the 50 MiB upload differs", mode.name)
+		}
+		during := echoers.msgs.Load() - before
+		t.Logf("%s: RETR 50 MiB in %s, STOR 50 MiB in %s; %d WebSocket echoes meanwhile",
+			mode.name, down.Round(time.Millisecond), up.Round(time.Millisecond), during)
+		if during < 4 {
+			t.Errorf("%s: only %d WebSocket echoes during the transfers", mode.name, during)
+		}
+	}
+}
+
+// multiBridge: the bridge example behind httpd.lua carries a round trip and
+// megabytes both ways, and a clean close reaches the backend as EOF.
+func multiBridge(t *testing.T, addr string, backend *bridgeEcho) {
+	drainEOFs(backend)
+	d := websocket.Dialer{HandshakeTimeout: wsIOTimeout}
+	conn, _, err := d.Dial("ws://"+addr+"/bridge", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	bridgeRoundTrip(t, conn, "through the bridge")
+	if err := bridgePump(conn, 7, []int{1 << 20, 100, 64 << 10}, 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := wsGorillaClose(conn, 1000, "done"); !websocket.IsCloseError(err, 1000) {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case <-backend.eofs:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend never saw EOF")
+	}
 }

@@ -6,42 +6,6 @@ import (
 	"time"
 )
 
-// rawPumpScript sends TOTAL bytes of a 16-byte pattern in 64 KiB chunks for
-// as long as send returns true, stops when it returns false, and goes on
-// from drain; it logs every false, every drain and the end.
-const rawPumpScript = `
-local C = {}
-local chunk = string.rep("0123456789abcdef", 4096) -- 64 KiB
-local TOTAL = 16 * 1024 * 1024
-
-function C:pump()
-  while self.sent < TOTAL do
-    self.sent = self.sent + #chunk
-    if not self.conn:send(chunk) then
-      self.falses = self.falses + 1
-      log.info("send returned false", "sent", string.format("%d", self.sent),
-        "buffered", string.format("%d", self.conn:buffered()), "n", tostring(self.falses))
-      return
-    end
-  end
-  self.conn:send("END\n")
-  log.info("all sent", "sent", string.format("%d", self.sent))
-end
-
-function C:start()
-  self.sent, self.falses, self.drains = 0, 0, 0
-  self:pump()
-end
-
-function C:drain()
-  self.drains = self.drains + 1
-  log.info("drain fired", "n", tostring(self.drains), "buffered", string.format("%d", self.conn:buffered()))
-  self:pump()
-end
-
-return C
-`
-
 // TestRawBackpressure: a script that sends while send returns true sees
 // false exactly when its queue passes --high-water (the default 1 MiB), as
 // conn:buffered() shows; while the client does not read, the server cannot
@@ -51,7 +15,7 @@ return C
 func TestRawBackpressure(t *testing.T) {
 	rawQuickExit(t)
 	const total = 16 << 20
-	script := writeScript(t, "pump.lua", rawPumpScript)
+	script := testdata(t, "raw/pump.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		c := rawDialSmallRcvBuf(t, srv.Addr)
@@ -100,26 +64,6 @@ func TestRawBackpressure(t *testing.T) {
 	})
 }
 
-// rawFloodScript ignores backpressure: every 5 ms a connection timer queues
-// 256 KiB more, whatever send says.
-const rawFloodScript = `
-local C = {}
-local chunk = string.rep("z", 64 * 1024)
-
-function C:tick()
-  for i = 1, 4 do self.conn:send(chunk) end
-  self.conn:after(0.005, function() self:tick() end)
-end
-
-function C:start() self:tick() end
-
-function C:closed(code, reason)
-  log.info("closed", "peer", self.conn.peer, "reason", reason, "code", tostring(code))
-end
-
-return C
-`
-
 // TestRawSlowConsumer: with --max-queued-bytes 1 MiB and --high-water
 // 256 KiB, four clients that never read while the script keeps sending are
 // each closed with reason "slow consumer" (code nil), every client sees its
@@ -128,7 +72,7 @@ return C
 func TestRawSlowConsumer(t *testing.T) {
 	rawQuickExit(t)
 	const clients = 4
-	script := writeScript(t, "flood.lua", rawFloodScript)
+	script := testdata(t, "raw/flood.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "--max-queued-bytes", "1048576", "--high-water", "262144", "--low-water", "65536", script)
 		rssBefore := srv.rssKiB()

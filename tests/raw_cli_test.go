@@ -8,14 +8,6 @@ import (
 	"testing"
 )
 
-// rawBadSyntax has a syntax error on line 3.
-const rawBadSyntax = `local C = {}
-function C:data(b)
-  local x = = 1
-end
-return C
-`
-
 // rawOneLine fails unless out, trimmed, is exactly one line.
 func rawOneLine(t *testing.T, what, out string) string {
 	t.Helper()
@@ -30,12 +22,12 @@ func rawOneLine(t *testing.T, what, out string) string {
 // 1 without listening, with one error line that names the script as
 // file:line.
 func TestRawCLISyntaxError(t *testing.T) {
-	script := writeScript(t, "bad.lua", rawBadSyntax)
+	script := testdata(t, "raw/bad_syntax.lua")
 	r := rawRunCLI(t, "", "-l", "127.0.0.1:0", script)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
-	if strings.Contains(r.stdout, "listening") {
+	if r.listened() {
 		t.Fatalf("listened despite the syntax error: %q", r.stdout)
 	}
 	line := rawOneLine(t, "syntax error", r.stderr)
@@ -48,19 +40,19 @@ func TestRawCLISyntaxError(t *testing.T) {
 // 1 with file:line for a syntax error and for an error raised while the
 // script loads.
 func TestRawCLICheck(t *testing.T) {
-	good := writeScript(t, "good.lua", "local C = {}\nfunction C:data(b) self.conn:send(b) end\nreturn C\n")
+	good := testdata(t, "raw/good.lua")
 	r := rawRunCLI(t, "", "--check", good)
 	if r.code != 0 || !strings.Contains(r.stdout, good) || !strings.Contains(r.stdout, "ok") {
 		t.Fatalf("--check good.lua: exit %d, stdout %q, stderr %q; want 0 and ok", r.code, r.stdout, r.stderr)
 	}
 
-	raising := writeScript(t, "raising.lua", "local C = {}\nerror(\"no config\")\nreturn C\n")
+	raising := testdata(t, "raw/raising.lua")
 	r = rawRunCLI(t, "", "--check", raising)
 	if r.code != 1 || !strings.Contains(r.stderr, raising+":2: no config") {
 		t.Fatalf("--check raising.lua: exit %d, stderr %q; want 1 and %q", r.code, r.stderr, raising+":2: no config")
 	}
 
-	bad := writeScript(t, "bad.lua", rawBadSyntax)
+	bad := testdata(t, "raw/bad_syntax.lua")
 	r = rawRunCLI(t, "", "--check", bad)
 	if r.code != 1 {
 		t.Fatalf("--check bad.lua: exit %d, want 1; stderr:\n%s", r.code, r.stderr)
@@ -87,12 +79,12 @@ func TestRawCLIStartFailures(t *testing.T) {
 	}
 	defer busy.Close()
 	r = rawRunCLI(t, "", "-l", busy.Addr().String(), "../scripts/tcp_echo.lua")
-	if r.code == 0 || !strings.Contains(r.stderr, "address already in use") || strings.Contains(r.stdout, "listening") {
+	if r.code == 0 || !strings.Contains(r.stderr, "address already in use") || r.listened() {
 		t.Fatalf("port in use: exit %d, stdout %q, stderr %q; want non-zero with 'address already in use'", r.code, r.stdout, r.stderr)
 	}
 
 	for _, ret := range []string{"42", "nil", `"Echo"`} {
-		notTable := writeScript(t, "nottable.lua", "return "+ret+"\n")
+		notTable := scriptFrom(t, "", "raw/returns.lua", ret)
 		r = rawRunCLI(t, "", "-l", "127.0.0.1:0", notTable)
 		if r.code != 1 || !strings.Contains(r.stderr, "must return its class table") || !strings.Contains(r.stderr, notTable) {
 			t.Fatalf("script returning %s: exit %d, stderr %q; want 1 and 'must return its class table'", ret, r.code, r.stderr)
@@ -113,7 +105,7 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		{"--gc-reserve", "-1"},
 	} {
 		r := rawRunCLI(t, "", append(args, "-l", "127.0.0.1:0", "../scripts/tcp_echo.lua")...)
-		if r.code != 2 || strings.Contains(r.stdout, "listening") || strings.TrimSpace(r.stderr) == "" {
+		if r.code != 2 || r.listened() || strings.TrimSpace(r.stderr) == "" {
 			t.Fatalf("pocketlua %q: exit %d, stdout %q, stderr %q; want 2 with a message", args, r.code, r.stdout, r.stderr)
 		}
 	}

@@ -100,20 +100,6 @@ func TestRawEchoHalfClose(t *testing.T) {
 	})
 }
 
-// rawCountingEcho echoes, and answers the line "count" with server.count().
-const rawCountingEcho = `
-local Echo = require "tcp_echo"
-local C = Echo:extend()
-function C:data(bytes)
-  if bytes == "count\n" then
-    self.conn:send(server.count() .. "\n")
-    return
-  end
-  Echo.data(self, bytes)
-end
-return C
-`
-
 // TestRawThousandConnections: 1,000 clients connect at once, each echoes
 // three distinct messages (every byte checked); with all of them open
 // server.count() is 1001 (they plus the asker), after they all close it is
@@ -121,7 +107,7 @@ return C
 // where they were.
 func TestRawThousandConnections(t *testing.T) {
 	const clients, msgs = 1000, 3
-	script := writeScript(t, "count.lua", rawCountingEcho)
+	script := testdata(t, "raw/counting_echo.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		fdsBefore := srv.openFDs()

@@ -7,56 +7,6 @@ import (
 	"time"
 )
 
-// rawFaultyScript echoes, and fails on command: in start (once armed by
-// another connection), in data, in closed, in a conn:after timer, or spins
-// for ever in data.
-const rawFaultyScript = `
-local C = {}
-local armed = {}
-
-function C:start()
-  if armed.start then
-    armed.start = false
-    error("boom in start") -- FAIL:start
-  end
-  self.conn:send("hello\n")
-end
-
-function C:data(bytes)
-  if bytes == "arm start\n" then
-    armed.start = true
-    self.conn:send("armed\n")
-  elseif bytes == "fail data\n" then
-    error("boom in data") -- FAIL:data
-  elseif bytes == "fail closed\n" then
-    self.fail_closed = true
-    self.conn:close()
-  elseif bytes == "fail closed later\n" then
-    self.fail_closed = true
-    self.conn:send("armed\n")
-  elseif bytes == "fail timer\n" then
-    self.conn:after(0.05, function()
-      error("boom in timer") -- FAIL:timer
-    end)
-    self.conn:send("scheduled\n")
-  elseif bytes == "spin\n" then
-    log.info("spinning", "peer", self.conn.peer)
-    while true do end
-  else
-    self.conn:send(bytes)
-  end
-end
-
-function C:closed(code, reason)
-  log.info("closed", "peer", self.conn.peer, "reason", reason)
-  if self.fail_closed then
-    error("boom in closed") -- FAIL:closed
-  end
-end
-
-return C
-`
-
 // TestRawLuaErrors: a Lua error in start, data, closed (after conn:close
 // and after the peer's half-close) or a conn:after callback closes only the
 // guilty connection (its client reads EOF; closed runs with reason "error"
@@ -65,9 +15,9 @@ return C
 // connection on the same server keeps echoing, as do new connections.
 func TestRawLuaErrors(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "faulty.lua", rawFaultyScript)
+	script := testdata(t, "raw/faulty.lua")
 	at := func(ev string) string {
-		return fmt.Sprintf("%s:%d: boom in %s", script, rawLineOf(t, rawFaultyScript, "FAIL:"+ev), ev)
+		return fmt.Sprintf("%s:%d: boom in %s", script, fileLineOf(t, script, "FAIL:"+ev), ev)
 	}
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
@@ -168,7 +118,7 @@ func TestRawLuaErrors(t *testing.T) {
 // (almost) no CPU.
 func TestRawHandlerTimeout(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "faulty.lua", rawFaultyScript)
+	script := testdata(t, "raw/faulty.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "--handler-timeout", "200ms", script)
 		healthy := dialRaw(t, srv.Addr)

@@ -196,6 +196,16 @@ func rawWaitLogs(t *testing.T, srv *server, d time.Duration, n int, subs ...stri
 	}
 }
 
+// fileLineOf is rawLineOf of the file at path.
+func fileLineOf(t *testing.T, path, marker string) int {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rawLineOf(t, string(src), marker)
+}
+
 // rawLineOf is the 1-based number of the only line of src that contains marker.
 func rawLineOf(t *testing.T, src, marker string) int {
 	t.Helper()
@@ -244,6 +254,9 @@ func rawRunCLI(t *testing.T, dir string, args ...string) rawCLIResult {
 	return rawCLIResult{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
 }
 
+// listened reports whether the run announced that it was listening.
+func (r rawCLIResult) listened() bool { return announced(r.stdout) || announced(r.stderr) }
+
 // rawWriteFile writes name (which may contain folders) under dir.
 func rawWriteFile(t *testing.T, dir, name, src string) string {
 	t.Helper()
@@ -259,10 +272,10 @@ func rawWriteFile(t *testing.T, dir, name, src string) string {
 
 // rawCPUTicks is the server's user+system CPU time in clock ticks (1/100 s).
 func (s *server) rawCPUTicks() int {
-	s.t.Helper()
+	s.tb.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
-		s.t.Fatal(err)
+		s.tb.Fatal(err)
 	}
 	// The command name may hold spaces; the fields after it are fixed.
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))

@@ -7,46 +7,6 @@ import (
 	"time"
 )
 
-// rawGatekeeperScript refuses new connections in accept while a connection
-// has asked it to, logging what accept(info) received.
-const rawGatekeeperScript = `
-local C = {}
-local refuse = false
-
-function C:accept(info)
-  log.info("accept", "peer", info.peer, "local_addr", info.local_addr,
-    "id_type", type(info.id), "refusing", tostring(refuse))
-  if refuse then return false end
-  return true
-end
-
-function C:start()
-  log.info("start", "peer", self.conn.peer, "id", tostring(self.conn.id))
-  self.conn:send("hello\n")
-end
-
-function C:data(bytes)
-  if bytes == "refuse\n" then
-    refuse = true
-    self.conn:send("ok\n")
-  elseif bytes == "admit\n" then
-    refuse = false
-    self.conn:send("ok\n")
-  elseif bytes == "stats\n" then
-    local s = server.stats()
-    self.conn:send(string.format("refused=%d count=%d\n", s.refused, server.count()))
-  else
-    self.conn:send(bytes)
-  end
-end
-
-function C:closed(code, reason)
-  log.info("closed", "peer", self.conn.peer, "reason", reason)
-end
-
-return C
-`
-
 // TestRawAcceptRefuses: accept(info) gets the peer and local addresses and
 // a numeric id; returning false closes the connection at once (the client
 // reads EOF with no bytes) without calling start or closed, counts in
@@ -54,7 +14,7 @@ return C
 // true again serves new connections.
 func TestRawAcceptRefuses(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "gate.lua", rawGatekeeperScript)
+	script := testdata(t, "raw/gatekeeper.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		ctl := dialRaw(t, srv.Addr)
@@ -96,41 +56,6 @@ func TestRawAcceptRefuses(t *testing.T) {
 	})
 }
 
-// rawListenersScript opens two listeners with their own classes while it
-// loads (server.socket_bind and server.listen), and more at run time on
-// request: one with a class, one with the defaults (host 127.0.0.1, a free
-// port, the main class).
-const rawListenersScript = `
-local Side = {}
-function Side:start() self.conn:send("side hello\n") end
-function Side:data(b) self.conn:send("side:" .. b) end
-
-local Third = {}
-function Third:data(b) self.conn:send("third:" .. b) end
-
-local Late = {}
-function Late:data(b) self.conn:send("late:" .. b) end
-
-local ln, host, port = server.socket_bind("127.0.0.1", 0, Side)
-log.info("side listener", "addr", host .. ":" .. port, "same", tostring(ln.port == port and ln.host == host))
-local l2, h2, p2 = server.listen{host = "127.0.0.1", port = 0, class = Third}
-log.info("third listener", "addr", h2 .. ":" .. p2, "same", tostring(l2.port == p2))
-
-local Main = {}
-function Main:data(b)
-  if b == "bind\n" then
-    local l, h, p = server.socket_bind("127.0.0.1", 0, Late)
-    self.conn:send("late " .. h .. ":" .. p .. "\n")
-  elseif b == "bind default\n" then
-    local l, h, p = server.socket_bind()
-    self.conn:send("default " .. h .. ":" .. p .. "\n")
-  else
-    self.conn:send("main:" .. b)
-  end
-end
-return Main
-`
-
 var rawAddrField = regexp.MustCompile(`addr=(\S+) same=(\S+)`)
 
 // TestRawSocketBindClasses: listeners opened from Lua, at load time with
@@ -142,7 +67,7 @@ var rawAddrField = regexp.MustCompile(`addr=(\S+) same=(\S+)`)
 // arguments binds 127.0.0.1 on a free port with the main class.
 func TestRawSocketBindClasses(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "listeners.lua", rawListenersScript)
+	script := testdata(t, "raw/listeners.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		addrOf := func(msg string) string {

@@ -10,10 +10,7 @@ import (
 // in full (a byte count of 1114112, not 1.114112e+06), fractions as
 // decimals.
 func TestRawLogValues(t *testing.T) {
-	script := writeScript(t, "logs.lua", `
-log.info("sizes", "bytes", 1114112, "small", 42, "half", 0.5, "neg", -3, "word", "x")
-return {}
-`)
+	script := testdata(t, "raw/log_values.lua")
 	r := rawRunCLI(t, "", "--check", script)
 	if r.code != 0 {
 		t.Fatalf("--check: exit %d; stderr:\n%s", r.code, r.stderr)

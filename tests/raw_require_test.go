@@ -7,25 +7,15 @@ import (
 	"time"
 )
 
-// rawGreeterMain answers every connection with the word of a module found
-// by require, then echoes.
-const rawGreeterMain = `
-local words = require "%s"
-local C = {}
-function C:start() self.conn:send(words.word .. "\n") end
-function C:data(b) self.conn:send(b) end
-return C
-`
-
 // TestRawRequireNextToScript: require finds a module in the main script's
 // own folder, whatever the working directory.
 func TestRawRequireNextToScript(t *testing.T) {
 	rawQuickExit(t)
 	dir := t.TempDir()
-	rawWriteFile(t, dir, "words.lua", `return { word = "from next door" }`)
-	main := rawWriteFile(t, dir, "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	rawWriteFile(t, dir, "words.lua", renderTestdata(t, "raw/words.lua", "from next door"))
+	main := scriptFrom(t, dir, "raw/greeter.lua", "words")
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServerIn(t, t.TempDir(), poller, main)
+		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
 		c.expect("from next door")
 		c.roundTrip("echo", "echo")
@@ -40,8 +30,8 @@ func TestRawRequireNextToScript(t *testing.T) {
 func TestRawRequireLuaPath(t *testing.T) {
 	rawQuickExit(t)
 	lib := t.TempDir()
-	rawWriteFile(t, lib, "shared/words.lua", `return { word = "from the -I folder" }`)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "shared.words", 1))
+	rawWriteFile(t, lib, "shared/words.lua", renderTestdata(t, "raw/words.lua", "from the -I folder"))
+	main := scriptFrom(t, "", "raw/greeter.lua", "shared.words")
 
 	r := rawRunCLI(t, "", "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "shared.words") {
@@ -61,8 +51,8 @@ func TestRawRequireLuaPath(t *testing.T) {
 // and the embedded batteries, never the working directory.
 func TestRawRequireWorkingDirIgnored(t *testing.T) {
 	cwd := t.TempDir()
-	rawWriteFile(t, cwd, "words.lua", `return { word = "from the working directory" }`)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", strings.Replace(rawGreeterMain, "%s", "words", 1))
+	rawWriteFile(t, cwd, "words.lua", renderTestdata(t, "raw/words.lua", "from the working directory"))
+	main := scriptFrom(t, "", "raw/greeter.lua", "words")
 	r := rawRunCLI(t, cwd, "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "words") {
 		t.Fatalf("--check with the module only in the working directory: exit %d, stderr %q; want 1", r.code, r.stderr)
@@ -75,20 +65,15 @@ func TestRawRequireWorkingDirIgnored(t *testing.T) {
 // default (echo.lua, a WebSocket echo) loads and answers a handshake.
 func TestRawRequireBatteriesElsewhere(t *testing.T) {
 	rawQuickExit(t)
-	main := rawWriteFile(t, t.TempDir(), "main.lua", `
-local Echo = require "tcp_echo"
-local FatClient = require "fatclient"
-assert(Echo.super == FatClient, "tcp_echo should extend fatclient")
-return Echo
-`)
+	main := testdata(t, "raw/batteries.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
-		srv := startServerIn(t, t.TempDir(), poller, main)
+		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
 		c.roundTrip("batteries included", "batteries included")
 		c.Close()
 		srv.stop()
 
-		def := startServerIn(t, t.TempDir(), poller)
+		def := launch{poller: poller, dir: t.TempDir()}.start(t)
 		ws := dialRaw(t, def.Addr)
 		ws.send("GET / HTTP/1.1\r\nHost: " + def.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

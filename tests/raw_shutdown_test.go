@@ -12,23 +12,12 @@ import (
 	"time"
 )
 
-// rawGreeterScript greets, echoes, and logs each close with its reason.
-const rawGreeterScript = `
-local C = {}
-function C:start() self.conn:send("hello\n") end
-function C:data(b) self.conn:send(b) end
-function C:closed(code, reason)
-  log.info("conn closed", "peer", self.conn.peer, "reason", reason)
-end
-return C
-`
-
 // TestRawMaxConns: with --max-conns 5 the sixth connection is closed at
 // once (EOF within a second, no greeting, no Lua event) while the five keep
 // echoing; once one of the five has closed, a new connection is served.
 func TestRawMaxConns(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "greeter.lua", rawGreeterScript)
+	script := testdata(t, "raw/greeter.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "--max-conns", "5", script)
 		cs := make([]*rawClient, 5)
@@ -60,27 +49,6 @@ func TestRawMaxConns(t *testing.T) {
 	})
 }
 
-// rawGoodbyeScript greets; on "fill <n>" it queues n bytes of a 16-byte
-// pattern and a goodbye line; closed logs its reason and what was still
-// queued in the server.
-const rawGoodbyeScript = `
-local C = {}
-function C:start() self.conn:send("hello\n") end
-function C:data(b)
-  local n = tonumber(b:match("^fill (%d+)\n$"))
-  if n then
-    self.conn:send(string.rep("0123456789abcdef", math.floor(n / 16)))
-    self.conn:send("goodbye\n")
-    log.info("filled", "peer", self.conn.peer)
-  end
-end
-function C:closed(code, reason)
-  log.info("conn closed", "peer", self.conn.peer, "reason", reason, "code", tostring(code),
-    "buffered", string.format("%d", self.conn:buffered()))
-end
-return C
-`
-
 var rawBufferedField = regexp.MustCompile(`buffered=(\d+)`)
 
 // TestRawSigterm: SIGTERM with 20 connections open, each with output its
@@ -94,7 +62,7 @@ func TestRawSigterm(t *testing.T) {
 	rawQuickExit(t)
 	const clients = 20
 	const grace = 5 * time.Second
-	script := writeScript(t, "goodbye.lua", rawGoodbyeScript)
+	script := testdata(t, "raw/goodbye.lua")
 	size := func(i int) int {
 		if i%5 == 0 {
 			return 6 << 20
@@ -187,7 +155,7 @@ func TestRawSigtermSlowReader(t *testing.T) {
 	rawQuickExit(t)
 	const size = 12 << 20
 	const grace = 10 * time.Second
-	script := writeScript(t, "goodbye.lua", rawGoodbyeScript)
+	script := testdata(t, "raw/goodbye.lua")
 	want := append(bytes.Repeat([]byte("0123456789abcdef"), size/16), "goodbye\n"...)
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "--shutdown-grace", grace.String(), script)

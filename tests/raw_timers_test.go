@@ -8,58 +8,6 @@ import (
 	"time"
 )
 
-// rawTimersScript drives conn:after, server.after and server.every from
-// line commands.
-const rawTimersScript = `
-local C = {}
-local ticker, ticks = nil, 0
-local selfticks = 0
-
-server.after(0.1, function() log.info("server after fired") end)
-
-function C:data(b)
-  local cmd = b:match("^(%S+)\n$")
-  if cmd == "after" then
-    self.conn:after(0.1, function() self.conn:send("after fired\n") end)
-    self.conn:send("scheduled\n")
-  elseif cmd == "every" then
-    ticks = 0
-    ticker = server.every(0.02, function() ticks = ticks + 1 end)
-    self.conn:send("started " .. tostring(ticker:pending()) .. "\n")
-  elseif cmd == "ticks" then
-    self.conn:send(ticks .. "\n")
-  elseif cmd == "cancel" then
-    local was = ticker:cancel()
-    local again = ticker:cancel()
-    self.conn:send(string.format("cancelled %d %s %s %s\n", ticks,
-      tostring(was), tostring(again), tostring(ticker:pending())))
-  elseif cmd == "selfcancel" then
-    selfticks = 0
-    local t
-    t = server.every(0.02, function()
-      selfticks = selfticks + 1
-      if selfticks == 3 then log.info("self cancel", "ret", tostring(t:cancel())) end
-    end)
-    self.conn:send("started\n")
-  elseif cmd == "selfticks" then
-    self.conn:send(selfticks .. "\n")
-  elseif cmd == "ghost" then
-    self.conn:after(0.1, function()
-      log.info("ghost timer fired")
-      self.conn:send("boo\n")
-    end)
-    self.conn:send("armed\n")
-  elseif cmd == "ghostclose" then
-    self.conn:after(0.1, function() log.info("ghost timer fired") end)
-    self.conn:close()
-  else
-    self.conn:send("?\n")
-  end
-end
-
-return C
-`
-
 // TestRawTimers: conn:after fires once, no earlier than asked, on its
 // connection; server.after fires once; server.every ticks at its interval
 // until timer:cancel() (which returns true, then false, and leaves pending
@@ -68,7 +16,7 @@ return C
 // the script) never fire and log nothing.
 func TestRawTimers(t *testing.T) {
 	rawQuickExit(t)
-	script := writeScript(t, "timers.lua", rawTimersScript)
+	script := testdata(t, "raw/timers.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		c := dialRaw(t, srv.Addr)
@@ -149,36 +97,13 @@ func rawAtoi(t *testing.T, s string) int {
 	return n
 }
 
-// rawBroadcastScript broadcasts on command, except the sender (given as
-// its instance or as its conn) or to everyone, and reports the count.
-const rawBroadcastScript = `
-local C = {}
-function C:start() self.conn:send("hello\n") end
-function C:data(b)
-  local cmd, arg = b:match("^(%S+) (%S+)\n$")
-  local n
-  if cmd == "bcast" then
-    n = server.broadcast(arg .. "\n", self)
-  elseif cmd == "bcastconn" then
-    n = server.broadcast(arg .. "\n", self.conn)
-  elseif cmd == "bcastall" then
-    n = server.broadcast(arg .. "\n")
-  else
-    self.conn:send("?\n")
-    return
-  end
-  self.conn:send("sent " .. n .. "\n")
-end
-return C
-`
-
 // TestRawBroadcast: server.broadcast(bytes, except) reaches every raw
 // connection but except (an instance or a conn) and returns how many it
 // reached; without except it reaches all, the sender included.
 func TestRawBroadcast(t *testing.T) {
 	rawQuickExit(t)
 	const clients = 5
-	script := writeScript(t, "bcast.lua", rawBroadcastScript)
+	script := testdata(t, "raw/broadcast.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		cs := make([]*rawClient, clients)

@@ -15,43 +15,10 @@ import (
 	"time"
 )
 
-// rlRawMain is a raw TCP class: every read is answered with "TAG\n", or
-// with the number of open connections for "count". {{RELOADED}} may add a
-// reloaded method.
-const rlRawMain = `
-local FatClient = require "fatclient"
-local TAG = require "tag"
-
-local C = FatClient:extend()
-C.TAG = TAG
-
-function C:start()
-  self.since = TAG
-end
-
-function C:data(bytes)
-  if bytes == "count\n" then
-    self.conn:send(server.count() .. "\n")
-  else
-    self.conn:send(TAG .. "\n")
-  end
-end
-{{RELOADED}}
-return C
-`
-
-const rlRawReloaded = `
-function C:reloaded(old_class)
-  self.from = old_class.TAG
-end
-`
-
-func rlRawFiles(tag string, reloaded bool) map[string]string {
-	r := ""
-	if reloaded {
-		r = rlRawReloaded
-	}
-	return map[string]string{"tag.lua": rlLuaString(tag), "main.lua": strings.Replace(rlRawMain, "{{RELOADED}}", r, 1)}
+// rlRawFiles is the raw TCP script of the reload benchmarks (see
+// tests/testdata/reload/raw_main.lua) and its tag module.
+func rlRawFiles(tb testing.TB, tag string, reloaded bool) map[string]string {
+	return map[string]string{"tag.lua": rlLuaString(tag), "main.lua": renderTestdata(tb, "reload/raw_main.lua", reloaded)}
 }
 
 // rlRawConn is a line-oriented raw TCP client.
@@ -82,8 +49,8 @@ func (c *rlRawConn) ask(line string) (string, error) {
 // ms/op as a custom metric). The probe is a fresh TCP connection per try.
 func BenchmarkWatchEditToLive(b *testing.B) {
 	dir := b.TempDir()
-	rlWriteFiles(b, dir, rlRawFiles("E0", false))
-	srv := rlStart(b, nil, "--watch", filepath.Join(dir, "main.lua"))
+	rlWriteFiles(b, dir, rlRawFiles(b, "E0", false))
+	srv := launch{}.start(b, "--watch", filepath.Join(dir, "main.lua"))
 	probe := func() string {
 		c, err := rlRawDial(srv.Addr)
 		if err != nil {
@@ -158,8 +125,8 @@ func BenchmarkReloadPause10k(b *testing.B) {
 		b.Skipf("RLIMIT_NOFILE hard limit %d is too low for %d connections", lim, conns)
 	}
 	dir := b.TempDir()
-	rlWriteFiles(b, dir, rlRawFiles("P0", false))
-	srv := rlStart(b, nil, filepath.Join(dir, "main.lua"))
+	rlWriteFiles(b, dir, rlRawFiles(b, "P0", false))
+	srv := launch{}.start(b, filepath.Join(dir, "main.lua"))
 
 	open := make([]net.Conn, conns)
 	var wg sync.WaitGroup
@@ -238,7 +205,7 @@ func BenchmarkReloadPause10k(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
-				rlWriteFiles(b, dir, rlRawFiles(fmt.Sprintf("P%d", version+1), variant.reloaded))
+				rlWriteFiles(b, dir, rlRawFiles(b, fmt.Sprintf("P%d", version+1), variant.reloaded))
 				b.StartTimer()
 				if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 					b.Fatal(err)

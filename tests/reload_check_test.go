@@ -41,26 +41,7 @@ func rlCheck(t *testing.T, args ...string) (int, string) {
 // and name the file and line in the standard Lua "file:line" form (the form
 // runtime errors and tracebacks use, and editors jump to).
 func TestReloadCheck(t *testing.T) {
-	dir := t.TempDir()
-	good := `local WebSocket = require "websocket"
-local TAG = require "goodmod"
-local C = WebSocket:extend()
-function C:message(data) self:send(TAG .. data) end
-return C
-`
-	rlWriteFiles(t, dir, map[string]string{
-		"good.lua":    good,
-		"goodmod.lua": "return 'ok:'\n",
-		// line 4: the unclosed call is detected at "end" on line 5
-		"syntax.lua":   "local WebSocket = require \"websocket\"\nlocal C = WebSocket:extend()\n\nfunction C:message(data)\n  self:send(data\nend\nreturn C\n",
-		"equals.lua":   "local WebSocket = require \"websocket\"\nlocal broken = = 1\nreturn WebSocket:extend()\n",
-		"throw.lua":    "local WebSocket = require \"websocket\"\nlocal C = WebSocket:extend()\nerror(\"boom at load\")\nreturn C\n",
-		"notable.lua":  "local WebSocket = require \"websocket\"\nlocal C = WebSocket:extend()\nreturn \"C\"\n",
-		"usesbad.lua":  "local WebSocket = require \"websocket\"\nlocal M = require \"badmod\"\nreturn WebSocket:extend()\n",
-		"badmod.lua":   "local M = {}\nfunction M.f(\n  return 1\nend\nreturn M\n",
-		"usesboom.lua": "local WebSocket = require \"websocket\"\nlocal M = require \"boommod\"\nreturn WebSocket:extend()\n",
-		"boommod.lua":  "local M = {}\n\nerror(\"boom in module\")\nreturn M\n",
-	})
+	dir := filepath.Dir(testdata(t, "reload/check/good.lua"))
 	path := func(name string) string { return filepath.Join(dir, name) }
 
 	t.Run("good", func(t *testing.T) {
@@ -116,7 +97,6 @@ return C
 	})
 
 	t.Run("missing module", func(t *testing.T) {
-		rlWriteFiles(t, dir, map[string]string{"usesnone.lua": "local WebSocket = require \"websocket\"\n\nlocal M = require \"nosuchmod\"\nreturn WebSocket:extend()\n"})
 		code, out := rlCheck(t, path("usesnone.lua"))
 		if code != 1 || !strings.Contains(out, path("usesnone.lua")+":3:") || !strings.Contains(out, "nosuchmod") {
 			t.Fatalf("exit %d, output %q; want 1 and %s:3: naming nosuchmod", code, out, path("usesnone.lua"))

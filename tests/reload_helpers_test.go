@@ -1,15 +1,12 @@
 package tests
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,91 +173,6 @@ func rlTail(s string, n int) string {
 		return s
 	}
 	return "...\n" + s[len(s)-n:]
-}
-
-// rlServer is a pocketlua process for tests and benchmarks that need a
-// testing.TB or extra environment (the shared harness takes a *testing.T).
-type rlServer struct {
-	tb   testing.TB
-	cmd  *exec.Cmd
-	Addr string
-	logs *syncBuffer
-	done chan struct{}
-}
-
-// rlStart runs pocketlua on a free loopback port with env added to the
-// environment and waits for its listening line; it is killed at cleanup.
-func rlStart(tb testing.TB, env []string, args ...string) *rlServer {
-	tb.Helper()
-	s := &rlServer{tb: tb, logs: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(binary, append([]string{"-l", "127.0.0.1:0"}, args...)...)
-	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stderr = s.logs
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := s.cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	go func() { s.cmd.Wait(); close(s.done) }()
-	tb.Cleanup(s.kill)
-	select {
-	case line := <-lines:
-		m := listeningLine.FindStringSubmatch(line)
-		if m == nil {
-			tb.Fatalf("unexpected first line %q; logs:\n%s", line, s.logs)
-		}
-		s.Addr = strings.Split(m[1], ", ")[0]
-	case <-s.done:
-		tb.Fatalf("pocketlua exited before listening; logs:\n%s", s.logs)
-	case <-time.After(20 * time.Second):
-		tb.Fatalf("pocketlua did not start; logs:\n%s", s.logs)
-	}
-	return s
-}
-
-func (s *rlServer) Logs() string { return s.logs.String() }
-
-func (s *rlServer) kill() {
-	select {
-	case <-s.done:
-	default:
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-}
-
-// stop sends SIGTERM and fails unless the server exits 0 within 15 s.
-func (s *rlServer) stop() {
-	s.tb.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-		if code := s.cmd.ProcessState.ExitCode(); code != 0 {
-			s.tb.Fatalf("server exit code %d; logs:\n%s", code, rlTail(s.Logs(), 4000))
-		}
-	case <-time.After(15 * time.Second):
-		s.tb.Fatalf("server did not exit after SIGTERM; logs:\n%s", rlTail(s.Logs(), 4000))
-	}
-}
-
-func (s *rlServer) rssKiB() int {
-	n, err := readProcKiB(s.cmd.Process.Pid, "VmRSS:")
-	if err != nil {
-		s.tb.Fatal(err)
-	}
-	return n
 }
 
 // rlForcedGC matches a GODEBUG=gctrace=1 line of a runtime.GC() call (which

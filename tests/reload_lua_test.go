@@ -11,57 +11,9 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// rlLuaReloadMain: "reload" calls server.reload(); "v" answers
-// "TAG|conn.version|server.version()|stats.version|stats.reloads";
-// "ticks" answers how often each version's server.every timer fired.
-const rlLuaReloadMain = `
-local WebSocket = require "websocket"
-local TAG = require "tag"
-
-local ticks = server.state("ticks", {})
-if ticks[TAG] == nil then -- every version starts its own repeating timer
-  ticks[TAG] = 0
-  server.every(0.01, function() ticks[TAG] = ticks[TAG] + 1 end)
-end
-
-local C = WebSocket:extend()
-C.TAG = TAG
-
-function C:message(data)
-  if data == "reload" then
-    server.reload()
-    self:send("reloading")
-  elseif data == "poison" then
-    self.poison = true
-    self:send("poisoned")
-  elseif data == "ticks" then
-    local names = {}
-    for k in pairs(ticks) do names[#names + 1] = k end
-    table.sort(names)
-    local out = {}
-    for _, k in ipairs(names) do out[#out + 1] = k .. "=" .. ticks[k] end
-    self:send(table.concat(out, ","))
-  else
-    local st = server.stats()
-    self:send(TAG .. "|" .. self.conn.version .. "|" .. server.version() .. "|" .. st.version .. "|" .. st.reloads)
-  end
-end
-{{RELOADED}}
-return C
-`
-
-func rlLuaReloadFiles(tag string, reloaded bool) map[string]string {
-	r := ""
-	if reloaded {
-		r = "function C:reloaded(old_class)\n" +
-			"  if self.poison then error(\"cannot migrate a poisoned instance\") end\n" +
-			"  self.from = old_class.TAG\n" +
-			"end"
-	}
-	return map[string]string{
-		"tag.lua":  rlLuaString(tag),
-		"main.lua": strings.Replace(rlLuaReloadMain, "{{RELOADED}}", r, 1),
-	}
+// rlLuaReloadFiles is tests/testdata/reload/lua_main.lua and its tag module.
+func rlLuaReloadFiles(t testing.TB, tag string, reloaded bool) map[string]string {
+	return map[string]string{"tag.lua": rlLuaString(tag), "main.lua": renderTestdata(t, "reload/lua_main.lua", reloaded)}
 }
 
 // rlParseTicks reads "L1=5,L2=3" into a map.
@@ -91,7 +43,7 @@ func TestReloadFromLua(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		dir := t.TempDir()
 		mainPath := filepath.Join(dir, "main.lua")
-		rlWriteFiles(t, dir, rlLuaReloadFiles("L1", false))
+		rlWriteFiles(t, dir, rlLuaReloadFiles(t, "L1", false))
 		srv := startServer(t, poller, mainPath)
 
 		expect := func(who, got, want string) {
@@ -114,7 +66,7 @@ func TestReloadFromLua(t *testing.T) {
 		expect("A (v1)", rlAsk(t, a, "v"), "L1|1|1|1|0")
 
 		// A good version without reloaded: A stays on v1, new B gets v2.
-		rlWriteFiles(t, dir, rlLuaReloadFiles("L2", false))
+		rlWriteFiles(t, dir, rlLuaReloadFiles(t, "L2", false))
 		expect("A", rlAsk(t, a, "reload"), "reloading")
 		waitVersion(2, "lua")
 		expect("A after reload to v2", rlAsk(t, a, "v"), "L1|1|2|2|1")
@@ -122,7 +74,7 @@ func TestReloadFromLua(t *testing.T) {
 		expect("B (new, v2)", rlAsk(t, b, "v"), "L2|2|2|2|1")
 
 		// A version with reloaded: A and B move to v3.
-		rlWriteFiles(t, dir, rlLuaReloadFiles("L3", true))
+		rlWriteFiles(t, dir, rlLuaReloadFiles(t, "L3", true))
 		expect("B", rlAsk(t, b, "reload"), "reloading")
 		waitVersion(3, "lua")
 		if r := rlReloads(srv.Logs())[1]; r.migrated != 2 || r.migrationFailed != 0 {
@@ -134,7 +86,7 @@ func TestReloadFromLua(t *testing.T) {
 		expect("C (new, v3)", rlAsk(t, c, "v"), "L3|3|3|3|2")
 
 		// A failing server.reload(): nothing changes, the failure is logged.
-		rlWriteFiles(t, dir, map[string]string{"main.lua": "local x = = 1\n", "tag.lua": rlLuaString("L4")})
+		rlWriteFiles(t, dir, map[string]string{"main.lua": testdataText(t, "reload/broken_main.lua"), "tag.lua": rlLuaString("L4")})
 		expect("C", rlAsk(t, c, "reload"), "reloading")
 		logs := rlWaitLog(t, srv.Logs, 10*time.Second, "the failed reload", func(l string) bool { return len(rlFailures(l)) >= 1 })
 		if f := rlFailures(logs)[0]; f.trigger != "lua" || f.version != 3 || !rlMentionsLine(f.err, mainPath, 1) {
@@ -148,7 +100,7 @@ func TestReloadFromLua(t *testing.T) {
 		// version and open, the failure is logged, the others move.
 		e := rlMustDial(t, srv.Addr)
 		expect("E", rlAsk(t, e, "poison"), "poisoned")
-		rlWriteFiles(t, dir, rlLuaReloadFiles("L5", true))
+		rlWriteFiles(t, dir, rlLuaReloadFiles(t, "L5", true))
 		expect("A", rlAsk(t, a, "reload"), "reloading")
 		waitVersion(4, "lua")
 		if r := rlReloads(srv.Logs())[2]; r.migrated != 4 || r.migrationFailed != 1 {

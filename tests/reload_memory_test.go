@@ -11,40 +11,9 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// rlMemMain: "reload" calls server.reload(); "v" answers server.version();
-// "mem" runs collectgarbage("collect") then answers
-// "collectgarbage('count')|#package.loaded|server.version()|server.count()";
-// anything else gets "TAG|payload" from the ballast module.
-const rlMemMain = `
-local WebSocket = require "websocket"
-local M = require "ballast"
-
-local C = WebSocket:extend()
-
-function C:message(data)
-  if data == "reload" then
-    server.reload()
-    self:send("ok")
-  elseif data == "v" then
-    self:send(tostring(server.version()))
-  elseif data == "mem" then
-    collectgarbage("collect")
-    local kb = collectgarbage("count")
-    local loaded = 0
-    for _ in pairs(package.loaded) do loaded = loaded + 1 end
-    self:send(tostring(kb) .. "|" .. loaded .. "|" .. server.version() .. "|" .. server.count())
-  else
-    self:send(M.tag .. "|" .. data)
-  end
-end
-
-return C
-`
-
-// rlBallast is a project module holding ~1,000 small tables, so that a
-// leaked version would cost a few hundred KiB and show in the RSS.
-func rlBallast(v int) string {
-	return fmt.Sprintf("local t = {tag = %q}\nfor i = 1, 1000 do t[i] = {i, \"item\" .. i} end\nreturn t\n", fmt.Sprintf("M%d", v))
+// rlBallast is version v of tests/testdata/reload/ballast.lua.
+func rlBallast(t testing.TB, v int) string {
+	return renderTestdata(t, "reload/ballast.lua", fmt.Sprintf("M%d", v))
 }
 
 type rlMem struct {
@@ -66,16 +35,16 @@ func (m rlMem) String() string {
 func TestReloadMemoryFlat(t *testing.T) {
 	const total = 1000
 	dir := t.TempDir()
-	rlWriteFiles(t, dir, map[string]string{"main.lua": rlMemMain, "ballast.lua": rlBallast(1)})
+	rlWriteFiles(t, dir, map[string]string{"main.lua": testdataText(t, "reload/mem_main.lua"), "ballast.lua": rlBallast(t, 1)})
 	// gctrace=1 makes the server print the live heap after every GC; Lua's
 	// collectgarbage("collect") is a runtime.GC() there, a "(forced)" line.
-	srv := rlStart(t, []string{"GODEBUG=gctrace=1"}, filepath.Join(dir, "main.lua"))
+	srv := launch{env: []string{"GODEBUG=gctrace=1"}}.start(t, filepath.Join(dir, "main.lua"))
 	ctl := rlMustDial(t, srv.Addr)
 
 	version := 1
 	reloadOnce := func() {
 		t.Helper()
-		rlWriteFiles(t, dir, map[string]string{"ballast.lua": rlBallast(version + 1)})
+		rlWriteFiles(t, dir, map[string]string{"ballast.lua": rlBallast(t, version+1)})
 		if got := rlAsk(t, ctl, "reload"); got != "ok" {
 			t.Fatalf("reload answered %q", got)
 		}

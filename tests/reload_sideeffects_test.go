@@ -10,29 +10,6 @@ import (
 	"time"
 )
 
-// rlSideGood answers "leak" with "port|ticks" from server.state("leak").
-const rlSideGood = `
-local WebSocket = require "websocket"
-local leak = server.state("leak", {port = 0, ticks = 0})
-local C = WebSocket:extend()
-function C:message(data)
-  self:send(leak.port .. "|" .. leak.ticks)
-end
-return C
-`
-
-// rlSideFailing starts a timer and opens a listener, then throws at load.
-const rlSideFailing = `
-local FatClient = require "fatclient"
-local leak = server.state("leak", {port = 0, ticks = 0})
-local X = FatClient:extend()
-function X:data(b) self.conn:send("served by the version that failed to load\n") end
-local _, _, port = server.listen{host = "127.0.0.1", port = 0, class = X}
-leak.port = port
-server.every(0.01, function() leak.ticks = leak.ticks + 1 end)
-error("boom after side effects")
-`
-
 // TestReloadFailedLoadHasNoSideEffects: the issue says a reload that fails
 // at load changes nothing and the old version keeps serving. A version that
 // opens a listener and starts a server.every timer before it throws must
@@ -42,18 +19,18 @@ error("boom after side effects")
 func TestReloadFailedLoadHasNoSideEffects(t *testing.T) {
 	dir := t.TempDir()
 	mainPath := filepath.Join(dir, "main.lua")
-	rlWriteFiles(t, dir, map[string]string{"main.lua": rlSideGood})
+	rlWriteFiles(t, dir, map[string]string{"main.lua": testdataText(t, "reload/side_good.lua")})
 	srv := startServer(t, "epoll", mainPath)
 	ctl := rlMustDial(t, srv.Addr)
 	if got := rlAsk(t, ctl, "leak"); got != "0|0" {
 		t.Fatalf("leak = %q before the reload", got)
 	}
 
-	rlWriteFiles(t, dir, map[string]string{"main.lua": rlSideFailing})
+	rlWriteFiles(t, dir, map[string]string{"main.lua": testdataText(t, "reload/side_failing.lua")})
 	srv.cmd.Process.Signal(syscall.SIGHUP)
 	logs := rlWaitLog(t, srv.Logs, 10*time.Second, "the failed reload", func(l string) bool { return len(rlFailures(l)) == 1 })
-	if f := rlFailures(logs)[0]; !rlMentionsLine(f.err, mainPath, 9) {
-		t.Fatalf("failure logged as %+v, want %s:9", f, mainPath)
+	if line := fileLineOf(t, mainPath, "boom after side effects"); !rlMentionsLine(rlFailures(logs)[0].err, mainPath, line) {
+		t.Fatalf("failure logged as %+v, want %s:%d", rlFailures(logs)[0], mainPath, line)
 	}
 	time.Sleep(200 * time.Millisecond)
 

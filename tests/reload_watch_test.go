@@ -4,27 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
 
-// rlWatchMain renders the --watch test's main script: it answers each
-// message with "<parts joined by +>|payload", one part per required module.
-func rlWatchMain(modules ...string) string {
-	var b strings.Builder
-	b.WriteString("local WebSocket = require \"websocket\"\n")
-	var parts []string
-	for i, m := range modules {
-		fmt.Fprintf(&b, "local M%d = require %q\n", i, m)
-		parts = append(parts, fmt.Sprintf("M%d", i))
-	}
-	b.WriteString("local W = WebSocket:extend()\n")
-	fmt.Fprintf(&b, "function W:message(data) self:send(%s .. \"|\" .. data) end\n", strings.Join(parts, " .. \"+\" .. "))
-	b.WriteString("return W\n")
-	return b.String()
+// rlWatchMain is tests/testdata/reload/watch_main.lua requiring modules.
+func rlWatchMain(t testing.TB, modules ...string) string {
+	return renderTestdata(t, "reload/watch_main.lua", modules)
 }
 
+// rlLuaString is a module that returns s.
 func rlLuaString(s string) string { return fmt.Sprintf("return %q\n", s) }
 
 // rlServedBy dials new connections until one answers with prefix want
@@ -61,7 +50,7 @@ func TestReloadWatch(t *testing.T) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		dir := t.TempDir()
 		mainPath, tagPath := filepath.Join(dir, "main.lua"), filepath.Join(dir, "tag.lua")
-		rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain("tag"), "tag.lua": rlLuaString("W1")})
+		rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain(t, "tag"), "tag.lua": rlLuaString("W1")})
 		srv := startServer(t, poller, "--watch", mainPath)
 		rlServedBy(t, srv.Addr, "W1", 5*time.Second)
 
@@ -114,7 +103,7 @@ func TestReloadWatch(t *testing.T) {
 			rlWriteFiles(t, dir, map[string]string{"extra.lua": rlLuaString("X1")})
 		})
 		step("main edited to require the new module", 1, 1, "W4+X1", func() {
-			rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain("tag", "extra")})
+			rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain(t, "tag", "extra")})
 		})
 		step("new module edited", 1, 1, "W4+X2", func() {
 			rlWriteFiles(t, dir, map[string]string{"extra.lua": rlLuaString("X2")})
@@ -126,7 +115,7 @@ func TestReloadWatch(t *testing.T) {
 		}
 		rlWriteFiles(t, dir, map[string]string{"lib/util.lua": rlLuaString("U1")})
 		step("main edited to require lib.util", 1, 1, "W4+X2+U1", func() {
-			rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain("tag", "extra", "lib.util")})
+			rlWriteFiles(t, dir, map[string]string{"main.lua": rlWatchMain(t, "tag", "extra", "lib.util")})
 		})
 		step("module in the new sub-folder edited", 1, 1, "W4+X2+U2", func() {
 			rlWriteFiles(t, dir, map[string]string{"lib/util.lua": rlLuaString("U2")})

@@ -14,15 +14,7 @@ import (
 // kernel spreads connections over both, each answers with its own state,
 // SIGHUP reloads both and SIGTERM stops both.
 func TestWorkersShareThePort(t *testing.T) {
-	script := writeScript(t, "who.lua", `
-local C = {}
-local served = 0 -- a global of this worker's Lua state
-function C:data(line)
-  served = served + 1
-  self.conn:send(string.format("worker=%d version=%d served=%d\n",
-    server.stats().worker, server.version(), served))
-end
-return C`)
+	script := testdata(t, "raw/who.lua")
 	srv := startServer(t, "epoll", "--workers", "2", script)
 	ask := func() string {
 		c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)

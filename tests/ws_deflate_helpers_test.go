@@ -15,39 +15,10 @@ import (
 	"testing"
 )
 
-// wsDeflateScript is a compressing echo class. opts is Lua table fields
-// added to its options (compress = true is always there). Besides echoing,
-// a text message "bcast:<kind>:<data>" broadcasts <data> as <kind> to
-// every WebSocket connection, and "stats" answers with the server's
-// bytes_out. open logs the negotiated extension.
-func wsDeflateScript(opts string) string {
-	return `local WebSocket = require "websocket"
-local Echo = WebSocket:extend()
-Echo.options = { compress = true, ` + opts + ` }
-
-function Echo:open(req)
-  log.info("deflate open", "conn", self.conn.id, "extensions", self.extensions or "none")
-end
-
-function Echo:message(data, kind)
-  local bkind, bdata = data:match("^bcast:(%a+):(.*)$")
-  if bkind then
-    server.broadcast(bdata, nil, bkind)
-    return
-  end
-  if not self.conn:send(data, kind) then self.conn:pause() end
-end
-
-function Echo:drain() self.conn:resume() end
-
-return Echo
-`
-}
-
 // wsStartDeflate runs a compressing echo server with the given options.
 func wsStartDeflate(t *testing.T, poller, opts string, flags ...string) *server {
 	t.Helper()
-	path := writeScript(t, "deflate_echo.lua", wsDeflateScript(opts))
+	path := scriptFrom(t, "", "ws/deflate_echo.lua", opts)
 	return startServer(t, poller, append(flags, path)...)
 }
 

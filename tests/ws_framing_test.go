@@ -166,18 +166,7 @@ func TestWSFraming(t *testing.T) {
 // input waits, reading resumes on drain, and every message comes back
 // once, whole, in order. Both pollers.
 func TestWSBackpressure(t *testing.T) {
-	script := writeScript(t, "probe.lua", `local Echo = require "echo"
-local Probe = Echo:extend()
-function Probe:message(data, kind)
-  Echo.message(self, data, kind)
-  if self.conn:buffered() > 262144 then log.info("probe: over high water") end
-end
-function Probe:drain()
-  log.info("probe: drain")
-  return Echo.drain(self)
-end
-return Probe
-`)
+	script := testdata(t, "ws/probe.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "--high-water", "262144", "--low-water", "65536", script)
 		d := &net.Dialer{Timeout: wsIOTimeout, Control: func(_, _ string, rc syscall.RawConn) error {

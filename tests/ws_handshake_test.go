@@ -8,14 +8,23 @@ import (
 	"time"
 )
 
-// TestWSHandshake: the opening handshake of RFC 6455 §4.2 against
-// scripts/echo.lua, on both pollers. Every refusal is an HTTP error with
-// the right status, after which the server closes TCP.
-func TestWSHandshake(t *testing.T) {
+// wsOnEcho runs fn against scripts/echo.lua on each poller, then stops the
+// server and wants a clean exit.
+func wsOnEcho(t *testing.T, fn func(t *testing.T, addr string)) {
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "../scripts/echo.lua")
-		addr := srv.Addr
+		fn(t, srv.Addr)
+		srv.stop()
+	})
+}
 
+// TestWSHandshake: the opening handshake of RFC 6455 §4.2 against
+// scripts/echo.lua, on both pollers. A valid request, whatever the case of
+// its tokens and however its bytes are cut, gets 101 with the right
+// Sec-WebSocket-Accept, and no subprotocol or extension the script did not
+// choose.
+func TestWSHandshake(t *testing.T) {
+	wsOnEcho(t, func(t *testing.T, addr string) {
 		t.Run("valid", func(t *testing.T) {
 			// The key and accept value of the example in RFC 6455 §1.3.
 			c := wsDialTCP(t, addr)
@@ -70,27 +79,6 @@ func TestWSHandshake(t *testing.T) {
 			c.echo(wsOpText, []byte("ok"))
 		})
 
-		t.Run("first-frame-in-handshake-write", func(t *testing.T) {
-			// A client may pipeline its first frame behind the request;
-			// those bytes must not be lost.
-			c := wsDial(t, addr, append(wsFrame(true, wsOpText, []byte("early bird")),
-				wsFrame(true, wsOpBinary, []byte{0, 1, 2})...)...)
-			c.expectFrame(wsOpText, []byte("early bird"))
-			c.expectFrame(wsOpBinary, []byte{0, 1, 2})
-			c.closeCleanly()
-		})
-
-		t.Run("partial-first-frame-in-handshake-write", func(t *testing.T) {
-			// The leftover after the request head is half a frame; the
-			// rest comes later.
-			f := wsFrame(true, wsOpText, []byte("split across the upgrade"))
-			c := wsDial(t, addr, f[:4]...)
-			time.Sleep(20 * time.Millisecond)
-			c.send(f[4:])
-			c.expectFrame(wsOpText, []byte("split across the upgrade"))
-			c.closeCleanly()
-		})
-
 		t.Run("subprotocol-offered-none-chosen", func(t *testing.T) {
 			// echo.lua selects no subprotocol: the answer must not name one
 			// (RFC 6455 §4.2.2).
@@ -127,15 +115,47 @@ func TestWSHandshake(t *testing.T) {
 			c.send(wsFrameWith(true, wsOpText, []byte("x"), wsFrameOpts{rsv: 0x40}))
 			c.expectClose(1002)
 		})
+	})
+}
+
+// TestWSHandshakeEarlyFrames: frames a client pipelines behind its
+// request (a whole frame, half a frame, a frame and a close) are served
+// after the upgrade, not lost.
+func TestWSHandshakeEarlyFrames(t *testing.T) {
+	wsOnEcho(t, func(t *testing.T, addr string) {
+		t.Run("first-frame-in-handshake-write", func(t *testing.T) {
+			// A client may pipeline its first frame behind the request;
+			// those bytes must not be lost.
+			c := wsDial(t, addr, append(wsFrame(true, wsOpText, []byte("early bird")),
+				wsFrame(true, wsOpBinary, []byte{0, 1, 2})...)...)
+			c.expectFrame(wsOpText, []byte("early bird"))
+			c.expectFrame(wsOpBinary, []byte{0, 1, 2})
+			c.closeCleanly()
+		})
+
+		t.Run("partial-first-frame-in-handshake-write", func(t *testing.T) {
+			// The leftover after the request head is half a frame; the
+			// rest comes later.
+			f := wsFrame(true, wsOpText, []byte("split across the upgrade"))
+			c := wsDial(t, addr, f[:4]...)
+			time.Sleep(20 * time.Millisecond)
+			c.send(f[4:])
+			c.expectFrame(wsOpText, []byte("split across the upgrade"))
+			c.closeCleanly()
+		})
 
 		t.Run("first-frame-and-close-in-handshake-write", func(t *testing.T) {
 			c := wsDial(t, addr, append(wsFrame(true, wsOpText, []byte("hi")), wsCloseFrame(1000, "bye")...)...)
 			c.expectFrame(wsOpText, []byte("hi"))
 			c.expectClose(1000)
 		})
+	})
+}
 
-		// ws.ParseRequest: 431 once the head is longer than max_head
-		// (8192 bytes); a head of exactly 8192 bytes is served.
+// TestWSHandshakeHeadSize: ws.ParseRequest answers 431 once the head is
+// longer than max_head (8192 bytes); a head of exactly 8192 bytes is served.
+func TestWSHandshakeHeadSize(t *testing.T) {
+	wsOnEcho(t, func(t *testing.T, addr string) {
 		for _, tc := range []struct {
 			size   int
 			status int
@@ -159,7 +179,14 @@ func TestWSHandshake(t *testing.T) {
 				}
 			})
 		}
+	})
+}
 
+// TestWSHandshakeRefusals: every refusal is an HTTP error with the right
+// status (426 with Sec-WebSocket-Version: 13), never an accept value, after
+// which the server closes TCP.
+func TestWSHandshakeRefusals(t *testing.T) {
+	wsOnEcho(t, func(t *testing.T, addr string) {
 		key := wsKey()
 		refusals := []struct {
 			name   string
@@ -225,7 +252,6 @@ func TestWSHandshake(t *testing.T) {
 				c.expectEOF()
 			})
 		}
-		srv.stop()
 	})
 }
 
@@ -233,13 +259,7 @@ func TestWSHandshake(t *testing.T) {
 // closed connection once the script's handshake_timeout passes; one that
 // completes in time is unaffected. Both pollers.
 func TestWSHandshakeTimeout(t *testing.T) {
-	script := writeScript(t, "slow_handshake.lua", `
-local WebSocket = require "websocket"
-local Echo = WebSocket:extend()
-Echo.options = { handshake_timeout = 0.3 }
-function Echo:message(data, kind) self:send(data, kind) end
-return Echo
-`)
+	script := testdata(t, "ws/slow_handshake.lua")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, script)
 		for _, tc := range []struct{ name, sent string }{

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,15 +20,7 @@ func (c *wsClient) answerClose(code int) {
 // --handler-timeout, costs its own connection a close 1011 and a logged
 // traceback; every other connection goes on. Epoll only.
 func TestWSLuaError(t *testing.T) {
-	script := writeScript(t, "boom.lua", `local WebSocket = require "websocket"
-local Boom = WebSocket:extend()
-function Boom:message(data, kind)
-  if data == "boom" then error("boom requested by the client") end
-  if data == "spin" then while true do end end
-  self:send(data, kind)
-end
-return Boom
-`)
+	script := testdata(t, "ws/boom.lua")
 	srv := startServer(t, "epoll", "--handler-timeout", "300ms", script)
 	addr := srv.Addr
 
@@ -44,7 +37,8 @@ return Boom
 		waitFor(t, 5*time.Second, "the error in the log", func() bool {
 			return strings.Contains(srv.Logs(), "boom requested by the client")
 		})
-		if logs := srv.Logs(); !strings.Contains(logs, "boom.lua:4") {
+		at := fmt.Sprintf("boom.lua:%d", fileLineOf(t, script, "boom requested"))
+		if logs := srv.Logs(); !strings.Contains(logs, at) {
 			t.Fatalf("the log names no file:line for the error; logs:\n%s", logs)
 		}
 	})

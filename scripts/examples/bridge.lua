@@ -8,7 +8,7 @@
 -- or, from a script of your own (with -I scripts/examples):
 --
 --   local Bridge = require "bridge"
---   return Bridge:extend({ options = { backend = "127.0.0.1:5900" } })
+--   return Bridge:extend({ backend = "127.0.0.1:5900" })
 --
 -- Backpressure runs both ways: when one side's send returns false, the
 -- other side stops reading (conn:pause) until the slow side drains, so
@@ -19,22 +19,11 @@ local FatClient = require "fatclient"
 
 local Bridge = WebSocket:extend()
 
--- Defaults for the bridge's own options; Bridge.options (or a subclass's
--- options) overrides any of them, and the WebSocket options too.
-Bridge.defaults = {
-  backend = os.getenv("BRIDGE_BACKEND") or "127.0.0.1:5900", -- host:port ([::1]:port for IPv6)
-  connect_timeout = 5,      -- seconds to reach the backend, then close 1011
-  kind = "binary",          -- message kind for the backend's bytes
-}
-Bridge.options = {}
-
-function Bridge:option(name)
-  local opts = self.options
-  local v = opts and opts[name]
-  if v == nil then v = Bridge.defaults[name] end
-  if v == nil then v = WebSocket.option(self, name) end
-  return v
-end
+-- The bridge's own options, as class fields like the WebSocket ones; a
+-- subclass overrides any of them.
+Bridge.backend = os.getenv("BRIDGE_BACKEND") or "127.0.0.1:5900" -- host:port ([::1]:port for IPv6)
+Bridge.connect_timeout = 5 -- seconds to reach the backend, then close 1011
+Bridge.kind = "binary"     -- message kind for the backend's bytes
 
 -- backend_for(req) picks the backend of one client: host, port. Override it
 -- to route by path or token (req.path, req.query).

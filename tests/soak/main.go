@@ -4,8 +4,8 @@
 //	go run ./tests/soak -d 10m -out /tmp/soak
 //
 // It builds pocketlua and pocketbench, starts the server with a soak script
-// (a WebSocket echo, a room that receives a broadcast every 100 ms, and a
-// stats port), and runs at once:
+// (soak.lua beside this file: a WebSocket echo, a room that receives a
+// broadcast every 100 ms, and a stats port), and runs at once:
 //
 //   - pocketbench echo: -c 32 connections echoing 128-byte messages;
 //   - pocketbench connect: 2 dialers connecting, echoing once, closing;
@@ -40,63 +40,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-const soakScript = `-- soak.lua: echo, a broadcast room and a stats port, reload-safe
-local WebSocket = require "websocket"
-
--- Room membership is a field on the instance, and the broadcast walks
--- server.connections(). A set table (members[self] = true ... = nil) would
--- grow for ever: gopher-lua 1.1.2 never forgets a deleted hash key, so the
--- set keeps every instance it ever held (docs/RELIABILITY.md).
-local st = server.state("soak", { n = 0 })
-
-if not st.stats_port then
-  local Stats = {}
-  function Stats:start()
-    local s, parts = server.stats(), {}
-    for k, v in pairs(s) do parts[#parts + 1] = k .. "=" .. tostring(v) end
-    table.sort(parts)
-    self.conn:send(table.concat(parts, " ") .. "\n")
-    self.conn:close()
-  end
-  local _, _, port = server.socket_bind("127.0.0.1", 0, Stats)
-  st.stats_port = port
-  log.info("soak stats", "port", port)
-end
-
-if not st.ticker then
-  local payload = ("b"):rep(1024)
-  st.ticker = server.every(0.1, function()
-    st.n = st.n + 1
-    for _, m in ipairs(server.connections()) do
-      if m.room then m:send(payload, "binary") end
-    end
-  end)
-end
-
-local Soak = WebSocket:extend()
-
-function Soak:open(req)
-  if req.path == "/room" then self.room = true end
-end
-
-function Soak:message(data, kind)
-  if self.room then
-    -- some Lua garbage per message: a coroutine left suspended, a gsub
-    local co = coroutine.create(function(x) coroutine.yield(x) end)
-    coroutine.resume(co, data)
-    self:send("ack:" .. (data:gsub("%d", "#")))
-    return
-  end
-  if not self.conn:send(data, kind) then self.conn:pause() end
-end
-
-function Soak:drain() self.conn:resume() end
-
-function Soak:reloaded(old) end
-
-return Soak
-`
-
 var loads, scriptFile string
 
 func want(load string) bool { return strings.Contains(","+loads+",", ","+load+",") }
@@ -116,7 +59,7 @@ func main() {
 	every := flag.Duration("every", 10*time.Second, "sampling interval")
 	out := flag.String("out", "soak-out", "folder for soak.csv, soak.txt and the logs")
 	flag.StringVar(&loads, "load", "echo,connect,room,reload", "which loads to run (for narrowing a leak down)")
-	flag.StringVar(&scriptFile, "script", "", "a Lua script to run instead of the built-in soak script (same stats port and room protocol)")
+	flag.StringVar(&scriptFile, "script", "", "a Lua script to run instead of tests/soak/soak.lua (same stats port and room protocol; require \"soak_room\" gives both)")
 	flag.Parse()
 	if err := run(*dur, *every, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -141,17 +84,11 @@ func run(dur, every time.Duration, out string) error {
 			return fmt.Errorf("building %s: %w", p, err)
 		}
 	}
-	src := soakScript
+	script := filepath.Join(root, "tests", "soak", "soak.lua")
 	if scriptFile != "" {
-		b, err := os.ReadFile(scriptFile)
-		if err != nil {
+		if script, err = filepath.Abs(scriptFile); err != nil {
 			return err
 		}
-		src = string(b)
-	}
-	script := filepath.Join(out, "soak.lua")
-	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
-		return err
 	}
 
 	// The server.
@@ -160,7 +97,8 @@ func run(dur, every time.Duration, out string) error {
 		return err
 	}
 	defer logf.Close()
-	srv := exec.Command(filepath.Join(bin, "pocketlua"), "-l", "127.0.0.1:0", script)
+	srv := exec.Command(filepath.Join(bin, "pocketlua"), "-l", "127.0.0.1:0",
+		"-I", filepath.Join(root, "tests", "soak"), script)
 	srv.Stderr = logf
 	stdout, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {

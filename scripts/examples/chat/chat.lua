@@ -13,13 +13,12 @@
 -- connections keep their rooms and the new code sees them.
 local WebSocket = require "websocket"
 local json = require "json"
+local Httpd = require "httpd"
 
 local Chat = WebSocket:extend()
-Chat.options = {
-  max_message = 16 * 1024,  -- a chat line, not a file
-  ping_interval = 30,       -- keep idle browsers' NAT entries alive
-  idle_timeout = 120,
-}
+Chat.max_message = 16 * 1024 -- a chat line, not a file
+Chat.ping_interval = 30      -- keep idle browsers' NAT entries alive
+Chat.idle_timeout = 120
 Chat.max_text = 2000        -- bytes of one message's text
 Chat.max_name = 24
 
@@ -31,17 +30,6 @@ Chat.max_name = 24
 -- it (join never runs inside a traversal of the table it compacts).
 local state = server.state("chat", { rooms = {} })
 local rooms = state.rooms
-
-local function unescape(s)
-  s = s:gsub("+", " ")
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local function query_param(query, key)
-  for k, v in (query or ""):gmatch("([^&=]+)=([^&]*)") do
-    if unescape(k) == key then return unescape(v) end
-  end
-end
 
 local function clean(s, max)
   if type(s) ~= "string" then return nil end
@@ -115,8 +103,8 @@ function Chat:leave()
 end
 
 function Chat:open(req)
-  local room = query_param(req.query, "room")
-  if room then self:join(room, query_param(req.query, "name")) end
+  local q = Httpd.parse_query(req.query)
+  if q.room then self:join(q.room, q.name) end
 end
 
 function Chat:message(payload, kind)
