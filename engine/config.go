@@ -11,7 +11,7 @@ import (
 // Config is everything the server needs; the CLI fills it from flags.
 // Zero fields take the defaults named below.
 type Config struct {
-	Listen         []string      // host:port addresses; default DefaultListen
+	Listen         []string      // host:port addresses (":port": AllInterfaces); default DefaultListen
 	Script         string        // main script path; empty runs DefaultScript from Batteries
 	DefaultScript  string        // battery run when Script is empty
 	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
@@ -39,6 +39,7 @@ type Config struct {
 // Defaults.
 const (
 	DefaultListen         = "127.0.0.1:9002"
+	AllInterfaces         = "0.0.0.0" // what an empty host in Config.Listen binds
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
 	DefaultHandlerTimeout = 2 * time.Second

@@ -107,6 +107,9 @@ func New(cfg Config) (*Server, error) {
 			s.close()
 			return nil, err
 		}
+		if host == "" {
+			host = AllInterfaces // ":port", as in Go and most servers
+		}
 		l, err := s.bind(host, port, nil)
 		if err != nil {
 			s.close()
@@ -249,6 +252,17 @@ func (s *Server) Addrs() []string {
 	var out []string
 	for _, l := range s.listeners {
 		if l.configured {
+			out = append(out, l.ln.Addr())
+		}
+	}
+	return out
+}
+
+// ScriptAddrs lists the listeners the main script opened, with real ports.
+func (s *Server) ScriptAddrs() []string {
+	var out []string
+	for _, l := range s.listeners {
+		if !l.configured {
 			out = append(out, l.ln.Addr())
 		}
 	}

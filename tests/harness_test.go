@@ -1,9 +1,10 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,7 +80,72 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningLine = regexp.MustCompile(`listening on (.+) \(script`)
+// listenAttr finds the addr attribute of a text-format log line.
+var listenAttr = regexp.MustCompile(`(?:^| )addr=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// listeningAddrs reads the server's startup record, msg "listening" in the
+// text or the JSON log format: the --listen addresses, in order.
+func listeningAddrs(line string) ([]string, bool) {
+	var addr string
+	if strings.HasPrefix(line, "{") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "listening" {
+			return nil, false
+		}
+		addr = rec.Addr
+	} else {
+		if !strings.Contains(line, " msg=listening ") {
+			return nil, false
+		}
+		m := listenAttr.FindStringSubmatch(line)
+		if m == nil {
+			return nil, false
+		}
+		addr = m[1]
+		if u, err := strconv.Unquote(addr); err == nil {
+			addr = u
+		}
+	}
+	if addr == "" {
+		return nil, false
+	}
+	return strings.Split(addr, ","), true
+}
+
+// listeningWatch is a writer for the server's stderr: it keeps everything
+// in logs and sends the addresses of the listening line, once.
+func listeningWatch(logs *syncBuffer) (io.Writer, <-chan []string) {
+	w := &listeningWriter{logs: logs, addrs: make(chan []string, 1)}
+	return w, w.addrs
+}
+
+type listeningWriter struct {
+	logs    *syncBuffer
+	partial []byte // the line being written
+	addrs   chan []string
+	sent    bool
+}
+
+// Write is called from one goroutine (exec's stderr copier).
+func (w *listeningWriter) Write(p []byte) (int, error) {
+	w.logs.Write(p)
+	if w.sent {
+		return len(p), nil
+	}
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if a, ok := listeningAddrs(string(w.partial[:i])); ok {
+			w.sent, w.partial = true, nil
+			w.addrs <- a
+			return len(p), nil
+		}
+		w.partial = w.partial[i+1:]
+	}
+}
 
 // startServer runs pocketlua with args (flags, then an optional script) on a
 // free loopback port unless args name one, and waits for its listening line.
@@ -117,35 +183,17 @@ func startServerWrapped(t *testing.T, dir string, wrapper []string, poller strin
 		s.cmd = exec.Command(wrapper[0], append(append(wrapper[1:len(wrapper):len(wrapper)], binary), full...)...)
 	}
 	s.cmd.Dir = dir
-	s.cmd.Stderr = s.logs
+	stderr, listening := listeningWatch(s.logs)
+	s.cmd.Stderr = stderr
 	// A race-built server would wait 1 s at exit for nothing.
 	s.cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
 	go func() { s.err = s.cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.kill() })
 	select {
-	case line := <-lines:
-		m := listeningLine.FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("unexpected first line %q; logs:\n%s", line, s.logs)
-		}
-		s.All = strings.Split(m[1], ", ")
+	case s.All = <-listening:
 		s.Addr = s.All[0]
 	case <-s.done:
 		t.Fatalf("pocketlua exited before listening: %v; logs:\n%s", s.err, s.logs)

@@ -35,8 +35,8 @@ func TestRawCLISyntaxError(t *testing.T) {
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
-	if strings.Contains(r.stdout, "listening") {
-		t.Fatalf("listened despite the syntax error: %q", r.stdout)
+	if strings.Contains(r.stderr, "msg=listening") {
+		t.Fatalf("listened despite the syntax error: %q", r.stderr)
 	}
 	line := rawOneLine(t, "syntax error", r.stderr)
 	if want := script + ":3"; !strings.Contains(line, want) {
@@ -87,7 +87,7 @@ func TestRawCLIStartFailures(t *testing.T) {
 	}
 	defer busy.Close()
 	r = rawRunCLI(t, "", "-l", busy.Addr().String(), "../scripts/tcp_echo.lua")
-	if r.code == 0 || !strings.Contains(r.stderr, "address already in use") || strings.Contains(r.stdout, "listening") {
+	if r.code == 0 || !strings.Contains(r.stderr, "address already in use") || strings.Contains(r.stderr, "msg=listening") {
 		t.Fatalf("port in use: exit %d, stdout %q, stderr %q; want non-zero with 'address already in use'", r.code, r.stdout, r.stderr)
 	}
 
@@ -113,7 +113,7 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		{"--gc-reserve", "-1"},
 	} {
 		r := rawRunCLI(t, "", append(args, "-l", "127.0.0.1:0", "../scripts/tcp_echo.lua")...)
-		if r.code != 2 || strings.Contains(r.stdout, "listening") || strings.TrimSpace(r.stderr) == "" {
+		if r.code != 2 || strings.Contains(r.stderr, "msg=listening") || strings.TrimSpace(r.stderr) == "" {
 			t.Fatalf("pocketlua %q: exit %d, stdout %q, stderr %q; want 2 with a message", args, r.code, r.stdout, r.stderr)
 		}
 	}

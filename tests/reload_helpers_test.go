@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -195,33 +194,16 @@ func rlStart(tb testing.TB, env []string, args ...string) *rlServer {
 	s := &rlServer{tb: tb, logs: &syncBuffer{}, done: make(chan struct{})}
 	s.cmd = exec.Command(binary, append([]string{"-l", "127.0.0.1:0"}, args...)...)
 	s.cmd.Env = append(os.Environ(), env...)
-	s.cmd.Stderr = s.logs
-	out, err := s.cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	stderr, listening := listeningWatch(s.logs)
+	s.cmd.Stderr = stderr
 	if err := s.cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
 	go func() { s.cmd.Wait(); close(s.done) }()
 	tb.Cleanup(s.kill)
 	select {
-	case line := <-lines:
-		m := listeningLine.FindStringSubmatch(line)
-		if m == nil {
-			tb.Fatalf("unexpected first line %q; logs:\n%s", line, s.logs)
-		}
-		s.Addr = strings.Split(m[1], ", ")[0]
+	case addrs := <-listening:
+		s.Addr = addrs[0]
 	case <-s.done:
 		tb.Fatalf("pocketlua exited before listening; logs:\n%s", s.logs)
 	case <-time.After(20 * time.Second):

@@ -1,9 +1,7 @@
 package tests
 
 import (
-	"bufio"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,18 +15,17 @@ func BenchmarkStartupToListening(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		cmd := exec.Command(binary, "-l", "127.0.0.1:0")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			b.Fatal(err)
-		}
+		stderr, listening := listeningWatch(&syncBuffer{})
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		line, err := bufio.NewReader(out).ReadString('\n')
-		elapsed := time.Since(start)
-		if err != nil || !strings.Contains(line, "listening on") {
-			b.Fatalf("no listening line: %q %v", line, err)
+		select {
+		case <-listening:
+		case <-time.After(20 * time.Second):
+			b.Fatal("no listening line")
 		}
+		elapsed := time.Since(start)
 		total += elapsed
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()

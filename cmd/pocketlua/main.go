@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -97,12 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}()
-	workers := ""
-	if len(srvs) > 1 {
-		workers = fmt.Sprintf(", %d workers", len(srvs))
-	}
-	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
-		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
+	logListening(logger, srvs)
 
 	// A pointer-free object the collector counts but never scans: it raises
 	// the collection goal without costing RSS (its pages come fresh from the
@@ -272,7 +268,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationAsString}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -280,6 +276,15 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// durationAsString writes durations as "1.5s" in both formats (the JSON
+// handler would write nanoseconds).
+func durationAsString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // byteSize is a flag value in bytes: a number, or one with a unit suffix
@@ -312,3 +317,21 @@ func (b *byteSize) Set(s string) error {
 }
 
 func (b *byteSize) Type() string { return "size" }
+
+// logListening writes the startup line: the --listen addresses (what a
+// client dials, and what the tests read), then the listeners the main
+// script opened. It is one slog record like every other line.
+func logListening(logger *slog.Logger, srvs []*engine.Server) {
+	first := srvs[0]
+	attrs := []any{"addr", strings.Join(first.Addrs(), ",")}
+	if extra := first.ScriptAddrs(); len(extra) > 0 {
+		attrs = append(attrs, "script_listeners", strings.Join(extra, ","))
+	}
+	attrs = append(attrs, "script", first.Script(), "poller", first.PollerName(), "workers", len(srvs), "version", version)
+	logger.Info("listening", attrs...)
+	for _, a := range first.Addrs() {
+		if host, _, err := net.SplitHostPort(a); err == nil && (host == "0.0.0.0" || host == "::") {
+			logger.Info("listening on all interfaces: reachable from other machines", "addr", a)
+		}
+	}
+}
