@@ -38,6 +38,18 @@ function FatClient:become(class, bytes)
   return self
 end
 
+-- self:log_http(req, status, bytes): the access line of one HTTP answer
+-- (httpd.lua's responses, websocket.lua's handshakes), when the class or
+-- the instance sets access_log. A 401 or 403 is logged as "http denied"
+-- at warn even without it: operators watch for guessing.
+function FatClient:log_http(req, status, bytes)
+  local denied = status == 401 or status == 403
+  if not self.access_log and not denied then return end
+  local emit = self.access_log and log.info or log.warn
+  emit(denied and "http denied" or "http", "peer", self.conn.peer, "method", req and req.method or "-",
+    "path", req and req.target or "-", "status", status, "bytes", bytes or 0)
+end
+
 -- self:after(seconds, fn) calls fn(self) later; cancelled if the connection ends.
 function FatClient:after(seconds, fn)
   return self.conn:after(seconds, function() fn(self) end)

@@ -15,6 +15,7 @@
 local FatClient = require "fatclient"
 local http = require "http"
 local fs = require "fs"
+local json = require "json"
 
 local Httpd = FatClient:extend()
 
@@ -61,6 +62,12 @@ local function has_token(value, token)
     if item:match("^%s*(.-)%s*$") == token then return true end
   end
   return false
+end
+
+-- body_bytes is the length of a whole response's body (after the head).
+local function body_bytes(response)
+  local e = response:find("\r\n\r\n", 1, true)
+  return e and #response - e - 3 or 0
 end
 
 local function clean_value(v)
@@ -114,6 +121,31 @@ local function become(self, Class, bytes)
   if bytes and bytes ~= "" and self.conn:is_open() and self.data then self:data(bytes) end
 end
 
+-- checked_response turns what a handler gave into status, body text and
+-- the Content-Type it implies, or nil and why it cannot be sent. A string
+-- alone is a 200 body; a table body is sent as JSON.
+local function checked_response(status, body, headers)
+  if type(status) == "string" and body == nil then
+    body = status -- two statements: gopher-lua mis-orders "status, body = 200, status"
+    status = 200
+  end
+  if type(status) ~= "number" or status ~= math.floor(status) or status < 100 or status > 599 then
+    return nil, "status must be a number from 100 to 599, got " .. type(status) .. " " .. tostring(status)
+  end
+  if headers ~= nil and type(headers) ~= "table" then
+    return nil, "headers must be a table, got " .. type(headers)
+  end
+  local bt = type(body)
+  if body == nil then return status, "", nil end
+  if bt == "string" or bt == "number" then return status, tostring(body), "text/plain; charset=utf-8" end
+  if bt == "table" then
+    local ok, text = pcall(json.encode, body)
+    if not ok then return nil, "table body cannot be sent as JSON: " .. tostring(text) end
+    return status, text, "application/json"
+  end
+  return nil, "body must be a string, a number or a table (sent as JSON), got " .. bt
+end
+
 ---------------------------------------------------------------------------
 -- the response object handed to route handlers
 
@@ -135,13 +167,20 @@ function Response:send(status, body, headers)
   self.sent = true
   local client = self.client
   if client._req ~= self.req or not client.conn:is_open() then return false end
+  local content_type
+  status, body, content_type = checked_response(status, body, headers)
+  if not status then
+    log.error("http handler gave an unusable response; answering 500", "route", self.route,
+      "method", self.req.method, "path", self.req.path, "err", body)
+    client:error(self.req, 500)
+    return true
+  end
   for k, v in pairs(headers or {}) do self.headers[k] = v end
-  body = body == nil and "" or tostring(body)
   local has_type = false
   for k in pairs(self.headers) do
-    if k:lower() == "content-type" then has_type = true end
+    if tostring(k):lower() == "content-type" then has_type = true end
   end
-  if not has_type and body ~= "" then self.headers["Content-Type"] = "text/plain; charset=utf-8" end
+  if not has_type and body ~= "" then self.headers["Content-Type"] = content_type end
   client:reply(self.req, status, self.headers, body)
   return true
 end
@@ -240,8 +279,9 @@ end
 function Httpd:_fail(status, message, response)
   self._state = "gone"
   self._buf = ""
-  self.conn:send(response or http.error_response(status, message))
-  self:_log(self._req, status, 0)
+  response = response or http.error_response(status, message)
+  self.conn:send(response)
+  self:_log(self._req, status, body_bytes(response))
   self.conn:close()
 end
 
@@ -422,6 +462,7 @@ function Httpd:_handoff(Class, raw)
   if self._paused then self.conn:resume() end
   -- the instance goes on as Class: leave none of our state on it
   self._timer, self._state, self._buf, self._req, self._paused, self._started = nil, nil, nil, nil, nil, nil
+  if self.access_log then self.access_log = true end -- the new class logs its answer too
   become(self, Class, raw)
 end
 
@@ -434,10 +475,10 @@ function Httpd:_dispatch(req)
   self._state = "busy"
   if self._timer then self._timer:cancel(); self._timer = nil end
   local method, path = req.method, req.path
-  local fn, allow, caps = self:_find_route(method, path)
+  local fn, allow, caps, route = self:_find_route(method, path)
   if fn then
     req.params = caps or {}
-    self:_call(fn, req)
+    self:_call(fn, req, route)
   elseif allow then
     if method == "OPTIONS" then
       self:reply(req, 204, { Allow = allow }, "")
@@ -452,8 +493,9 @@ function Httpd:_dispatch(req)
   return self._state == "head"
 end
 
--- _find_route returns the handler for method and path, or nil and the
--- methods the path has routes for (for 405 and Allow).
+-- _find_route returns the handler for method and path (with its captures
+-- and the route's name for the log), or nil and the methods the path has
+-- routes for (for 405 and Allow).
 function Httpd:_find_route(method, path)
   local routes, patterns = self.routes, self.patterns
   local allowed
@@ -463,8 +505,10 @@ function Httpd:_find_route(method, path)
     if m == "GET" then allowed.HEAD = true end
   end
   if routes then
-    local fn = routes[method .. " " .. path] or (method == "HEAD" and routes["GET " .. path])
-    if type(fn) == "function" then return fn end
+    local key = method .. " " .. path
+    local fn = routes[key]
+    if fn == nil and method == "HEAD" then key = "GET " .. path; fn = routes[key] end
+    if type(fn) == "function" then return fn, nil, nil, key end
     for key in pairs(routes) do
       local m, p = key:match("^(%S+) (.*)$")
       if p == path then allow(m) end
@@ -476,7 +520,7 @@ function Httpd:_find_route(method, path)
       if caps[1] ~= nil then
         if r.method == "*" or r.method == method or (method == "HEAD" and r.method == "GET") then
           if #caps == 1 and caps[1] == path and not r.pattern:find("%(") then caps = {} end
-          return r.fn, nil, caps
+          return r.fn, nil, caps, r.method .. " " .. r.pattern
         end
         allow(r.method)
       end
@@ -489,18 +533,18 @@ function Httpd:_find_route(method, path)
   return nil, table.concat(list, ", ")
 end
 
-function Httpd:_call(fn, req)
-  local res = setmetatable({ client = self, req = req, headers = {} }, Response)
+function Httpd:_call(fn, req, route)
+  local res = setmetatable({ client = self, req = req, headers = {}, route = route }, Response)
   local ok, status, body, headers = pcall(fn, req, res)
   if not ok then
-    log.error("http handler failed", "method", req.method, "path", req.path, "err", tostring(status))
+    log.error("http handler failed", "route", route, "method", req.method, "path", req.path, "err", tostring(status))
     if not res.sent then res.sent = true; self:error(req, 500) end
   elseif res.sent then
     return
-  elseif status then
+  elseif status ~= nil then
     res:send(status, body, headers)
   elseif not res.deferred then
-    log.warn("http handler returned no response", "method", req.method, "path", req.path)
+    log.warn("http handler returned no response", "route", route, "method", req.method, "path", req.path)
     res.sent = true
     self:error(req, 500, "handler returned no response")
   end
@@ -566,10 +610,9 @@ function Httpd:_finish(keep)
   if not self._processing then self:_process() end
 end
 
+-- _log writes the access line (FatClient.log_http).
 function Httpd:_log(req, status, bytes)
-  if not self.access_log then return end
-  log.info("http", "peer", self.conn.peer, "method", req and req.method or "-",
-    "path", req and req.target or "-", "status", status, "bytes", bytes)
+  self:log_http(req, status, bytes)
 end
 
 ---------------------------------------------------------------------------

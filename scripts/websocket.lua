@@ -39,6 +39,10 @@ function WebSocket:option(name)
   return v
 end
 
+-- The request being answered, for refuse's log line: set only inside
+-- data(), so no key on the instance (a refusal from a timer logs "-").
+local handshake_req
+
 function WebSocket:authorize(req) return true end
 function WebSocket:select_protocol(offered, req) return nil end
 function WebSocket:open(req) end
@@ -48,6 +52,7 @@ function WebSocket:open(req) end
 -- upgraded or refused. _head exists only for a head split across reads.
 function WebSocket:start()
   self._hs = self.conn:after(self:option("handshake_timeout"), function()
+    handshake_req = nil
     self:refuse(408, "handshake timeout")
   end)
 end
@@ -56,7 +61,10 @@ end
 function WebSocket:refuse(status, message, headers)
   if self._hs == false then return end -- upgraded or already refused
   self._hs = false
-  self.conn:send(http.error_response(status, message, headers))
+  local response = http.error_response(status, message, headers)
+  self.conn:send(response)
+  self:log_http(handshake_req, status, #response)
+  handshake_req = nil
   self.conn:close()
 end
 
@@ -69,6 +77,7 @@ function WebSocket:data(bytes)
   if not req then
     if consumed then -- refused by the parser: consumed is the status
       self.conn:send(response)
+      self:log_http(nil, consumed, #response)
       self.conn:close()
     else
       self._head = head -- incomplete: wait for more
@@ -79,9 +88,11 @@ function WebSocket:data(bytes)
   local ok, status, failure = ws.check(req)
   if not ok then
     self.conn:send(failure)
+    self:log_http(req, status, #failure)
     self.conn:close()
     return
   end
+  handshake_req = req
   local origins = self:option("origins")
   if origins then
     local origin, allowed = req.headers.origin, false
@@ -116,6 +127,8 @@ function WebSocket:data(bytes)
   -- The request goes to open(req) and is not kept: an idle connection
   -- should cost little. Keep what you need from it in open.
   self._hs, self.protocol, self.extensions = false, protocol, extensions
+  handshake_req = nil
+  self:log_http(req, 101, 0)
   local max_message, max_frame = self:option("max_message"), self:option("max_frame")
   local ping_interval, idle_timeout = self:option("ping_interval"), self:option("idle_timeout")
   local opts -- nil when every option is the server's default
