@@ -366,12 +366,28 @@ func (s *Server) SocketBind(host string, port int, class *lua.LTable) (bindings.
 	}
 	l, err := s.bind(host, port, ci)
 	if err != nil {
-		return nil, err
+		return nil, s.rebindHint(err, port)
 	}
 	if s.loading != nil {
 		s.loading.listeners = append(s.loading.listeners, l)
 	}
 	return l, nil
+}
+
+// rebindHint explains a bind that failed because this server already
+// listens on the port: a reload runs the main chunk again, so an unguarded
+// socket_bind of a fixed port collides with its own earlier listener.
+func (s *Server) rebindHint(err error, port int) error {
+	if port == 0 || !errors.Is(err, unix.EADDRINUSE) {
+		return err
+	}
+	for _, l := range s.listeners {
+		if l.ln.Port == port && !l.configured {
+			return fmt.Errorf("%w (this server already listens there: the main script bound it in an earlier load, "+
+				"and a reload runs the main chunk again; bind once, guarded by server.state, see docs/LUA_API.md 5.8)", err)
+		}
+	}
+	return err
 }
 
 func (s *Server) Connections() []*lua.LTable {
