@@ -2,6 +2,10 @@ package tests
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -87,5 +91,43 @@ return require "tcp_echo"
 	side := startServer(t, "epoll", script)
 	if len(rawLogLines(side, "msg=bound", "host=127.0.0.1")) != 1 {
 		t.Fatalf("socket_bind(\"\") did not bind 127.0.0.1; logs:\n%s", side.Logs())
+	}
+}
+
+// TestVersionBuildStamps: --version shows what -ldflags -X set (a release
+// build), and, for a build from a git checkout, the commit go build
+// recorded.
+func TestVersionBuildStamps(t *testing.T) {
+	dir := t.TempDir()
+	rel := filepath.Join(dir, "pocketlua-release")
+	build := exec.Command("go", "build", "-o", rel, "-ldflags",
+		"-X main.version=1.2.3 -X main.commit=0123456789abcdef0123 -X main.date=2026-12-01T10:00:00Z", "../cmd/pocketlua")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(rel, "--version").Output()
+	want := regexp.MustCompile(`^pocketlua 1\.2\.3 \(commit 0123456789ab, 2026-12-01T10:00:00Z, go1\.\d+\S*\)\n$`)
+	if err != nil || !want.Match(out) {
+		t.Fatalf("release build --version: %q %v", out, err)
+	}
+
+	// go build stamps the commit only in a checkout whose .git is a folder
+	// (not in a git worktree, where .git is a file).
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(strings.TrimSpace(string(top)), ".git")); err != nil || !st.IsDir() {
+		t.Skip("a git worktree: go build records no VCS stamp here")
+	}
+	head, _ := exec.Command("git", "rev-parse", "HEAD").Output()
+	dev := filepath.Join(dir, "pocketlua-dev")
+	build = exec.Command("go", "build", "-buildvcs=true", "-o", dev, "../cmd/pocketlua")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err = exec.Command(dev, "--version").Output()
+	if err != nil || !strings.Contains(string(out), "(commit "+string(head[:12])+", ") {
+		t.Fatalf("checkout build --version: %q %v, want commit %s", out, err, head[:12])
 	}
 }

@@ -101,7 +101,8 @@ func TestRawCLIStartFailures(t *testing.T) {
 }
 
 // TestRawCLIFlagsAndVersion: an unknown flag or a malformed value exits 2
-// without starting; --version prints "pocketlua <version>" and exits 0.
+// without starting; --version prints "pocketlua <version> (<build>)" and
+// exits 0.
 func TestRawCLIFlagsAndVersion(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
@@ -118,7 +119,7 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		}
 	}
 	r := rawRunCLI(t, "", "--version")
-	if r.code != 0 || !regexp.MustCompile(`^pocketlua \S+\n$`).MatchString(r.stdout) {
+	if r.code != 0 || !regexp.MustCompile(`^pocketlua \S+ \((.+, )?go1\.\d+\S*\)\n$`).MatchString(r.stdout) {
 		t.Fatalf("--version: exit %d, stdout %q", r.code, r.stdout)
 	}
 }

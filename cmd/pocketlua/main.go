@@ -26,8 +26,13 @@ import (
 	"pocketlua/scripts"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// Release builds set these with -ldflags "-X main.version=1.2.0 -X
+// main.commit=<sha> -X main.date=<RFC 3339>"; otherwise they come from the
+// Go build info (buildinfo.go).
+var version, commit, date string
+
+// devVersion names a build with neither -X nor a module version.
+const devVersion = "0.1.0-dev"
 
 const defaultScript = "echo.lua"
 
@@ -48,7 +53,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.version {
-		fmt.Fprintf(stdout, "pocketlua %s\n", version)
+		fmt.Fprintf(stdout, "pocketlua %s\n", versionLine())
 		return 0
 	}
 	logger, err := newLogger(stderr, opts.logLevel, opts.logFormat)
@@ -327,7 +332,7 @@ func logListening(logger *slog.Logger, srvs []*engine.Server) {
 	if extra := first.ScriptAddrs(); len(extra) > 0 {
 		attrs = append(attrs, "script_listeners", strings.Join(extra, ","))
 	}
-	attrs = append(attrs, "script", first.Script(), "poller", first.PollerName(), "workers", len(srvs), "version", version)
+	attrs = append(attrs, "script", first.Script(), "poller", first.PollerName(), "workers", len(srvs), "version", releaseVersion())
 	logger.Info("listening", attrs...)
 	for _, a := range first.Addrs() {
 		if host, _, err := net.SplitHostPort(a); err == nil && (host == "0.0.0.0" || host == "::") {
