@@ -66,4 +66,7 @@ type Server interface {
 	State(name string, def *lua.LTable) *lua.LTable
 	// ReloadFromLua reloads the scripts after the running handler returns.
 	ReloadFromLua()
+	// Watch adds a file whose change reloads the server under --watch;
+	// only while the main script loads.
+	Watch(path string) error
 }

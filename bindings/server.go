@@ -141,6 +141,12 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			srv.ReloadFromLua()
 			return 0
 		},
+		"watch": func(L *lua.LState) int {
+			if err := srv.Watch(L.CheckString(1)); err != nil {
+				L.RaiseError("%s", err.Error())
+			}
+			return 0
+		},
 	})
 	mod.RawSetString("log", logMod)
 	return mod

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,11 +36,14 @@ func (s *Server) reload(trigger string) error {
 		loaded.RawSetString(name, lua.LNil)
 	}
 	s.modules = make(map[string]string, len(oldModules))
-	oldScript := s.script
+	oldScript, oldRegistered := s.script, s.registered
+	s.registered = nil
 
 	class, err := s.runMain()
 	if err != nil {
-		for name := range s.modules {
+		tried := s.registered
+		for name, path := range s.modules {
+			tried = append(tried, path)
 			if _, ok := saved[name]; !ok {
 				loaded.RawSetString(name, lua.LNil)
 			}
@@ -47,10 +51,12 @@ func (s *Server) reload(trigger string) error {
 		for name, v := range saved {
 			loaded.RawSetString(name, v)
 		}
-		s.modules, s.script = oldModules, oldScript
+		s.modules, s.script, s.registered = oldModules, oldScript, oldRegistered
 		s.log.Error("reload failed; the old version keeps serving", "trigger", trigger, "version", s.version, "err", err.Error())
+		s.refreshWatch(tried)
 		return err
 	}
+	s.refreshWatch(nil)
 	s.version++
 	s.reloads++
 	old := s.main
@@ -144,7 +150,8 @@ func (s *Server) ReloadFromLua() {
 	s.loop.AfterFunc(0, func() { s.reload("lua") })
 }
 
-// WatchedFiles lists the main script and the project modules loaded from disk.
+// WatchedFiles lists the main script, the project modules loaded from disk
+// and the files registered with server.watch.
 func (s *Server) WatchedFiles() []string {
 	var files []string
 	if s.cfg.Script != "" {
@@ -153,5 +160,16 @@ func (s *Server) WatchedFiles() []string {
 	for _, p := range s.modules {
 		files = append(files, p)
 	}
-	return files
+	return append(files, s.registered...)
+}
+
+// Watch registers a file whose change reloads the server under --watch
+// (a configuration file the script reads, say). Only the main chunk may
+// call it: it runs again on every load, so the list stays current.
+func (s *Server) Watch(path string) error {
+	if s.loading == nil {
+		return errors.New("server.watch: call it from the main chunk (it runs again on every reload)")
+	}
+	s.registered = append(s.registered, path)
+	return nil
 }

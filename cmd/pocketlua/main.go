@@ -228,6 +228,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	default:
 		return cfg, o, fmt.Errorf("%w: one script at most, got %q", errUsage, fs.Args())
 	}
+	if cfg.Watch && cfg.Script == "" {
+		return cfg, o, fmt.Errorf("%w: --watch needs a script file (the embedded %s never changes): pocketlua --watch app.lua", errUsage, defaultScript)
+	}
 	if cfg.Poller != "epoll" && cfg.Poller != "poll" {
 		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
 	}
