@@ -141,6 +141,10 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			srv.ReloadFromLua()
 			return 0
 		},
+		"script_dir": func(L *lua.LState) int {
+			L.Push(lua.LString(srv.ScriptDir()))
+			return 1
+		},
 		"watch": func(L *lua.LState) int {
 			if err := srv.Watch(L.CheckString(1)); err != nil {
 				L.RaiseError("%s", err.Error())

@@ -270,6 +270,20 @@ func (s *Server) ScriptAddrs() []string {
 	return out
 }
 
+// ScriptDir is the absolute folder of the main script, where relative
+// roots of the batteries are taken from; the working directory for the
+// embedded default.
+func (s *Server) ScriptDir() string {
+	dir := "."
+	if s.cfg.Script != "" {
+		dir = filepath.Dir(s.cfg.Script)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // PollerName is the backend in use.
 func (s *Server) PollerName() string { return s.loop.PollerName() }
 

@@ -1,5 +1,7 @@
 -- fatclient: the base of every client class. A class is a plain table;
 -- instances are setmetatable({conn = conn}, Class), made by the server.
+local fs = require "fs"
+
 local FatClient = {}
 FatClient.__index = FatClient
 
@@ -36,6 +38,36 @@ function FatClient:become(class, bytes)
     self:data(bytes)
   end
   return self
+end
+
+-- script_level is the stack level of the nearest script code calling a
+-- battery (for error), or 0 when a tail call left none.
+local function script_level()
+  for level = 3, 20 do
+    local info = debug.getinfo(level, "S")
+    if not info then break end
+    if info.what ~= "tail" and info.source and info.source ~= "=?" and not info.source:find("embedded:", 1, true)
+      and info.what ~= "C" then
+      return level
+    end
+  end
+  return 0
+end
+
+-- FatClient.folder(path, what): path made absolute from the main script's
+-- folder (so a script finds "www" beside itself wherever it is run from);
+-- raises, naming the script's line, unless it is a folder.
+function FatClient.folder(path, what)
+  if type(path) ~= "string" or path == "" then
+    error(("%s must be a folder name, got %s"):format(what, type(path)), script_level())
+  end
+  local abs = path:sub(1, 1) == "/" and path or server.script_dir() .. "/" .. path
+  local st = fs.stat(abs)
+  if not st or not st.is_dir then
+    error(("%s %q: no such folder (%s; a relative root is taken from the script's folder)"):format(what, path, abs),
+      script_level())
+  end
+  return abs
 end
 
 -- self:log_http(req, status, bytes): the access line of one HTTP answer

@@ -19,7 +19,7 @@ local json = require "json"
 
 local Httpd = FatClient:extend()
 
-Httpd.root = nil              -- folder of static files; nil: routes only
+Httpd.root = nil              -- folder of static files (relative: to the script's folder); nil: routes only
 Httpd.index = "index.html"    -- served for a folder
 Httpd.routes = nil            -- { ["GET /path"] = function(req, res) | Class }
 Httpd.websocket = nil         -- class that gets any "Upgrade: websocket" request
@@ -95,6 +95,14 @@ function Httpd.parse_query(q)
     if t[k] == nil then t[k] = v end
   end
   return t
+end
+
+-- Httpd:extend{root = ...} checks the root now, taking a relative one
+-- from the main script's folder: a wrong root fails the load, not every
+-- request.
+function Httpd:extend(fields)
+  if fields and fields.root ~= nil then fields.root = FatClient.folder(fields.root, "httpd root") end
+  return FatClient.extend(self, fields)
 end
 
 -- Class:route(method, pattern, fn): fn(req, res) serves the requests whose
@@ -645,7 +653,9 @@ end
 -- _resolve maps segments to a real path inside the root: the path, its
 -- stat, or nil and an HTTP status.
 function Httpd:_resolve(segs)
-  local root = fs.realpath(self.root)
+  local root = self.root
+  if root:sub(1, 1) ~= "/" then root = server.script_dir() .. "/" .. root end -- set after extend
+  root = fs.realpath(root)
   if not root then
     log.warn("http root folder missing", "root", self.root)
     return nil, 404
