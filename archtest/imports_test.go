@@ -17,19 +17,20 @@ const module = "pocketlua/"
 // vendored runtime under third_party/ may be imported by anyone and
 // imports nothing of ours outside third_party/.
 var allowed = map[string][]string{
-	"httphead":        {},
-	"poll":            {},
-	"sandbox":         {},
-	"scripts":         {},
-	"ws":              {"httphead"},
-	"bindings":        {"httphead", "ws"},
-	"engine":          {"bindings", "httphead", "poll", "sandbox", "ws"},
-	"console":         {},
-	"cmd/pocketlua":   {"console", "engine", "scripts"},
-	"cmd/pocketbench": {},
-	"archtest":        {},
-	"tests":           {},
-	"tests/soak":      {},
+	"httphead":          {},
+	"poll":              {},
+	"sandbox":           {},
+	"scripts":           {},
+	"ws":                {"httphead"},
+	"bindings":          {"httphead", "ws"},
+	"engine":            {"bindings", "httphead", "poll", "sandbox", "ws"},
+	"console":           {},
+	"cmd/pocketlua":     {"console", "engine", "scripts"},
+	"cmd/pocketbench":   {},
+	"internal/loopback": {},
+	"archtest":          {},
+	"tests":             {},
+	"tests/soak":        {},
 }
 
 // isTop reports the packages nothing imports, not even a test: the

@@ -12,7 +12,7 @@ import (
 )
 
 // fsLoader: the `fs` module, what Lua's io and os lack for serving files:
-// stat, lstat, list, realpath, mkdir, remove. Each is one system call (or a
+// stat, lstat, list, realpath, mkdir, create, remove. Each is one system call (or a
 // few) on the loop's thread, like io.open. Failures return nil, the error
 // text and a short errno name ("ENOENT", "EACCES", ...), like io.open.
 func fsLoader(L *lua.LState) int {
@@ -22,6 +22,7 @@ func fsLoader(L *lua.LState) int {
 		"list":     fsList,
 		"realpath": fsRealpath,
 		"mkdir":    fsMkdir,
+		"create":   fsCreate,
 		"remove":   fsRemove,
 	}))
 	return 1
@@ -96,6 +97,20 @@ func fsMkdir(L *lua.LState) int {
 	if err := os.Mkdir(L.CheckString(1), fs.FileMode(mode)&fs.ModePerm); err != nil {
 		return pushFSError(L, err)
 	}
+	L.Push(lua.LTrue)
+	return 1
+}
+
+// fsCreate: fs.create(path[, mode]) makes an empty file that must not
+// exist yet (mode 0644 by default, less the umask: io.open would make it
+// 0600); true on success, nil, err, "EEXIST" if it is there.
+func fsCreate(L *lua.LState) int {
+	mode := L.OptInt(2, 0o644)
+	f, err := os.OpenFile(L.CheckString(1), os.O_WRONLY|os.O_CREATE|os.O_EXCL, fs.FileMode(mode)&fs.ModePerm)
+	if err != nil {
+		return pushFSError(L, err)
+	}
+	f.Close()
 	L.Push(lua.LTrue)
 	return 1
 }

@@ -66,6 +66,12 @@ type Server interface {
 	State(name string, def *lua.LTable) *lua.LTable
 	// ReloadFromLua reloads the scripts after the running handler returns.
 	ReloadFromLua()
+	// ScriptDir is the absolute folder of the main script (the working
+	// directory for the embedded default).
+	ScriptDir() string
+	// Watch adds a file whose change reloads the server under --watch;
+	// only while the main script loads.
+	Watch(path string) error
 }
 
 // Stats are the counters server.stats() returns, one field per key.

@@ -63,6 +63,16 @@ func jsonLoader(L *lua.LState) int {
 		},
 	})
 	mod.RawSetString("null", m.null)
+	// is_array(v): true when encode would write v as a JSON array.
+	mod.RawSetString("is_array", L.NewFunction(func(L *lua.LState) int {
+		t, ok := L.CheckAny(1).(*lua.LTable)
+		array := false
+		if ok {
+			array, _, _ = jsonShape(t, m.arrayMT)
+		}
+		L.Push(lua.LBool(array))
+		return 1
+	}))
 	mod.RawSetString("array_mt", m.arrayMT)
 	L.Push(mod)
 	return 1
@@ -164,19 +174,11 @@ func (e *jsonEncoder) number(f float64) error {
 	return nil
 }
 
-func (e *jsonEncoder) table(t *lua.LTable) error {
-	if len(e.path) >= e.maxDepth {
-		return fmt.Errorf("nesting deeper than %d", e.maxDepth)
-	}
-	if slices.Contains(e.path, t) {
-		return fmt.Errorf("a table contains itself")
-	}
-	e.path = append(e.path, t)
-	defer func() { e.path = e.path[:len(e.path)-1] }()
-
-	// Classify: keys exactly 1..n make an array.
-	count, maxInt, allInts := 0, 0, true
-	var badKey lua.LValue
+// jsonShape says how encode writes t: as an array when its keys are
+// exactly 1..count, or when it is empty and carries the array mark. badKey
+// is a key no JSON object can hold (not a number or a string).
+func jsonShape(t, mark *lua.LTable) (array bool, count int, badKey lua.LValue) {
+	maxInt, allInts := 0, true
 	t.ForEach(func(k, _ lua.LValue) {
 		count++
 		switch x := k.(type) {
@@ -194,18 +196,35 @@ func (e *jsonEncoder) table(t *lua.LTable) error {
 			badKey = k
 		}
 	})
+	if count == 0 {
+		return t.Metatable == mark, 0, nil
+	}
+	return allInts && maxInt == count, count, badKey
+}
+
+func (e *jsonEncoder) table(t *lua.LTable) error {
+	if len(e.path) >= e.maxDepth {
+		return fmt.Errorf("nesting deeper than %d", e.maxDepth)
+	}
+	if slices.Contains(e.path, t) {
+		return fmt.Errorf("a table contains itself")
+	}
+	e.path = append(e.path, t)
+	defer func() { e.path = e.path[:len(e.path)-1] }()
+
+	array, count, badKey := jsonShape(t, e.m.arrayMT)
 	if badKey != nil {
 		return fmt.Errorf("cannot encode a table key of type %s", badKey.Type())
 	}
 	if count == 0 {
-		if t.Metatable == e.m.arrayMT {
+		if array {
 			e.buf = append(e.buf, "[]"...)
 		} else {
 			e.buf = append(e.buf, "{}"...)
 		}
 		return nil
 	}
-	if allInts && maxInt == count {
+	if array {
 		e.buf = append(e.buf, '[')
 		for i := 1; i <= count; i++ {
 			if i > 1 {

@@ -210,3 +210,28 @@ end`); err != nil {
 		}
 	})
 }
+
+// TestJSONIsArray: is_array tells a decoded [] from {} and agrees with
+// what encode writes, for tables built in Lua too.
+func TestJSONIsArray(t *testing.T) {
+	runJSONLua(t, `
+eq(json.is_array(json.decode("[]")), true)
+eq(json.is_array(json.decode("{}")), false)
+eq(json.is_array(json.decode("[1,2]")), true)
+eq(json.is_array(json.decode('{"1":1}')), false)
+eq(json.is_array({}), false)
+eq(json.is_array(json.array()), true)
+eq(json.is_array({1, 2, 3}), true)
+eq(json.is_array({1, 2, nil, 4}), false)
+eq(json.is_array({[2] = "x"}), false)
+eq(json.is_array({1, x = 2}), false)
+eq(json.is_array("[]"), false)
+eq(json.is_array(nil), false)
+eq(json.is_array(json.null), false)
+for _, t in ipairs({ {}, json.array(), {1, 2}, {a = 1}, json.decode("[]"), json.decode("{}") }) do
+  eq(json.is_array(t), json.encode(t):sub(1, 1) == "[")
+end
+local ok = pcall(json.is_array)
+eq(ok, false)
+`)
+}

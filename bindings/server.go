@@ -141,13 +141,23 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			srv.ReloadFromLua()
 			return 0
 		},
+		"script_dir": func(L *lua.LState) int {
+			L.Push(lua.LString(srv.ScriptDir()))
+			return 1
+		},
+		"watch": func(L *lua.LState) int {
+			if err := srv.Watch(L.CheckString(1)); err != nil {
+				L.RaiseError("%s", err.Error())
+			}
+			return 0
+		},
 	})
 	mod.RawSetString("log", logMod)
 	return mod
 }
 
 // newLogModule maps log.debug/info/warn/error(msg, k, v, ... | {k=v}) to slog,
-// tagged with the calling script's file:line.
+// tagged with the calling script's file:line (not a battery's).
 func newLogModule(L *lua.LState, logger *slog.Logger) *lua.LTable {
 	at := func(level slog.Level) lua.LGFunction {
 		return func(L *lua.LState) int {
@@ -155,7 +165,12 @@ func newLogModule(L *lua.LState, logger *slog.Logger) *lua.LTable {
 				return 0
 			}
 			msg := L.CheckAny(1).String()
-			attrs := []any{"at", strings.TrimSuffix(L.Where(1), ":")}
+			var attrs []any
+			// The script's own file:line; a battery's lines (access logs and
+			// the like) name themselves, and "embedded:httpd.lua:571" is noise.
+			if at := strings.TrimSuffix(L.Where(1), ":"); !strings.HasPrefix(at, "embedded:") {
+				attrs = append(attrs, "at", at)
+			}
 			if t, ok := L.Get(2).(*lua.LTable); ok && L.GetTop() == 2 {
 				t.ForEach(func(k, v lua.LValue) { attrs = append(attrs, k.String(), luaLogValue(v)) })
 			} else {

@@ -12,7 +12,7 @@ import (
 // Config is everything the server needs; the CLI fills it from flags.
 // Zero fields take the defaults named below.
 type Config struct {
-	Listen         []string      // host:port addresses; default DefaultListen
+	Listen         []string      // host:port addresses (":port": AllInterfaces); default DefaultListen
 	Script         string        // main script path; empty runs DefaultScript from Batteries
 	DefaultScript  string        // battery run when Script is empty
 	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
@@ -41,6 +41,7 @@ type Config struct {
 const (
 	DefaultListen         = "127.0.0.1:9002"
 	DefaultPoller         = poll.DefaultPoller // epoll on Linux, poll(2) elsewhere
+	AllInterfaces         = "0.0.0.0" // what an empty host in Config.Listen binds
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
 	DefaultHighWater      = poll.DefaultHighWater

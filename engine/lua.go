@@ -74,6 +74,7 @@ func installRequire(L *lua.LState, dirs []string, batteries fs.FS, onDisk func(n
 					tried = append(tried, path)
 					continue
 				}
+				onDisk(name, path) // before compiling: --watch must see the fix of a broken module
 				src, err := os.ReadFile(path)
 				if err != nil {
 					L.RaiseError("%s", err.Error())
@@ -82,7 +83,6 @@ func installRequire(L *lua.LState, dirs []string, batteries fs.FS, onDisk func(n
 				if err != nil {
 					L.RaiseError("%s", err.Error())
 				}
-				onDisk(name, path)
 				L.Push(fn)
 				return 1
 			}

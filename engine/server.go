@@ -21,19 +21,20 @@ import (
 // Server is one event loop with its Lua state, listeners and connections.
 // After New, only Run's goroutine touches it, except Shutdown.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	loop    *poll.Loop
-	L       *lua.LState
-	guard   *sandbox.Guard
-	main    *classInfo // the class the main script returned
-	version int
-	script  string
-	modules map[string]string // project modules loaded from disk: name -> path
-	states  *lua.LTable       // server.state tables, by name, across reloads
-	reloads int64
-	watcher *watcher
-	loading *loadEffects // set while the main chunk runs
+	cfg        Config
+	log        *slog.Logger
+	loop       *poll.Loop
+	L          *lua.LState
+	guard      *sandbox.Guard
+	main       *classInfo // the class the main script returned
+	version    int
+	script     string
+	modules    map[string]string // project modules loaded from disk: name -> path
+	registered []string          // files the main chunk named with server.watch
+	states     *lua.LTable       // server.state tables, by name, across reloads
+	reloads    int64
+	watcher    *watcher
+	loading    *loadEffects // set while the main chunk runs
 
 	conns     map[int64]*Conn
 	nextID    int64
@@ -109,6 +110,9 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			s.close()
 			return nil, err
+		}
+		if host == "" {
+			host = AllInterfaces // ":port", as in Go and most servers
 		}
 		l, err := s.bind(host, port, nil)
 		if err != nil {
@@ -257,6 +261,31 @@ func (s *Server) Addrs() []string {
 	return out
 }
 
+// ScriptAddrs lists the listeners the main script opened, with real ports.
+func (s *Server) ScriptAddrs() []string {
+	var out []string
+	for _, l := range s.listeners {
+		if !l.configured {
+			out = append(out, l.ln.Addr())
+		}
+	}
+	return out
+}
+
+// ScriptDir is the absolute folder of the main script, where relative
+// roots of the batteries are taken from; the working directory for the
+// embedded default.
+func (s *Server) ScriptDir() string {
+	dir := "."
+	if s.cfg.Script != "" {
+		dir = filepath.Dir(s.cfg.Script)
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // PollerName is the backend in use.
 func (s *Server) PollerName() string { return s.loop.PollerName() }
 
@@ -354,12 +383,28 @@ func (s *Server) SocketBind(host string, port int, class *lua.LTable) (bindings.
 	}
 	l, err := s.bind(host, port, ci)
 	if err != nil {
-		return nil, err
+		return nil, s.rebindHint(err, port)
 	}
 	if s.loading != nil {
 		s.loading.listeners = append(s.loading.listeners, l)
 	}
 	return l, nil
+}
+
+// rebindHint explains a bind that failed because this server already
+// listens on the port: a reload runs the main chunk again, so an unguarded
+// socket_bind of a fixed port collides with its own earlier listener.
+func (s *Server) rebindHint(err error, port int) error {
+	if port == 0 || !errors.Is(err, unix.EADDRINUSE) {
+		return err
+	}
+	for _, l := range s.listeners {
+		if l.ln.Port == port && !l.configured {
+			return fmt.Errorf("%w (this server already listens there: the main script bound it in an earlier load, "+
+				"and a reload runs the main chunk again; bind once, guarded by server.state, see docs/LUA_API.md 5.8)", err)
+		}
+	}
+	return err
 }
 
 func (s *Server) Connections() []*lua.LTable {

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -11,14 +14,17 @@ import (
 // watchDebounce coalesces an editor's burst of writes into one reload.
 const watchDebounce = 25 * time.Millisecond
 
-// watcher reloads the server when a .lua file changes in a folder of the
-// main script, of a -I path, or of a loaded project module. It watches
-// folders, not files, so editors that replace a file by rename are seen.
+// watcher reloads the server when one of the files the current version
+// loaded changes: the main script, the modules it required from disk and
+// the files it registered with server.watch. It watches their folders, not
+// the files, so editors that replace a file by rename are seen; other
+// files in those folders (scratch files, backups) are ignored.
 type watcher struct {
-	srv  *Server
-	fw   *fsnotify.Watcher
-	dirs map[string]bool // touched only on the loop goroutine
-	done chan struct{}
+	srv   *Server
+	fw    *fsnotify.Watcher
+	dirs  map[string]bool                   // touched only on the loop goroutine
+	files atomic.Pointer[map[string]string] // absolute path -> the name to log
+	done  chan struct{}
 }
 
 func (s *Server) startWatcher() error {
@@ -28,7 +34,7 @@ func (s *Server) startWatcher() error {
 	}
 	w := &watcher{srv: s, fw: fw, dirs: make(map[string]bool), done: make(chan struct{})}
 	s.watcher = w
-	if err := w.update(); err != nil {
+	if err := w.update(nil); err != nil {
 		fw.Close()
 		return err
 	}
@@ -36,22 +42,26 @@ func (s *Server) startWatcher() error {
 	return nil
 }
 
-// update adds the folders of every file the current version loaded.
-func (w *watcher) update() error {
-	dirs := append([]string(nil), w.srv.cfg.LuaPath...)
-	for _, f := range w.srv.WatchedFiles() {
-		dirs = append(dirs, filepath.Dir(f))
-	}
-	for _, d := range dirs {
-		abs, err := filepath.Abs(d)
-		if err != nil || w.dirs[abs] {
+// update watches the files the current version loaded, plus extra (the
+// files a failed reload read, so fixing one of them reloads again).
+func (w *watcher) update(extra []string) error {
+	files := make(map[string]string)
+	for _, f := range append(w.srv.WatchedFiles(), extra...) {
+		abs, err := filepath.Abs(f)
+		if err != nil {
 			continue
 		}
-		if err := w.fw.Add(abs); err != nil {
+		files[abs] = f
+		dir := filepath.Dir(abs)
+		if w.dirs[dir] {
+			continue
+		}
+		if err := w.fw.Add(dir); err != nil {
 			return err
 		}
-		w.dirs[abs] = true
+		w.dirs[dir] = true
 	}
+	w.files.Store(&files)
 	return nil
 }
 
@@ -59,15 +69,18 @@ func (w *watcher) run() {
 	defer close(w.done)
 	var fire <-chan time.Time
 	var timer *time.Timer
+	changed := map[string]bool{}
 	for {
 		select {
 		case ev, ok := <-w.fw.Events:
 			if !ok {
 				return
 			}
-			if !strings.HasSuffix(ev.Name, ".lua") || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
+			name, watched := (*w.files.Load())[ev.Name]
+			if !watched || !ev.Has(fsnotify.Write|fsnotify.Create|fsnotify.Rename) {
 				continue
 			}
+			changed[name] = true
 			if timer == nil {
 				timer = time.NewTimer(watchDebounce)
 			} else {
@@ -76,12 +89,15 @@ func (w *watcher) run() {
 			fire = timer.C
 		case <-fire:
 			fire = nil
+			names := make([]string, 0, len(changed))
+			for n := range changed {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			clear(changed)
 			w.srv.loop.Post(func() {
-				if w.srv.reload("watch") == nil {
-					if err := w.update(); err != nil {
-						w.srv.log.Warn("watch: cannot watch a module folder", "err", err)
-					}
-				}
+				w.srv.log.Info("watch: changed", "files", strings.Join(names, ","))
+				w.srv.reload("watch")
 			})
 		case err, ok := <-w.fw.Errors:
 			if !ok {
@@ -89,6 +105,17 @@ func (w *watcher) run() {
 			}
 			w.srv.log.Warn("watch", "err", err)
 		}
+	}
+}
+
+// refreshWatch points --watch at what the latest load read; tried are
+// files of a failed attempt, watched as well.
+func (s *Server) refreshWatch(tried []string) {
+	if s.watcher == nil {
+		return
+	}
+	if err := s.watcher.update(slices.Clip(tried)); err != nil {
+		s.log.Warn("watch: cannot watch a folder", "err", err)
 	}
 }
 

@@ -222,13 +222,15 @@ func (c *Conn) writeClose(code int, reason string) {
 	c.pc.Write(ws.AppendClose(buf[:0], code, reason))
 }
 
-// wsSend frames one message. Nothing is sent after a close.
+// wsSend frames one message; kind "" is text, as in websocket.lua's
+// send, so a string sent without a kind reaches a browser as a string.
+// Nothing is sent after a close.
 func (c *Conn) wsSend(data, kind string) (bool, error) {
-	op := ws.OpBinary
+	op := ws.OpText
 	switch kind {
-	case "text":
-		op = ws.OpText
-	case "binary", "":
+	case "text", "":
+	case "binary":
+		op = ws.OpBinary
 	default:
 		return false, fmt.Errorf("send: kind must be \"text\" or \"binary\", not %q", kind)
 	}

@@ -16,7 +16,17 @@ local fs = require "fs"
 
 local Ftp = FatClient:extend()
 
-Ftp.root = nil                 -- folder served (required)
+-- Ftp:extend{root = ...} checks the root and each user's root now, taking
+-- relative ones from the main script's folder.
+function Ftp:extend(fields)
+  if fields and fields.root ~= nil then fields.root = FatClient.folder(fields.root, "ftp root") end
+  for name, u in pairs(fields and fields.users or {}) do
+    if type(u) == "table" and u.root ~= nil then u.root = FatClient.folder(u.root, "ftp root of user " .. name) end
+  end
+  return FatClient.extend(self, fields)
+end
+
+Ftp.root = nil                 -- folder served (required; relative: to the script's folder)
 Ftp.users = {}                 -- name -> { password = "...", write = true|false, root = "folder" }
 Ftp.anonymous = true           -- USER anonymous / ftp with any password, read-only
 Ftp.anonymous_write = false    -- let anonymous users write too
@@ -28,6 +38,7 @@ Ftp.max_line = 4096            -- longest command line, bytes
 Ftp.max_login_failures = 3     -- then 421 and close
 Ftp.chunk_size = 65536         -- bytes read from a file per send
 Ftp.log_transfers = false      -- log.info one line per transfer
+Ftp.file_mode = tonumber("644", 8) -- permissions of uploaded files, less the umask
 
 -- commands that work before login
 local OPEN = { USER = true, PASS = true, QUIT = true, SYST = true, FEAT = true, NOOP = true,
@@ -237,10 +248,13 @@ function Ftp:cmd_PASS(arg)
     local u = self.users and self.users[name]
     if u and u.password ~= nil and u.password == arg then account = u end
   end
-  local root = account and fs.realpath(account.root or self.root)
+  local want = account and (account.root or self.root)
+  if want and want:sub(1, 1) ~= "/" then want = server.script_dir() .. "/" .. want end -- set after extend
+  local root = want and fs.realpath(want)
   if not root then
     if account then log.warn("ftp root folder missing", "root", account.root or self.root) end
     self._failures = self._failures + 1
+    log.warn("ftp login failed", "peer", self.conn.peer, "user", name, "failures", self._failures)
     if self._failures >= self.max_login_failures then
       self:reply(421, "Too many failed logins.")
       return self.conn:close(nil, "login failures")
@@ -695,6 +709,7 @@ function Ftp:_store(arg, mode, cmd)
     if not lst or not lst.is_file then return self:reply(553, "Could not create file.") end
   end
   if rest > 0 and mode == "wb" then mode = lst and "r+b" or "wb" end
+  if not lst then fs.create(path, self.file_mode) end -- io.open alone would make it 0600
   local f = io.open(path, mode)
   if not f then return self:reply(553, "Could not create file.") end
   if rest > 0 and mode == "r+b" then f:seek("set", rest) end

@@ -15,10 +15,11 @@
 local FatClient = require "fatclient"
 local http = require "http"
 local fs = require "fs"
+local json = require "json"
 
 local Httpd = FatClient:extend()
 
-Httpd.root = nil              -- folder of static files; nil: routes only
+Httpd.root = nil              -- folder of static files (relative: to the script's folder); nil: routes only
 Httpd.index = "index.html"    -- served for a folder
 Httpd.routes = nil            -- { ["GET /path"] = function(req, res) | Class }
 Httpd.websocket = nil         -- class that gets any "Upgrade: websocket" request
@@ -63,6 +64,12 @@ local function has_token(value, token)
   return false
 end
 
+-- body_bytes is the length of a whole response's body (after the head).
+local function body_bytes(response)
+  local e = response:find("\r\n\r\n", 1, true)
+  return e and #response - e - 3 or 0
+end
+
 local function clean_value(v)
   return (tostring(v):gsub("[\r\n%z]", " "))
 end
@@ -90,6 +97,14 @@ function Httpd.parse_query(q)
   return t
 end
 
+-- Httpd:extend{root = ...} checks the root now, taking a relative one
+-- from the main script's folder: a wrong root fails the load, not every
+-- request.
+function Httpd:extend(fields)
+  if fields and fields.root ~= nil then fields.root = FatClient.folder(fields.root, "httpd root") end
+  return FatClient.extend(self, fields)
+end
+
 -- Class:route(method, pattern, fn): fn(req, res) serves the requests whose
 -- path matches the Lua pattern (anchored at both ends); its captures are in
 -- req.params. method "*" matches any method. Exact paths go in Class.routes.
@@ -102,6 +117,31 @@ function Httpd:route(method, pattern, fn)
   end
   own[#own + 1] = { method = method, pattern = "^" .. pattern .. "$", fn = fn }
   return self
+end
+
+-- checked_response turns what a handler gave into status, body text and
+-- the Content-Type it implies, or nil and why it cannot be sent. A string
+-- alone is a 200 body; a table body is sent as JSON.
+local function checked_response(status, body, headers)
+  if type(status) == "string" and body == nil then
+    body = status -- two statements: gopher-lua mis-orders "status, body = 200, status"
+    status = 200
+  end
+  if type(status) ~= "number" or status ~= math.floor(status) or status < 100 or status > 599 then
+    return nil, "status must be a number from 100 to 599, got " .. type(status) .. " " .. tostring(status)
+  end
+  if headers ~= nil and type(headers) ~= "table" then
+    return nil, "headers must be a table, got " .. type(headers)
+  end
+  local bt = type(body)
+  if body == nil then return status, "", nil end
+  if bt == "string" or bt == "number" then return status, tostring(body), "text/plain; charset=utf-8" end
+  if bt == "table" then
+    local ok, text = pcall(json.encode, body)
+    if not ok then return nil, "table body cannot be sent as JSON: " .. tostring(text) end
+    return status, text, "application/json"
+  end
+  return nil, "body must be a string, a number or a table (sent as JSON), got " .. bt
 end
 
 ---------------------------------------------------------------------------
@@ -125,13 +165,20 @@ function Response:send(status, body, headers)
   self.sent = true
   local client = self.client
   if client._req ~= self.req or not client.conn:is_open() then return false end
+  local content_type
+  status, body, content_type = checked_response(status, body, headers)
+  if not status then
+    log.error("http handler gave an unusable response; answering 500", "route", self.route,
+      "method", self.req.method, "path", self.req.path, "err", body)
+    client:error(self.req, 500)
+    return true
+  end
   for k, v in pairs(headers or {}) do self.headers[k] = v end
-  body = body == nil and "" or tostring(body)
   local has_type = false
   for k in pairs(self.headers) do
-    if k:lower() == "content-type" then has_type = true end
+    if tostring(k):lower() == "content-type" then has_type = true end
   end
-  if not has_type and body ~= "" then self.headers["Content-Type"] = "text/plain; charset=utf-8" end
+  if not has_type and body ~= "" then self.headers["Content-Type"] = content_type end
   client:reply(self.req, status, self.headers, body)
   return true
 end
@@ -212,8 +259,9 @@ end
 function Httpd:_fail(status, message, response)
   self._state = "gone"
   self._buf = ""
-  self.conn:send(response or http.error_response(status, message))
-  self:_log(self._req, status, 0)
+  response = response or http.error_response(status, message)
+  self.conn:send(response)
+  self:_log(self._req, status, body_bytes(response))
   self.conn:close()
 end
 
@@ -394,6 +442,7 @@ function Httpd:_handoff(Class, raw)
   if self._paused then self.conn:resume() end
   -- the instance goes on as Class: leave none of our state on it
   self._timer, self._state, self._buf, self._req, self._paused, self._started = nil, nil, nil, nil, nil, nil
+  if self.access_log then self.access_log = true end -- the new class logs its answer too
   self:become(Class, raw)
 end
 
@@ -406,10 +455,10 @@ function Httpd:_dispatch(req)
   self._state = "busy"
   if self._timer then self._timer:cancel(); self._timer = nil end
   local method, path = req.method, req.path
-  local fn, allow, caps = self:_find_route(method, path)
+  local fn, allow, caps, route = self:_find_route(method, path)
   if fn then
     req.params = caps or {}
-    self:_call(fn, req)
+    self:_call(fn, req, route)
   elseif allow then
     if method == "OPTIONS" then
       self:reply(req, 204, { Allow = allow }, "")
@@ -424,8 +473,9 @@ function Httpd:_dispatch(req)
   return self._state == "head"
 end
 
--- _find_route returns the handler for method and path, or nil and the
--- methods the path has routes for (for 405 and Allow).
+-- _find_route returns the handler for method and path (with its captures
+-- and the route's name for the log), or nil and the methods the path has
+-- routes for (for 405 and Allow).
 function Httpd:_find_route(method, path)
   local routes, patterns = self.routes, self.patterns
   local allowed
@@ -435,8 +485,10 @@ function Httpd:_find_route(method, path)
     if m == "GET" then allowed.HEAD = true end
   end
   if routes then
-    local fn = routes[method .. " " .. path] or (method == "HEAD" and routes["GET " .. path])
-    if type(fn) == "function" then return fn end
+    local key = method .. " " .. path
+    local fn = routes[key]
+    if fn == nil and method == "HEAD" then key = "GET " .. path; fn = routes[key] end
+    if type(fn) == "function" then return fn, nil, nil, key end
     for key in pairs(routes) do
       local m, p = key:match("^(%S+) (.*)$")
       if p == path then allow(m) end
@@ -448,7 +500,7 @@ function Httpd:_find_route(method, path)
       if caps[1] ~= nil then
         if r.method == "*" or r.method == method or (method == "HEAD" and r.method == "GET") then
           if #caps == 1 and caps[1] == path and not r.pattern:find("%(") then caps = {} end
-          return r.fn, nil, caps
+          return r.fn, nil, caps, r.method .. " " .. r.pattern
         end
         allow(r.method)
       end
@@ -461,18 +513,18 @@ function Httpd:_find_route(method, path)
   return nil, table.concat(list, ", ")
 end
 
-function Httpd:_call(fn, req)
-  local res = setmetatable({ client = self, req = req, headers = {} }, Response)
+function Httpd:_call(fn, req, route)
+  local res = setmetatable({ client = self, req = req, headers = {}, route = route }, Response)
   local ok, status, body, headers = pcall(fn, req, res)
   if not ok then
-    log.error("http handler failed", "method", req.method, "path", req.path, "err", tostring(status))
+    log.error("http handler failed", "route", route, "method", req.method, "path", req.path, "err", tostring(status))
     if not res.sent then res.sent = true; self:error(req, 500) end
   elseif res.sent then
     return
-  elseif status then
+  elseif status ~= nil then
     res:send(status, body, headers)
   elseif not res.deferred then
-    log.warn("http handler returned no response", "method", req.method, "path", req.path)
+    log.warn("http handler returned no response", "route", route, "method", req.method, "path", req.path)
     res.sent = true
     self:error(req, 500, "handler returned no response")
   end
@@ -538,10 +590,9 @@ function Httpd:_finish(keep)
   if not self._processing then self:_process() end
 end
 
+-- _log writes the access line (FatClient.log_http).
 function Httpd:_log(req, status, bytes)
-  if not self.access_log then return end
-  log.info("http", "peer", self.conn.peer, "method", req and req.method or "-",
-    "path", req and req.target or "-", "status", status, "bytes", bytes)
+  self:log_http(req, status, bytes)
 end
 
 ---------------------------------------------------------------------------
@@ -574,7 +625,9 @@ end
 -- _resolve maps segments to a real path inside the root: the path, its
 -- stat, or nil and an HTTP status.
 function Httpd:_resolve(segs)
-  local root = fs.realpath(self.root)
+  local root = self.root
+  if root:sub(1, 1) ~= "/" then root = server.script_dir() .. "/" .. root end -- set after extend
+  root = fs.realpath(root)
   if not root then
     log.warn("http root folder missing", "root", self.root)
     return nil, 404

@@ -13,7 +13,7 @@
 --     { name = "http", match = Mux.http, class = require "httpd" },
 --     { name = "echo", match = "ECHO ",  class = require "tcp_echo" },
 --   }
---   App.server_first = require "ftpd"     -- nothing sent within App.wait seconds
+--   App.server_first = require "ftp"     -- nothing sent within App.wait seconds
 --   App.wait = 0.3
 --   return App
 --

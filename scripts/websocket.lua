@@ -60,6 +60,10 @@ local function warn_options(self)
     "options", table.concat(keys, ","))
 end
 
+-- The request being answered, for refuse's log line: set only inside
+-- data(), so no key on the instance (a refusal from a timer logs "-").
+local handshake_req
+
 function WebSocket:authorize(req) return true end
 function WebSocket:select_protocol(offered, req) return nil end
 function WebSocket:open(req) end
@@ -70,6 +74,7 @@ function WebSocket:open(req) end
 function WebSocket:start()
   if self.options ~= nil then warn_options(self) end
   self._hs = self.conn:after(self:option("handshake_timeout"), function()
+    handshake_req = nil
     self:refuse(408, "handshake timeout")
   end)
 end
@@ -78,7 +83,10 @@ end
 function WebSocket:refuse(status, message, headers)
   if self._hs == false then return end -- upgraded or already refused
   self._hs = false
-  self.conn:send(http.error_response(status, message, headers))
+  local response = http.error_response(status, message, headers)
+  self.conn:send(response)
+  self:log_http(handshake_req, status, #response)
+  handshake_req = nil
   self.conn:close()
 end
 
@@ -91,6 +99,7 @@ function WebSocket:data(bytes)
   if not req then
     if consumed then -- refused by the parser: consumed is the status
       self.conn:send(response)
+      self:log_http(nil, consumed, #response)
       self.conn:close()
     else
       self._head = head -- incomplete: wait for more
@@ -101,9 +110,11 @@ function WebSocket:data(bytes)
   local ok, status, failure = ws.check(req)
   if not ok then
     self.conn:send(failure)
+    self:log_http(req, status, #failure)
     self.conn:close()
     return
   end
+  handshake_req = req
   local origins = self:option("origins")
   if origins then
     local origin, allowed = req.headers.origin, false
@@ -138,6 +149,8 @@ function WebSocket:data(bytes)
   -- The request goes to open(req) and is not kept: an idle connection
   -- should cost little. Keep what you need from it in open.
   self._hs, self.protocol, self.extensions = false, protocol, extensions
+  handshake_req = nil
+  self:log_http(req, 101, 0)
   local max_message, max_frame = self:option("max_message"), self:option("max_frame")
   local ping_interval, idle_timeout = self:option("ping_interval"), self:option("idle_timeout")
   local opts -- nil when every option is the server's default

@@ -12,6 +12,7 @@ package tests
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -91,17 +92,44 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var listeningLine = regexp.MustCompile(`listening on (.+) \(script`)
+// listenAttr finds the addr attribute of a text-format log line.
+var listenAttr = regexp.MustCompile(`(?:^| )addr=("(?:[^"\\]|\\.)*"|\S*)`)
+
+// listeningAddrs reads the server's startup record, msg "listening" in the
+// text or the JSON log format: the --listen addresses, in order.
+func listeningAddrs(line string) ([]string, bool) {
+	var addr string
+	if strings.HasPrefix(line, "{") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) != nil || rec.Msg != "listening" {
+			return nil, false
+		}
+		addr = rec.Addr
+	} else {
+		if !strings.Contains(line, " msg=listening ") {
+			return nil, false
+		}
+		m := listenAttr.FindStringSubmatch(line)
+		if m == nil {
+			return nil, false
+		}
+		addr = m[1]
+		if u, err := strconv.Unquote(addr); err == nil {
+			addr = u
+		}
+	}
+	if addr == "" {
+		return nil, false
+	}
+	return strings.Split(addr, ","), true
+}
 
 // listenAddrs returns the addresses one line of the server's output
 // announces it listens on, or nil. It is the only reader of the startup
 // banner: the harness, the CLI tests and the startup benchmark all ask it.
 func listenAddrs(line string) []string {
-	m := listeningLine.FindStringSubmatch(line)
-	if m == nil {
-		return nil
-	}
-	return strings.Split(m[1], ", ")
+	addrs, _ := listeningAddrs(line)
+	return addrs
 }
 
 // announced reports whether any line of out announces listening.

@@ -28,7 +28,7 @@ func TestRawCLISyntaxError(t *testing.T) {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
 	if r.listened() {
-		t.Fatalf("listened despite the syntax error: %q", r.stdout)
+		t.Fatalf("listened despite the syntax error: %q", r.stderr)
 	}
 	line := rawOneLine(t, "syntax error", r.stderr)
 	if want := script + ":3"; !strings.Contains(line, want) {
@@ -93,7 +93,8 @@ func TestRawCLIStartFailures(t *testing.T) {
 }
 
 // TestRawCLIFlagsAndVersion: an unknown flag or a malformed value exits 2
-// without starting; --version prints "pocketlua <version>" and exits 0.
+// without starting; --version prints "pocketlua <version> (<build>)" and
+// exits 0.
 func TestRawCLIFlagsAndVersion(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
@@ -110,7 +111,7 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		}
 	}
 	r := rawRunCLI(t, "", "--version")
-	if r.code != 0 || !regexp.MustCompile(`^pocketlua \S+\n$`).MatchString(r.stdout) {
+	if r.code != 0 || !regexp.MustCompile(`^pocketlua \S+ \((.+, )?go1\.\d+\S*\)\n$`).MatchString(r.stdout) {
 		t.Fatalf("--version: exit %d, stdout %q", r.code, r.stdout)
 	}
 }

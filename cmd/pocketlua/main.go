@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -22,8 +23,13 @@ import (
 	"pocketlua/scripts"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// Release builds set these with -ldflags "-X main.version=1.2.0 -X
+// main.commit=<sha> -X main.date=<RFC 3339>"; otherwise they come from the
+// Go build info (buildinfo.go).
+var version, commit, date string
+
+// devVersion names a build with neither -X nor a module version.
+const devVersion = "0.1.0-dev"
 
 const defaultScript = "echo.lua"
 
@@ -60,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if opts.version {
-		fmt.Fprintf(stdout, "pocketlua %s\n", version)
+		fmt.Fprintf(stdout, "pocketlua %s\n", versionLine())
 		return 0
 	}
 	logger, err := newLogger(stderr, opts.logLevel, opts.logFormat)
@@ -130,12 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cs.Serve(workers)
 	}
-	workers := ""
-	if len(srvs) > 1 {
-		workers = fmt.Sprintf(", %d workers", len(srvs))
-	}
-	fmt.Fprintf(stdout, "pocketlua %s listening on %s (script %s, poller %s%s)\n",
-		version, strings.Join(srvs[0].Addrs(), ", "), srvs[0].Script(), srvs[0].PollerName(), workers)
+	logListening(logger, srvs)
 
 	// A pointer-free object the collector counts but never scans: it raises
 	// the collection goal without costing RSS (its pages come fresh from the
@@ -310,6 +311,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	default:
 		return cfg, o, fmt.Errorf("%w: one script at most, got %q", errUsage, fs.Args())
 	}
+	if cfg.Watch && cfg.Script == "" {
+		return cfg, o, fmt.Errorf("%w: --watch needs a script file (the embedded %s never changes): pocketlua --watch app.lua", errUsage, defaultScript)
+	}
 	if cfg.Poller != "epoll" && cfg.Poller != "poll" {
 		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
 	}
@@ -358,7 +362,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	opts := &slog.HandlerOptions{Level: lv, ReplaceAttr: durationAsString}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -366,4 +370,31 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// durationAsString writes durations as "1.5s" in both formats (the JSON
+// handler would write nanoseconds).
+func durationAsString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// logListening writes the startup line: the --listen addresses (what a
+// client dials, and what the tests read), then the listeners the main
+// script opened. It is one slog record like every other line.
+func logListening(logger *slog.Logger, srvs []*engine.Server) {
+	first := srvs[0]
+	attrs := []any{"addr", strings.Join(first.Addrs(), ",")}
+	if extra := first.ScriptAddrs(); len(extra) > 0 {
+		attrs = append(attrs, "script_listeners", strings.Join(extra, ","))
+	}
+	attrs = append(attrs, "script", first.Script(), "poller", first.PollerName(), "workers", len(srvs), "version", releaseVersion())
+	logger.Info("listening", attrs...)
+	for _, a := range first.Addrs() {
+		if host, _, err := net.SplitHostPort(a); err == nil && (host == "0.0.0.0" || host == "::") {
+			logger.Info("listening on all interfaces: reachable from other machines", "addr", a)
+		}
+	}
 }

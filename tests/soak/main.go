@@ -24,7 +24,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -100,21 +99,14 @@ func run(dur, every time.Duration, out string) error {
 	srv := exec.Command(filepath.Join(bin, "pocketlua"), "-l", "127.0.0.1:0",
 		"-I", filepath.Join(root, "tests", "soak"), script)
 	srv.Stderr = logf
-	stdout, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	defer srv.Process.Kill()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, err := waitLogged(filepath.Join(out, "server.log"), `msg=listening addr=([^ ,]+)`)
 	if err != nil {
 		return fmt.Errorf("server did not start: %v", err)
 	}
-	go io.Copy(io.Discard, stdout)
-	m := regexp.MustCompile(`listening on (\S+?)[ ,]`).FindStringSubmatch(line)
-	if m == nil {
-		return fmt.Errorf("unexpected first line %q", line)
-	}
-	addr := m[1]
 	statsAddr, err := waitStatsPort(filepath.Join(out, "server.log"))
 	if err != nil {
 		return err
@@ -401,14 +393,21 @@ func readStats(addr string) (map[string]float64, error) {
 }
 
 func waitStatsPort(logPath string) (string, error) {
-	re := regexp.MustCompile(`msg="soak stats".* port=(\d+)`)
+	port, err := waitLogged(logPath, `msg="soak stats".* port=(\d+)`)
+	return "127.0.0.1:" + port, err
+}
+
+// waitLogged waits up to 10 s for pattern in the server log and returns its
+// first group.
+func waitLogged(logPath, pattern string) (string, error) {
+	re := regexp.MustCompile(pattern)
 	for i := 0; i < 200; i++ {
 		if m := re.FindStringSubmatch(readFile(logPath)); m != nil {
-			return "127.0.0.1:" + m[1], nil
+			return m[1], nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return "", fmt.Errorf("no stats port in the server log")
+	return "", fmt.Errorf("no %q in the server log", pattern)
 }
 
 func procKiB(pid int, field string) int64 {

@@ -7,7 +7,5 @@
 local Httpd = require "httpd"
 local Chat = require "chat"
 
-local here = debug.getinfo(1, "S").source:match("^(.*)/[^/]*$") or "."
-
-local Site = Httpd:extend({ root = here .. "/www", websocket = Chat })
+local Site = Httpd:extend({ root = "www", websocket = Chat }) -- www/ beside this file
 return Site
