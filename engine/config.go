@@ -41,7 +41,7 @@ type Config struct {
 const (
 	DefaultListen         = "127.0.0.1:9002"
 	DefaultPoller         = poll.DefaultPoller // epoll on Linux, poll(2) elsewhere
-	AllInterfaces         = "0.0.0.0" // what an empty host in Config.Listen binds
+	AllInterfaces         = "0.0.0.0"          // what an empty host in Config.Listen binds
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
 	DefaultHighWater      = poll.DefaultHighWater

@@ -21,7 +21,7 @@ func TestRelativeRootFromScriptFolder(t *testing.T) {
 return Httpd:extend{ root = "www" }
 `)
 	elsewhere := t.TempDir()
-	srv := batteryServer(t, "epoll", site)             // run from the tests' folder
+	srv := batteryServer(t, "epoll", site)                         // run from the tests' folder
 	srv2 := launch{poller: "epoll", dir: elsewhere}.start(t, site) // and from an unrelated one
 	for _, s := range []*server{srv, srv2} {
 		if code, body := httpStatus(t, "http://"+s.Addr+"/"); code != 200 || body != "<h1>beside the script</h1>\n" {
