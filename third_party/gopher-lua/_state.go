@@ -1918,6 +1918,7 @@ func (ls *LState) SetMetatable(obj LValue, mt LValue) {
 	switch v := obj.(type) {
 	case *LTable:
 		v.Metatable = mt
+		v.setMode(mt) // __mode: see weak.go
 	case *LUserData:
 		v.Metatable = mt
 	default:

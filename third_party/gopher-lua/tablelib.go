@@ -21,11 +21,13 @@ var tableFuncs = map[string]LGFunction{
 
 func tableSort(L *LState) int {
 	tbl := L.CheckTable(1)
-	sorter := lValueArraySorter{L, nil, tbl.array}
+	values, store := tbl.sortable()
+	sorter := lValueArraySorter{L, nil, values}
 	if L.GetTop() != 1 {
 		sorter.Fn = L.CheckFunction(2)
 	}
 	sort.Sort(sorter)
+	store()
 	return 0
 }
 

@@ -143,11 +143,16 @@ func (nm LNumber) Format(f fmt.State, c rune) {
 type LTable struct {
 	Metatable LValue
 
-	array   []LValue
-	dict    map[LValue]LValue
-	strdict map[string]LValue
-	keys    []LValue
-	k2i     map[LValue]int
+	// storage: see table.go
+	array      []LValue
+	slots      []tableSlot
+	strs       map[string]int32
+	objs       map[hashKey]int32
+	live       int32 // live slots
+	intKeys    int32 // live slots whose key is an integer in 1..2^53
+	firstSlot  int32 // no live slot below it: next(t) starts there
+	firstArray int32 // no non-nil array entry below it
+	weak       *weakTable
 }
 
 func (tb *LTable) String() string   { return fmt.Sprintf("table: %p", tb) }
