@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 )
@@ -63,9 +64,28 @@ func baseAssert(L *LState) int {
 	return L.GetTop()
 }
 
+// baseCollectGarbage is Lua 5.1's collectgarbage (patched, PATCHES.md):
+// "collect" runs a full Go collection (weak table entries whose objects it
+// freed are gone when it returns); "count" is the Go heap in KiB, which is
+// the whole process's, not this state's; "step" and the tuning options are
+// accepted and do nothing, Go's collector has no such knobs per state.
 func baseCollectGarbage(L *LState) int {
-	runtime.GC()
-	return 0
+	switch opt := L.OptString(1, "collect"); opt {
+	case "collect":
+		runtime.GC()
+		L.Push(LNumber(0))
+	case "count":
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		metrics.Read(sample)
+		L.Push(LNumber(float64(sample[0].Value.Uint64()) / 1024))
+	case "step":
+		L.Push(LFalse)
+	case "stop", "restart", "setpause", "setstepmul":
+		L.Push(LNumber(0))
+	default:
+		L.ArgError(1, "invalid option '"+opt+"'")
+	}
+	return 1
 }
 
 func baseDoFile(L *LState) int {
