@@ -33,9 +33,9 @@ return table.concat({tostring(same), tostring(getmetatable(t) == mt), t.kind,
 	}
 }
 
-// TestTableCompactFreesDeadKeys: gopher-lua keeps every hash key a table
-// ever held; after compact the collector can have them. Weak pointers tell
-// which keys are still reachable, whatever else the process allocates.
+// TestTableCompactFreesDeadKeys: a removed key is garbage at once, before
+// and after the no-op compact. Weak pointers tell which keys are still
+// reachable, whatever else the process allocates.
 func TestTableCompactFreesDeadKeys(t *testing.T) {
 	L := NewState()
 	defer L.Close()
@@ -73,9 +73,8 @@ members[keep] = true`); err != nil {
 		t.Fatalf("after compact: %q, %v", got, err)
 	}
 	after := reachable()
-	// Before, the table held all of them; after, at most the last one may
-	// linger in a register of the finished chunk.
-	if before != len(keys) || after > 1 {
+	// At most the last one may linger in a register of the finished chunk.
+	if before > 1 || after > 1 {
 		t.Fatalf("removed keys still reachable: %d of %d before compact, %d after", before, len(keys), after)
 	}
 }
