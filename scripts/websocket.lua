@@ -107,6 +107,7 @@ function WebSocket:data(bytes)
     return
   end
   if self._head then self._head = nil end
+  if self.options ~= nil then warn_options(self) end -- also when a subclass start skipped ours
   local ok, status, failure = ws.check(req)
   if not ok then
     self.conn:send(failure)

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"text/template"
@@ -144,20 +145,20 @@ func announced(out string) bool {
 
 // bannerTap passes a stream of the server's output on to its buffer and
 // sends the first listening announcement it sees, on either stream, to
-// found. Lines are checked only until one announces.
+// found. Lines are checked only until one of the two taps found it.
 type bannerTap struct {
 	to    io.Writer
 	found chan []string // capacity 1, shared by the stdout and stderr taps
+	seen  *atomic.Bool  // shared too: set once found has its value
 	mu    sync.Mutex
 	line  []byte // a line's start not yet ended by a newline
-	seen  bool
 }
 
 func (b *bannerTap) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	rest := p
-	for !b.seen && len(rest) > 0 {
+	for !b.seen.Load() && len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			b.line = append(b.line, rest...)
@@ -165,12 +166,8 @@ func (b *bannerTap) Write(p []byte) (int, error) {
 		}
 		b.line = append(b.line, rest[:i]...)
 		rest = rest[i+1:]
-		if addrs := listenAddrs(string(b.line)); addrs != nil {
-			b.seen = true
-			select {
-			case b.found <- addrs:
-			default: // the other stream announced first
-			}
+		if addrs := listenAddrs(string(b.line)); addrs != nil && b.seen.CompareAndSwap(false, true) {
+			b.found <- addrs
 		}
 		b.line = b.line[:0]
 	}
@@ -217,9 +214,9 @@ func (l launch) start(tb testing.TB, args ...string) *server {
 		s.cmd = exec.Command(l.wrapper[0], append(append(l.wrapper[1:len(l.wrapper):len(l.wrapper)], binary), full...)...)
 	}
 	s.cmd.Dir = l.dir
-	found := make(chan []string, 1)
-	s.cmd.Stdout = &bannerTap{to: s.stdout, found: found}
-	s.cmd.Stderr = &bannerTap{to: s.logs, found: found}
+	found, seen := make(chan []string, 1), new(atomic.Bool)
+	s.cmd.Stdout = &bannerTap{to: s.stdout, found: found, seen: seen}
+	s.cmd.Stderr = &bannerTap{to: s.logs, found: found, seen: seen}
 	// A race-built server would wait 1 s at exit for nothing.
 	s.cmd.Env = append(append(os.Environ(), "GORACE=atexit_sleep_ms=0"), l.env...)
 	if err := s.cmd.Start(); err != nil {

@@ -13,7 +13,7 @@ func TestRawRequireNextToScript(t *testing.T) {
 	rawQuickExit(t)
 	dir := t.TempDir()
 	rawWriteFile(t, dir, "words.lua", renderTestdata(t, "raw/words.lua", "from next door"))
-	main := scriptFrom(t, dir, "raw/greeter.lua", "words")
+	main := scriptFrom(t, dir, "raw/word_greeter.lua", "words")
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := launch{poller: poller, dir: t.TempDir()}.start(t, main)
 		c := dialRaw(t, srv.Addr)
@@ -31,7 +31,7 @@ func TestRawRequireLuaPath(t *testing.T) {
 	rawQuickExit(t)
 	lib := t.TempDir()
 	rawWriteFile(t, lib, "shared/words.lua", renderTestdata(t, "raw/words.lua", "from the -I folder"))
-	main := scriptFrom(t, "", "raw/greeter.lua", "shared.words")
+	main := scriptFrom(t, "", "raw/word_greeter.lua", "shared.words")
 
 	r := rawRunCLI(t, "", "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "shared.words") {
@@ -52,7 +52,7 @@ func TestRawRequireLuaPath(t *testing.T) {
 func TestRawRequireWorkingDirIgnored(t *testing.T) {
 	cwd := t.TempDir()
 	rawWriteFile(t, cwd, "words.lua", renderTestdata(t, "raw/words.lua", "from the working directory"))
-	main := scriptFrom(t, "", "raw/greeter.lua", "words")
+	main := scriptFrom(t, "", "raw/word_greeter.lua", "words")
 	r := rawRunCLI(t, cwd, "--check", main)
 	if r.code != 1 || !strings.Contains(r.stderr, "words") {
 		t.Fatalf("--check with the module only in the working directory: exit %d, stderr %q; want 1", r.code, r.stderr)

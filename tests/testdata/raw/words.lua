@@ -1,2 +1,2 @@
--- words.lua (a template: the word): a module for greeter.lua.
+-- words.lua (a template: the word): a module for word_greeter.lua.
 return { word = {{printf "%q" .}} }
