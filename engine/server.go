@@ -20,20 +20,21 @@ import (
 // Server is one event loop with its Lua state, listeners and connections.
 // After New, only Run's goroutine touches it, except Shutdown.
 type Server struct {
-	cfg        Config
-	log        *slog.Logger
-	loop       *poll.Loop
-	L          *lua.LState
-	guard      *guard
-	main       *classInfo // the class the main script returned
-	version    int
-	script     string
-	modules    map[string]string // project modules loaded from disk: name -> path
-	registered []string          // files the main chunk named with server.watch
-	states     *lua.LTable       // server.state tables, by name, across reloads
-	reloads    int64
-	watcher    *watcher
-	loading    *loadEffects // set while the main chunk runs
+	cfg     Config
+	log     *slog.Logger
+	loop    *poll.Loop
+	L       *lua.LState
+	guard   *guard
+	main    *classInfo // the class the main script returned
+	version int
+	script  string
+	modules map[string]string // project modules loaded from disk: name -> path
+	states  *lua.LTable       // server.state tables, by name, across reloads
+	reloads int64
+	watcher *watcher
+	loading *loadEffects // set while the main chunk runs
+
+	registered []string // files the main chunk named with server.watch
 
 	conns     map[int64]*Conn
 	nextID    int64
