@@ -167,3 +167,40 @@ local none, status = http.parse_request("POST /x HTTP/1.1\r\nHost: h\r\nTransfer
 assert(none == nil and status == 400)
 `)
 }
+
+// TestFSCreate: fs.create makes a new empty file with the mode asked for,
+// less the umask (0644 by default), and refuses one that exists.
+func TestFSCreate(t *testing.T) {
+	dir := t.TempDir()
+	luaWith(t, dir, `
+local fs = require "fs"
+assert(fs.create(ROOT .. "/a.txt") == true)
+local ok, err, code = fs.create(ROOT .. "/a.txt")
+assert(ok == nil and code == "EEXIST" and err:find("exists"), tostring(err))
+assert(fs.create(ROOT .. "/b.txt", tonumber("600", 8)))
+local _, _, code2 = fs.create(ROOT .. "/no/such/c.txt")
+assert(code2 == "ENOENT", tostring(code2))
+local f = assert(io.open(ROOT .. "/a.txt", "ab")) f:write("kept") f:close()
+`)
+	umask := os.FileMode(0)
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+				var n uint32
+				for _, c := range strings.TrimSpace(v) {
+					n = n*8 + uint32(c-'0')
+				}
+				umask = os.FileMode(n)
+			}
+		}
+	}
+	for name, want := range map[string]os.FileMode{"a.txt": 0o644 &^ umask, "b.txt": 0o600 &^ umask} {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || st.Mode().Perm() != want {
+			t.Fatalf("%s: %v %v, want mode %v", name, st.Mode(), err, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a.txt")); string(b) != "kept" {
+		t.Fatalf("a.txt = %q", b)
+	}
+}

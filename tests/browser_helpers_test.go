@@ -28,7 +28,7 @@ func findChromium(t *testing.T) string {
 			return p
 		}
 	}
-	const hint = "no Chromium found: run `apt-get install -y chromium` (or set POCKETLUA_SKIP_BROWSER=1 to skip)"
+	const hint = "no Chromium found: run `bash tests/deps` (it installs what the tests need as root, else prints the command) or set POCKETLUA_SKIP_BROWSER=1 to skip"
 	if os.Getenv("POCKETLUA_SKIP_BROWSER") == "1" {
 		t.Skip("POCKETLUA_SKIP_BROWSER=1: " + hint)
 	}

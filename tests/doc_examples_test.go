@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // docExample is one complete script from the docs: a ```lua block whose
@@ -196,5 +199,86 @@ func TestDocExamples(t *testing.T) {
 			t.Fatalf("/../site.lua: %d, want 400", code)
 		}
 		rawWaitLogs(t, srv, 10*time.Second, 1, "msg=http ", "path=/hello/ann status=200")
+	})
+	t.Run("run/LUA_API.md/limit.lua", func(t *testing.T) {
+		// "A third connection from the same host is closed without a byte;
+		// after one of the first two leaves, the next one is welcomed."
+		srv := startServerIn(t, api, "epoll", "limit.lua")
+		a, b := dialRaw(t, srv.Addr), dialRaw(t, srv.Addr)
+		a.expect("welcome #1")
+		b.expect("welcome #2")
+		c := dialRaw(t, srv.Addr)
+		c.expectEOF(10 * time.Second)
+		a.Close()
+		waitFor(t, 10*time.Second, "a slot after a leaves", func() bool {
+			d := dialRaw(t, srv.Addr)
+			defer d.Close()
+			d.SetReadDeadline(time.Now().Add(2 * time.Second))
+			buf := make([]byte, 32)
+			n, _ := d.Read(buf)
+			return strings.HasPrefix(string(buf[:n]), "welcome #")
+		})
+	})
+
+	t.Run("run/LUA_API.md/manual_ws.lua", func(t *testing.T) {
+		// "... a 4097-byte message gets close 1009; a plain GET gets
+		// 400 Upgrade header must name websocket."
+		srv := startServerIn(t, api, "epoll", "manual_ws.lua")
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		c.WriteMessage(websocket.BinaryMessage, []byte("echo me"))
+		if kind, m, err := c.ReadMessage(); err != nil || kind != websocket.BinaryMessage || string(m) != "echo me" {
+			t.Fatalf("echo: %d %q %v", kind, m, err)
+		}
+		c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("x", 4097)))
+		if _, _, err := c.ReadMessage(); !websocket.IsCloseError(err, 1009) {
+			t.Fatalf("4097-byte message: %v, want close 1009", err)
+		}
+		code, body := httpStatus(t, "http://"+srv.Addr+"/")
+		if code != 400 || !strings.Contains(body, "Upgrade header must name websocket") {
+			t.Fatalf("plain GET: %d %q", code, body)
+		}
+	})
+
+	t.Run("run/LUA_API.md/room.lua", func(t *testing.T) {
+		// "A client offering x, room.v1 from origin http://localhost:8080 gets
+		// Sec-WebSocket-Protocol: room.v1 and welcome ann (room.v1); origin
+		// http://evil gets 403 origin not allowed."
+		srv := startServerIn(t, api, "epoll", "room.lua")
+		d := websocket.Dialer{Subprotocols: []string{"x", "room.v1"}}
+		h := http.Header{"Origin": {"http://localhost:8080"}}
+		c, resp, err := d.Dial("ws://"+srv.Addr+"/?name=ann", h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if resp.Header.Get("Sec-WebSocket-Protocol") != "room.v1" {
+			t.Fatalf("protocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, m, err := c.ReadMessage(); err != nil || string(m) != "welcome ann (room.v1)" {
+			t.Fatalf("welcome: %q %v", m, err)
+		}
+		_, resp, err = d.Dial("ws://"+srv.Addr+"/", http.Header{"Origin": {"http://evil"}})
+		if err == nil || resp == nil || resp.StatusCode != 403 {
+			t.Fatalf("origin http://evil: %v %v, want 403", resp, err)
+		}
+		rawWaitLogs(t, srv, 10*time.Second, 1, `msg="http denied"`, "status=403")
+	})
+
+	t.Run("run/LUA_API.md/ftpd.lua", func(t *testing.T) {
+		// "curl -Q "MKD new" -Q "SITE WHOAMI" ftp://alice:s3cret@..."
+		srv := startServerIn(t, api, "epoll", "ftpd.lua")
+		c := ftpDial(t, srv.Addr)
+		c.login("alice", "s3cret")
+		if got := c.cmd("SITE WHOAMI", 200); got != "200 alice in /" {
+			t.Fatalf("SITE WHOAMI: %q", got)
+		}
+		c.cmd("SITE NOTHING", 504)
+		c.quit()
 	})
 }
