@@ -203,7 +203,7 @@ func TestDocExamples(t *testing.T) {
 	t.Run("run/LUA_API.md/limit.lua", func(t *testing.T) {
 		// "A third connection from the same host is closed without a byte;
 		// after one of the first two leaves, the next one is welcomed."
-		srv := startServerIn(t, api, "epoll", "limit.lua")
+		srv := launch{poller: "epoll", dir: api}.start(t, "limit.lua")
 		a, b := dialRaw(t, srv.Addr), dialRaw(t, srv.Addr)
 		a.expect("welcome #1")
 		b.expect("welcome #2")
@@ -223,7 +223,7 @@ func TestDocExamples(t *testing.T) {
 	t.Run("run/LUA_API.md/manual_ws.lua", func(t *testing.T) {
 		// "... a 4097-byte message gets close 1009; a plain GET gets
 		// 400 Upgrade header must name websocket."
-		srv := startServerIn(t, api, "epoll", "manual_ws.lua")
+		srv := launch{poller: "epoll", dir: api}.start(t, "manual_ws.lua")
 		c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +248,7 @@ func TestDocExamples(t *testing.T) {
 		// "A client offering x, room.v1 from origin http://localhost:8080 gets
 		// Sec-WebSocket-Protocol: room.v1 and welcome ann (room.v1); origin
 		// http://evil gets 403 origin not allowed."
-		srv := startServerIn(t, api, "epoll", "room.lua")
+		srv := launch{poller: "epoll", dir: api}.start(t, "room.lua")
 		d := websocket.Dialer{Subprotocols: []string{"x", "room.v1"}}
 		h := http.Header{"Origin": {"http://localhost:8080"}}
 		c, resp, err := d.Dial("ws://"+srv.Addr+"/?name=ann", h)
@@ -272,7 +272,7 @@ func TestDocExamples(t *testing.T) {
 
 	t.Run("run/LUA_API.md/ftpd.lua", func(t *testing.T) {
 		// "curl -Q "MKD new" -Q "SITE WHOAMI" ftp://alice:s3cret@..."
-		srv := startServerIn(t, api, "epoll", "ftpd.lua")
+		srv := launch{poller: "epoll", dir: api}.start(t, "ftpd.lua")
 		c := ftpDial(t, srv.Addr)
 		c.login("alice", "s3cret")
 		if got := c.cmd("SITE WHOAMI", 200); got != "200 alice in /" {
