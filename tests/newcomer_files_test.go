@@ -17,9 +17,7 @@ func TestRelativeRootFromScriptFolder(t *testing.T) {
 	app := t.TempDir()
 	rawWriteFile(t, app, "www/index.html", "<h1>beside the script</h1>\n")
 	rawWriteFile(t, app, "files/pub.txt", "ftp beside the script\n")
-	site := rawWriteFile(t, app, "site.lua", `local Httpd = require "httpd"
-return Httpd:extend{ root = "www" }
-`)
+	site := scriptFrom(t, app, "newcomer/relative_site.lua", nil)
 	elsewhere := t.TempDir()
 	srv := batteryServer(t, "epoll", site)                         // run from the tests' folder
 	srv2 := launch{poller: "epoll", dir: elsewhere}.start(t, site) // and from an unrelated one
@@ -29,10 +27,7 @@ return Httpd:extend{ root = "www" }
 		}
 	}
 
-	ftpd := rawWriteFile(t, app, "ftpd.lua", `local Ftp = require "ftp"
-local Site = Ftp:extend{ root = "files", users = { carol = { password = "pw", root = "www" } } }
-return Site
-`)
+	ftpd := scriptFrom(t, app, "newcomer/relative_ftpd.lua", nil)
 	f := launch{poller: "epoll", dir: elsewhere}.start(t, ftpd)
 	c := ftpDial(t, f.Addr)
 	c.login("anonymous", "x")
@@ -44,13 +39,14 @@ return Site
 	c.expect(226)
 	c.quit()
 
-	for _, bad := range []struct{ name, src, abs string }{
-		{"badhttp.lua", "local Httpd = require \"httpd\"\nlocal Site = Httpd:extend{ root = \"nosuch\" }\nreturn Site\n", "nosuch"},
-		{"badftp.lua", "local Ftp = require \"ftp\"\n\nlocal Site = Ftp:extend{ root = \"files\", users = { u = { password = \"p\", root = \"gone\" } } }\nreturn Site\n", "gone"},
+	for _, bad := range []struct{ name, abs string }{
+		{"badhttp.lua", "nosuch"},
+		{"badftp.lua", "gone"},
 	} {
-		path := rawWriteFile(t, app, bad.name, bad.src)
+		src := renderTestdata(t, "newcomer/"+bad.name, nil)
+		path := rawWriteFile(t, app, bad.name, src)
 		r := rawRunCLI(t, elsewhere, "--check", path)
-		line := strings.Count(bad.src[:strings.Index(bad.src, "extend")], "\n") + 1
+		line := strings.Count(src[:strings.Index(src, "extend")], "\n") + 1
 		want := path + ":" + strconv.Itoa(line) + ":"
 		if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "no such folder") ||
 			!strings.Contains(r.stderr, filepath.Join(app, bad.abs)) {

@@ -9,37 +9,11 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// newcomerSite is an httpd site whose routes return what a newcomer might:
-// a bare string, a table, and things that cannot be sent.
-const newcomerSite = `
-local Httpd = require "httpd"
-local WebSocket = require "websocket"
-local Guarded = WebSocket:extend()
-function Guarded:authorize(req) return req.query == "key=right" end
-return Httpd:extend{
-  access_log = true,
-  max_body = 16,
-  routes = {
-    ["GET /ok"] = function() return "ok" end,
-    ["GET /table"] = function() return 200, { a = 1, list = { 1, 2 } } end,
-    ["GET /typed"] = function() return 201, { a = 1 }, { ["Content-Type"] = "application/vnd.x+json" } end,
-    ["GET /cycle"] = function() local t = {} t.t = t return 200, t end,
-    ["GET /fn"] = function() return 200, print end,
-    ["GET /badstatus"] = function() return "ok", "body" end,
-    ["GET /bigstatus"] = function() return 1000 end,
-    ["GET /sent-table"] = function(req, res) res:send(200, { sent = true }) end,
-    ["GET /secret"] = function() return 401, "who are you?" end,
-    ["GET /ws"] = require "echo",
-    ["GET /guarded"] = Guarded,
-  },
-}
-`
-
 // TestHTTPHandlerReturnValues: a bare string is a 200 body, a table is JSON,
 // and anything unusable is a 500 whose log line names the route and why,
 // with the connection kept.
 func TestHTTPHandlerReturnValues(t *testing.T) {
-	srv := batteryServer(t, "epoll", writeScript(t, "site.lua", newcomerSite))
+	srv := batteryServer(t, "epoll", scriptFrom(t, "", "newcomer/site.lua", true))
 	base := "http://" + srv.Addr
 
 	if code, body := httpStatus(t, base+"/ok"); code != 200 || body != "ok" {
@@ -84,7 +58,7 @@ func TestHTTPHandlerReturnValues(t *testing.T) {
 // went out, including a 413, a WebSocket upgrade (101) and the 400 a plain
 // GET gets on a WebSocket route; no line names a battery's file:line.
 func TestHTTPAccessLog(t *testing.T) {
-	srv := batteryServer(t, "epoll", writeScript(t, "site.lua", newcomerSite))
+	srv := batteryServer(t, "epoll", scriptFrom(t, "", "newcomer/site.lua", true))
 	base := "http://" + srv.Addr
 
 	if code, _ := httpStatus(t, base+"/ok", "-d", strings.Repeat("x", 100)); code != 413 {
@@ -126,8 +100,7 @@ func TestHTTPAccessLog(t *testing.T) {
 // WebSocket class's authorize are logged ("http denied", warn) even when
 // the access log is off; a 200 is not.
 func TestHTTPDeniedLoggedWithoutAccessLog(t *testing.T) {
-	site := strings.Replace(newcomerSite, "access_log = true", "access_log = false", 1)
-	srv := batteryServer(t, "epoll", writeScript(t, "site.lua", site))
+	srv := batteryServer(t, "epoll", scriptFrom(t, "", "newcomer/site.lua", false))
 	base := "http://" + srv.Addr
 	if code, _ := httpStatus(t, base+"/secret"); code != 401 {
 		t.Fatal(code)

@@ -16,9 +16,7 @@ import (
 // stderr in the chosen format, nothing goes to stdout, it names the
 // listeners the main script opened, and durations in JSON are strings.
 func TestStartupLineIsALogRecord(t *testing.T) {
-	script := writeScript(t, "side.lua", `server.socket_bind("127.0.0.1", 0)
-return require "tcp_echo"
-`)
+	script := testdata(t, "newcomer/side.lua")
 	for _, format := range []string{"text", "json"} {
 		t.Run(format, func(t *testing.T) {
 			srv := startServer(t, "epoll", "--log-format", format, "--shutdown-grace", "1500ms", script)
@@ -57,9 +55,7 @@ return require "tcp_echo"
 // TestStartupNothingOnStdout: a server that starts and stops writes
 // nothing to stdout; every line is on stderr.
 func TestStartupNothingOnStdout(t *testing.T) {
-	script := writeScript(t, "quit.lua", `server.after(0.05, server.shutdown)
-return require "tcp_echo"
-`)
+	script := testdata(t, "newcomer/quit.lua")
 	r := rawRunCLI(t, "", "-l", "127.0.0.1:0", script)
 	if r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "msg=listening addr=127.0.0.1:") {
 		t.Fatalf("exit %d, stdout %q, stderr %q: want 0, nothing on stdout, the listening record on stderr", r.code, r.stdout, r.stderr)
@@ -84,11 +80,7 @@ func TestListenEmptyHostIsAllInterfaces(t *testing.T) {
 		t.Fatalf("a loopback listener logged 'all interfaces'")
 	}
 	// A script's socket_bind keeps its loopback default for an empty host.
-	script := writeScript(t, "bind.lua", `local _, host = server.socket_bind("", 0)
-log.info("bound", "host", host)
-return require "tcp_echo"
-`)
-	side := startServer(t, "epoll", script)
+	side := startServer(t, "epoll", testdata(t, "newcomer/bind.lua"))
 	if len(rawLogLines(side, "msg=bound", "host=127.0.0.1")) != 1 {
 		t.Fatalf("socket_bind(\"\") did not bind 127.0.0.1; logs:\n%s", side.Logs())
 	}

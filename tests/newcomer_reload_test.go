@@ -3,7 +3,6 @@ package tests
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"pocketlua/internal/loopback"
 	"strings"
 	"syscall"
@@ -25,22 +24,25 @@ func newcomerReload(t *testing.T, srv *server, path, src string, version int, fa
 	return rawWaitLogs(t, srv, 15*time.Second, 1, fmt.Sprintf("msg=reloaded version=%d ", version))[0]
 }
 
+// migrateVersion fills testdata/newcomer/migrate.lua.
+type migrateVersion struct {
+	Migrate  bool
+	Word     string
+	Reloaded bool
+}
+
 // TestReloadMigrateFlag: Class.migrate = true moves open connections to the
 // new code without a reloaded method; a class without it keeps them on
 // their version; the reload line says how many run which version.
 func TestReloadMigrateFlag(t *testing.T) {
-	const src = `local C = { migrate = %s }
-function C:data(b) self.conn:send("%s v" .. self.conn.version .. "\n") end
-return C
-`
-	path := filepath.Join(t.TempDir(), "app.lua")
-	os.WriteFile(path, []byte(fmt.Sprintf(src, "false", "one")), 0o644)
+	const script = "newcomer/migrate.lua"
+	path := scriptFrom(t, "", script, migrateVersion{Word: "one"})
 	srv := startServer(t, "epoll", path)
 	a := dialRaw(t, srv.Addr)
 	a.roundTrip("x", "one v1")
 
 	// No migrate: a stays on v1, a new client gets v2.
-	line := newcomerReload(t, srv, path, fmt.Sprintf(src, "false", "two"), 2, false)
+	line := newcomerReload(t, srv, path, renderTestdata(t, script, migrateVersion{Word: "two"}), 2, false)
 	if !strings.Contains(line, "migrated=0") || !strings.Contains(line, "on_versions=v1:1") {
 		t.Fatalf("reload line %q: want migrated=0 on_versions=v1:1", line)
 	}
@@ -49,7 +51,7 @@ return C
 	b.roundTrip("x", "two v2")
 
 	// migrate = true: both move to v3.
-	line = newcomerReload(t, srv, path, fmt.Sprintf(src, "true", "three"), 3, false)
+	line = newcomerReload(t, srv, path, renderTestdata(t, script, migrateVersion{Migrate: true, Word: "three"}), 3, false)
 	if !strings.Contains(line, "migrated=2") || !strings.Contains(line, "on_versions=v3:2") {
 		t.Fatalf("reload line %q: want migrated=2 on_versions=v3:2", line)
 	}
@@ -57,11 +59,7 @@ return C
 	b.roundTrip("x", "three v3")
 
 	// A reloaded method wins over migrate: it runs, and may refuse by raising.
-	withReloaded := `local C = { migrate = true }
-function C:data(b) self.conn:send("four v" .. self.conn.version .. "\n") end
-function C:reloaded(old) if self.conn.id % 2 == 0 then error("stay") end end
-return C
-`
+	withReloaded := renderTestdata(t, script, migrateVersion{Migrate: true, Word: "four", Reloaded: true})
 	line = newcomerReload(t, srv, path, withReloaded, 4, false)
 	if !strings.Contains(line, "migrated=1 migration_failed=1") || !strings.Contains(line, "on_versions=v4:1,v3:1") {
 		t.Fatalf("reload line %q: want one migrated, one failed, on_versions=v4:1,v3:1", line)
@@ -73,20 +71,11 @@ return C
 // TestServerStateFillsNewDefaults: after a reload, server.state fills the
 // top-level keys a new default adds, and never overwrites kept ones.
 func TestServerStateFillsNewDefaults(t *testing.T) {
-	v1 := `local st = server.state("app", { hits = 0, nested = { a = 1 } })
-local C = {}
-function C:data(b)
-  st.hits = st.hits + 1
-  self.conn:send(("hits=%d limit=%s a=%s b=%s\n"):format(st.hits, tostring(st.limit), tostring(st.nested.a), tostring(st.nested.b)))
-end
-return C
-`
-	path := filepath.Join(t.TempDir(), "app.lua")
-	os.WriteFile(path, []byte(v1), 0o644)
+	path := scriptFrom(t, "", "newcomer/state_defaults.lua", false)
 	srv := startServer(t, "epoll", path)
 	c := dialRaw(t, srv.Addr)
 	c.roundTrip("x", "hits=1 limit=nil a=1 b=nil")
-	v2 := strings.Replace(v1, `{ hits = 0, nested = { a = 1 } }`, `{ hits = 100, limit = 5, nested = { a = 9, b = 2 } }`, 1)
+	v2 := renderTestdata(t, "newcomer/state_defaults.lua", true)
 	newcomerReload(t, srv, path, v2, 2, false)
 	d := dialRaw(t, srv.Addr)
 	d.roundTrip("x", "hits=2 limit=5 a=1 b=nil")
@@ -99,11 +88,8 @@ return C
 // reloads cleanly.
 func TestReloadRebindHint(t *testing.T) {
 	port := loopback.ClosedPort(t)
-	unguarded := fmt.Sprintf(`server.socket_bind("127.0.0.1", %d)
-return require "tcp_echo"
-`, port)
-	path := filepath.Join(t.TempDir(), "app.lua")
-	os.WriteFile(path, []byte(unguarded), 0o644)
+	unguarded := renderTestdata(t, "newcomer/rebind.lua", port)
+	path := scriptFrom(t, "", "newcomer/rebind.lua", port)
 	srv := startServer(t, "epoll", path)
 	line := newcomerReload(t, srv, path, unguarded, 1, true)
 	if !strings.Contains(line, "address already in use") || !strings.Contains(line, "this server already listens there") ||
@@ -113,12 +99,8 @@ return require "tcp_echo"
 	// The same bind guarded with server.state reloads cleanly and keeps
 	// serving on the port.
 	port2 := loopback.ClosedPort(t)
-	guarded := fmt.Sprintf(`local st = server.state("listeners")
-if not st.side then st.side = server.socket_bind("127.0.0.1", %d) end
-return require "tcp_echo"
-`, port2)
-	path2 := filepath.Join(t.TempDir(), "guarded.lua")
-	os.WriteFile(path2, []byte(guarded), 0o644)
+	guarded := renderTestdata(t, "newcomer/rebind_guarded.lua", port2)
+	path2 := scriptFrom(t, "", "newcomer/rebind_guarded.lua", port2)
 	srv2 := startServer(t, "epoll", path2)
 	newcomerReload(t, srv2, path2, guarded, 2, false)
 	c := dialRaw(t, fmt.Sprintf("127.0.0.1:%d", port2))

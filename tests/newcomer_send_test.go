@@ -13,18 +13,7 @@ import (
 // connection closes with 1011 and the log says to send them as binary);
 // "binary" is binary.
 func TestSendKindDefaultIsText(t *testing.T) {
-	script := writeScript(t, "kinds.lua", `
-local WebSocket = require "websocket"
-local K = WebSocket:extend()
-function K:message(m)
-  if m == "conn" then self.conn:send("caf\195\169")
-  elseif m == "self" then self:send("self text")
-  elseif m == "binary" then self.conn:send("\255\0", "binary")
-  elseif m == "bad" then self.conn:send("\255\0")
-  end
-end
-return K
-`)
+	script := testdata(t, "newcomer/kinds.lua")
 	srv := startServer(t, "epoll", script)
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/", nil)
 	if err != nil {

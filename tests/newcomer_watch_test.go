@@ -14,17 +14,15 @@ import (
 // still watched, so fixing it reloads.
 func TestWatchOnlyWhatWasLoaded(t *testing.T) {
 	dir := t.TempDir()
-	mainPath := filepath.Join(dir, "main.lua")
 	tagPath, cfgPath := filepath.Join(dir, "tag.lua"), filepath.Join(dir, "app.conf")
-	main := `server.watch(` + luaQuote(cfgPath) + `)
-local f = io.open(` + luaQuote(cfgPath) + `) local conf = f:read("*a") f:close()
-` + strings.Replace(rlWatchMain(t, "tag"), "self:send(M0", "self:send(conf .. M0", 1)
-	rlWriteFiles(t, dir, map[string]string{"main.lua": main, "tag.lua": rlLuaString("W1"), "app.conf": "c1:"})
+	rlWriteFiles(t, dir, map[string]string{"tag.lua": rlLuaString("W1"), "app.conf": "c1:"})
+	mainPath := scriptFrom(t, dir, "newcomer/watch_main.lua", cfgPath)
+	mainName := filepath.Base(mainPath)
 	srv := startServer(t, "epoll", "--watch", mainPath)
 	rlServedBy(t, srv.Addr, "c1:W1", 5*time.Second)
 
 	// Scratch files beside the script: no reload.
-	for _, name := range []string{"scratch.lua", ".main.lua.swp", "main.lua~", "other.conf"} {
+	for _, name := range []string{"scratch.lua", "." + mainName + ".swp", mainName + "~", "other.conf"} {
 		os.WriteFile(filepath.Join(dir, name), []byte("junk("), 0o644)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -42,7 +40,7 @@ local f = io.open(` + luaQuote(cfgPath) + `) local conf = f:read("*a") f:close()
 
 	// A syntax error in the module: the reload fails and the old version
 	// serves; the fix is seen.
-	os.WriteFile(tagPath, []byte("return (\n"), 0o644)
+	os.WriteFile(tagPath, []byte(renderTestdata(t, "reload/broken_tag.lua", "modsyntax")), 0o644)
 	rlWaitLog(t, srv.Logs, 5*time.Second, "reload failed", func(l string) bool { return len(rlFailures(l)) >= 1 })
 	rlServedBy(t, srv.Addr, "c2:W2", time.Second)
 	os.WriteFile(tagPath, []byte(rlLuaString("W3")), 0o644)
@@ -57,11 +55,7 @@ func TestWatchRefusedWithoutScript(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "--watch needs a script file") || strings.Contains(r.stderr, "msg=listening") {
 		t.Fatalf("--watch without a script: exit %d, stderr %q; want 2 and a message", r.code, r.stderr)
 	}
-	script := writeScript(t, "late.lua", `local C = {}
-function C:data(b) server.watch("x.lua") end
-return C
-`)
-	srv := startServer(t, "epoll", script)
+	srv := startServer(t, "epoll", testdata(t, "newcomer/late_watch.lua"))
 	c := dialRaw(t, srv.Addr)
 	c.send("x")
 	c.expectEOF(10 * time.Second)
