@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// writeScript: PENDING REMOVAL before this branch lands (the newcomer tests'
-// inline Lua moves to testdata/).
+// writeScript: PENDING REMOVAL once runtime_tables_test.go, its last user,
+// has its inline Lua under testdata/.
 func writeScript(t *testing.T, name, src string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
