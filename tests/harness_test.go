@@ -157,6 +157,9 @@ type bannerTap struct {
 func (b *bannerTap) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Into the buffer first: a test that reads the logs once start returns
+	// must find the listening line there.
+	n, err := b.to.Write(p)
 	rest := p
 	for !b.seen.Load() && len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
@@ -171,7 +174,7 @@ func (b *bannerTap) Write(p []byte) (int, error) {
 		}
 		b.line = b.line[:0]
 	}
-	return b.to.Write(p)
+	return n, err
 }
 
 // launch says how to run a server besides its arguments. The zero value
