@@ -150,17 +150,14 @@ func (s *Server) loadMain() error {
 	L := newLuaState()
 	s.L = L
 	s.guard = newMemGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
-	installLimits(L, &s.cfg)
-	installTableCompact(L)
 	var dirs []string
 	if s.cfg.Script != "" {
 		dirs = append(dirs, filepath.Dir(s.cfg.Script))
 	}
 	dirs = append(dirs, s.cfg.LuaPath...)
 	s.modules = make(map[string]string)
-	installRequire(L, dirs, s.cfg.Batteries, func(name, path string) { s.modules[name] = path })
 	s.states = L.NewTable()
-	bindings.Register(L, s, s.log)
+	prepareState(L, &s.cfg, dirs, s, s.log, func(name, path string) { s.modules[name] = path })
 
 	s.version = 1 // what server.version() says while the first load runs
 	class, err := s.runMain()

@@ -44,6 +44,7 @@ const subcommandHelp = `Subcommands: the first argument is a subcommand when it 
   pocketlua run [flags] [script.lua]    the server; the same as without "run"
   pocketlua console [PATH] [-e CHUNK]   the live console of a server started
                                         with --admin-socket PATH
+  pocketlua test [flags] [FILES|DIRS]   run the tests in *_test.lua files
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "console":
 			return runConsole(args[1:], stdout, stderr)
+		case "test":
+			return runTest(args[1:], stdout, stderr)
 		case "run":
 			args = args[1:]
 		}

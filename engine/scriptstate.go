@@ -1,0 +1,29 @@
+package engine
+
+import (
+	"log/slog"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"pocketlua/bindings"
+)
+
+// NewScriptState makes a Lua state the way the server makes its loop's:
+// the library limits, table.compact, require over dirs then the batteries,
+// and the bindings served by srv. It has no loop and no handler guard: it
+// serves tools that run scripts outside a server (pocketlua test) and
+// tests that inspect the bindings.
+func NewScriptState(cfg Config, dirs []string, srv bindings.Server, logger *slog.Logger) *lua.LState {
+	L := newLuaState()
+	prepareState(L, &cfg, dirs, srv, logger, func(string, string) {})
+	return L
+}
+
+// prepareState installs on L everything a script sees; onDisk is told of
+// every module file required from disk.
+func prepareState(L *lua.LState, cfg *Config, dirs []string, srv bindings.Server, logger *slog.Logger, onDisk func(name, path string)) {
+	installLimits(L, cfg)
+	installTableCompact(L)
+	installRequire(L, dirs, cfg.Batteries, onDisk)
+	bindings.Register(L, srv, logger)
+}
