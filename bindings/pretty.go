@@ -12,8 +12,8 @@ import (
 // can neither flood a terminal nor hold the loop for long. Zero fields take
 // the defaults.
 type PrettyOptions struct {
-	Depth    int // nesting levels shown; deeper tables print as {...}; default 3
-	Width    int // entries shown per table; the rest are counted; default 30
+	Depth    int  // nesting levels shown; deeper tables print as {...}; default 3
+	Width    int  // entries shown per table; the rest are counted; default 30
 	MaxBytes int  // output beyond this is cut; default 64 KiB
 	OneLine  bool // a table's entries on one line: {1, 2, a = 3}
 }
