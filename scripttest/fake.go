@@ -23,6 +23,7 @@ type world struct {
 	nextID   int64
 	nextPort int
 	dialed   *lua.LTable // handles of server.connect attempts, in order
+	bound    *lua.LTable // {host, port, class, closed} of each socket_bind/listen, in order
 	states   *lua.LTable
 	clock    clock
 	stats    struct{ accepted, refused, outbound int64 }
@@ -38,6 +39,7 @@ func newWorld() *world {
 func (w *world) attach(L *lua.LState) {
 	w.L = L
 	w.dialed = L.NewTable()
+	w.bound = L.NewTable()
 	w.states = L.NewTable()
 }
 
@@ -64,6 +66,7 @@ type fakeConn struct {
 	state     int
 	closeSent bool // websocket: the script started the close handshake
 	paused    bool
+	upgradeAt int // how many sends came before conn:upgrade (the handshake answer)
 	timers    []*vtimer
 }
 
@@ -269,20 +272,22 @@ func (c *fakeConn) Upgrade(mode string, opts *lua.LTable, leftover string) error
 		return fmt.Errorf("the test connection does not decode frames sent with the handshake (%d bytes)", len(leftover))
 	}
 	c.websocket = true
+	c.upgradeAt = c.sent.Len()
 	c.handle.RawSetString("mode", lua.LString("websocket"))
 	return nil
 }
 
-// fakeListener is what server.socket_bind and server.listen return.
+// fakeListener is what server.socket_bind and server.listen return; the
+// test sees it as rec in t.listeners().
 type fakeListener struct {
-	host   string
-	port   int
-	closed bool
+	host string
+	port int
+	rec  *lua.LTable
 }
 
 func (l *fakeListener) Host() string { return l.host }
 func (l *fakeListener) Port() int    { return l.port }
-func (l *fakeListener) Close()       { l.closed = true }
+func (l *fakeListener) Close()       { l.rec.RawSetString("closed", lua.LTrue) }
 
 // bindings.Server
 
@@ -297,7 +302,15 @@ func (w *world) SocketBind(host string, port int, class *lua.LTable) (bindings.L
 		w.nextPort++
 		port = w.nextPort
 	}
-	return &fakeListener{host: host, port: port}, nil
+	rec := w.L.CreateTable(0, 4)
+	rec.RawSetString("host", lua.LString(host))
+	rec.RawSetString("port", lua.LNumber(port))
+	rec.RawSetString("closed", lua.LFalse)
+	if class != nil {
+		rec.RawSetString("class", class)
+	}
+	w.bound.Append(rec)
+	return &fakeListener{host: host, port: port, rec: rec}, nil
 }
 
 // Connect makes an outbound connection that stays connecting until the test

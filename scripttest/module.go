@@ -31,7 +31,7 @@ type test struct {
 }
 
 // newModule builds the t table for world w; registered tests go to *tests.
-func newModule(L *lua.LState, w *world, tests *[]test) *lua.LTable {
+func newModule(L *lua.LState, w *world, dir string, tests *[]test) *lua.LTable {
 	registerHandle(L, w)
 	t := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"test": func(L *lua.LState) int {
@@ -61,6 +61,10 @@ func newModule(L *lua.LState, w *world, tests *[]test) *lua.LTable {
 			L.Push(w.dialed)
 			return 1
 		},
+		"listeners": func(L *lua.LState) int {
+			L.Push(w.bound)
+			return 1
+		},
 		"shutdown_requested": func(L *lua.LState) int {
 			L.Push(lua.LBool(w.shutdown))
 			return 1
@@ -74,6 +78,7 @@ func newModule(L *lua.LState, w *world, tests *[]test) *lua.LTable {
 			return 1
 		},
 	})
+	t.RawSetString("dir", lua.LString(dir))
 	fn, err := L.Load(strings.NewReader(assertions), "embedded:pocketlua.test")
 	if err != nil {
 		panic("scripttest: assert.lua: " + err.Error())
@@ -156,19 +161,33 @@ func (w *world) handshake(L *lua.LState, c *fakeConn, path string, headers lua.L
 	if c.state == connOpen {
 		c.call("data", 0, lua.LString(b.String()))
 	}
-	answer := concat(c.sent)
 	if !c.websocket {
+		answer := concat(c.sent)
 		status, _, _ := strings.Cut(answer, "\r\n")
 		if status == "" {
 			status = "no answer"
 		}
 		L.RaiseError("t.connect: the class did not accept the WebSocket handshake for %s: %s", path, status)
 	}
-	if !strings.Contains(answer, ws.AcceptKey(handshakeKey)) {
-		L.RaiseError("t.connect: the handshake answer lacks the Sec-WebSocket-Accept for the key sent: %q", answer)
+	// What went before conn:upgrade is the answer; what open() sent stays.
+	var answer strings.Builder
+	sent, kinds := L.NewTable(), L.NewTable()
+	for i := 1; i <= c.sent.Len(); i++ {
+		if i <= c.upgradeAt {
+			answer.WriteString(lua.LVAsString(c.sent.RawGetInt(i)))
+		} else {
+			sent.Append(c.sent.RawGetInt(i))
+			kinds.Append(c.kinds.RawGetInt(i))
+		}
 	}
-	c.handle.RawSetString("handshake", lua.LString(answer))
+	if !strings.Contains(answer.String(), ws.AcceptKey(handshakeKey)) {
+		L.RaiseError("t.connect: the handshake answer lacks the Sec-WebSocket-Accept for the key sent: %q", answer.String())
+	}
+	c.handle.RawSetString("handshake", lua.LString(answer.String()))
 	c.clear(L)
+	c.sent, c.kinds = sent, kinds
+	c.handle.RawSetString("sent", sent)
+	c.handle.RawSetString("kinds", kinds)
 }
 
 func concat(t *lua.LTable) string {

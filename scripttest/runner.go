@@ -117,7 +117,7 @@ func (o *Options) load(file string) (*run, error) {
 	dirs := append([]string{filepath.Dir(file)}, o.LuaPath...)
 	r.L = engine.NewScriptState(engine.Config{Batteries: o.Batteries}, dirs, w, logger)
 	w.attach(r.L)
-	mod := newModule(r.L, w, &r.tests)
+	mod := newModule(r.L, w, filepath.Dir(file), &r.tests)
 	r.L.PreloadModule(ModuleName, func(L *lua.LState) int { L.Push(mod); return 1 })
 	var ctx context.Context
 	ctx, r.cancel = context.WithTimeout(context.Background(), o.Timeout)
