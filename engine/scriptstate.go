@@ -27,3 +27,9 @@ func prepareState(L *lua.LState, cfg *Config, dirs []string, srv bindings.Server
 	installRequire(L, dirs, cfg.Batteries, onDisk)
 	bindings.Register(L, srv, logger)
 }
+
+// Compile compiles a chunk as the server compiles scripts: syntax errors
+// read name:line: message, and the --max-syntax-depth limit applies.
+func Compile(L *lua.LState, src, name string) (*lua.LFunction, error) {
+	return compile(L, src, name)
+}

@@ -126,7 +126,7 @@ func (o *Options) load(file string) (*run, error) {
 	if err != nil {
 		return r, err
 	}
-	fn, err := r.L.Load(bytes.NewReader(src), file)
+	fn, err := engine.Compile(r.L, string(src), file)
 	if err != nil {
 		return r, err
 	}
