@@ -10,10 +10,13 @@ import (
 
 // NewScriptState makes a Lua state the way the server makes its loop's:
 // the library limits, table.compact, require over dirs then the batteries,
-// and the bindings served by srv. It has no loop and no handler guard: it
-// serves tools that run scripts outside a server (pocketlua test) and
-// tests that inspect the bindings.
+// and the bindings served by srv, logging to logger (nil: nowhere). It has
+// no loop and no handler guard: it serves tools that run scripts outside a
+// server (pocketlua test) and tests that inspect the bindings.
 func NewScriptState(cfg Config, dirs []string, srv bindings.Server, logger *slog.Logger) *lua.LState {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	L := newLuaState()
 	prepareState(L, &cfg, dirs, srv, logger, func(string, string) {})
 	return L

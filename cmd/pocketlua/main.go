@@ -45,6 +45,7 @@ const subcommandHelp = `Subcommands: the first argument is a subcommand when it 
   pocketlua console [PATH] [-e CHUNK]   the live console of a server started
                                         with --admin-socket PATH
   pocketlua test [flags] [FILES|DIRS]   run the tests in *_test.lua files
+  pocketlua types [flags] [DIR]         write editor definitions (lua-language-server)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runConsole(args[1:], stdout, stderr)
 		case "test":
 			return runTest(args[1:], stdout, stderr)
+		case "types":
+			return runTypes(args[1:], stdout, stderr)
 		case "run":
 			args = args[1:]
 		}
