@@ -121,15 +121,23 @@ func New(cfg Config) (*Server, error) {
 
 // Check loads the script as New would, without binding anything.
 func Check(cfg Config) error {
+	s, err := loadForCheck(cfg)
+	if s != nil {
+		s.close()
+	}
+	return err
+}
+
+// loadForCheck loads the script without binding; the caller closes s.
+func loadForCheck(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[int64]*Conn)}
 	loop, err := poll.NewLoop(poll.Config{Logger: cfg.Logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.loop = loop
-	defer s.close()
-	return s.loadMain()
+	return s, s.loadMain()
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -2,27 +2,16 @@ package tests
 
 import (
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// runScriptTests runs `pocketlua test args...` and returns its output and exit status.
+// runScriptTests runs `pocketlua test args...` from the repository's root.
 func runScriptTests(t *testing.T, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"test"}, args...)...)
-	cmd.Dir = ".."
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errOut.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), 0
+	return runIn(t, "..", append([]string{"test"}, args...)...)
 }
 
 var summaryLine = regexp.MustCompile(`(?m)^(\d+) passed, (\d+) failed$`)

@@ -3,26 +3,16 @@ package tests
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// runIn runs the binary with args in dir; it returns stdout, stderr and the exit status.
+// runIn runs the binary with args in dir: stdout, stderr and the exit status.
 func runIn(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Dir = dir
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return out.String(), errOut.String(), ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), 0
+	r := rawRunCLI(t, dir, args...)
+	return r.stdout, r.stderr, r.code
 }
 
 // TestTypesWritesDefinitions: `pocketlua types` writes the definition

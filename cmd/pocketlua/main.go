@@ -88,9 +88,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(opts.gcPercent)
 	}
 	if opts.check {
-		if err := engine.Check(cfg); err != nil {
+		warnings, err := engine.CheckWarnings(cfg)
+		if err != nil {
 			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 			return 1
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "pocketlua: warning: %s\n", w)
 		}
 		fmt.Fprintf(stdout, "pocketlua: %s: ok\n", scriptName(cfg))
 		return 0
