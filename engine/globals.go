@@ -26,7 +26,7 @@ type globalAssign struct {
 type globalScan struct {
 	file   string
 	scopes []map[string]bool
-	depth  int            // function nesting: 0 is the main chunk
+	depth  int             // function nesting: 0 is the main chunk
 	top    map[string]bool // globals assigned outside any function
 	inFunc []globalAssign  // globals assigned inside functions
 }
