@@ -113,11 +113,28 @@ type run struct {
 func (o *Options) load(file string) (*run, error) {
 	r := &run{}
 	w := newWorld()
-	logger := slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{} // the time says nothing here and differs every run
+			}
+			return a
+		}}))
 	dirs := append([]string{filepath.Dir(file)}, o.LuaPath...)
 	r.L = engine.NewScriptState(engine.Config{Batteries: o.Batteries}, dirs, w, logger)
 	w.attach(r.L)
 	mod := newModule(r.L, w, filepath.Dir(file), &r.tests)
+	// print goes with the test's log, shown under a failure or with -v.
+	r.L.SetGlobal("print", r.L.NewFunction(func(L *lua.LState) int {
+		for i := 1; i <= L.GetTop(); i++ {
+			if i > 1 {
+				r.log.WriteByte('\t')
+			}
+			r.log.WriteString(L.ToStringMeta(L.Get(i)).String())
+		}
+		r.log.WriteByte('\n')
+		return 0
+	}))
 	r.L.PreloadModule(ModuleName, func(L *lua.LState) int { L.Push(mod); return 1 })
 	var ctx context.Context
 	ctx, r.cancel = context.WithTimeout(context.Background(), o.Timeout)
@@ -199,7 +216,7 @@ func report(o *Options, what string, err error, log *bytes.Buffer, elapsed time.
 	indent(o.Out, errorText(err, o.Timeout))
 	if log.Len() > 0 {
 		fmt.Fprintln(o.Out, "    log:")
-		indent(o.Out, log.String())
+		indent(o.Out, "  "+strings.ReplaceAll(strings.TrimRight(log.String(), "\n"), "\n", "\n  "))
 	}
 }
 

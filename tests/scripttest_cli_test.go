@@ -57,8 +57,8 @@ func TestScriptTestFailures(t *testing.T) {
 	if status != 1 {
 		t.Errorf("status %d, want 1", status)
 	}
-	if p, f := summary(t, out); p != 4 || f != 3 {
-		t.Errorf("%d passed, %d failed; want 4 and 3\n%s", p, f, out)
+	if p, f := summary(t, out); p != 4 || f != 4 {
+		t.Errorf("%d passed, %d failed; want 4 and 4\n%s", p, f, out)
 	}
 	file := "tests/testdata/scripttest/mixed/counter_test.lua"
 	for _, want := range []string{
@@ -71,6 +71,9 @@ func TestScriptTestFailures(t *testing.T) {
 		"stack traceback:",
 		"--- FAIL: " + file + ": endless (",
 		"    timed out after 300ms",
+		"--- FAIL: " + file + ": logs then fails (",
+		"    " + file + ":45: the note: expected a true value, got false\n    log:\n      printed\t42\n" +
+			"      level=WARN msg=logged at=" + file + ":44 n=7\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
