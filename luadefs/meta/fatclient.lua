@@ -7,15 +7,15 @@
 ---@class FatClient
 ---@field conn pocketlua.conn the connection
 ---@field super table the class this one extends
----@field accept? fun(self, info: pocketlua.accept_info): boolean? return false to refuse before start
----@field start? fun(self) the connection is open
----@field data? fun(self, bytes: string) bytes arrived (raw mode)
----@field message? fun(self, payload: string, kind: "text"|"binary") a whole WebSocket message arrived
----@field drain? fun(self) the output queue fell below the low-water mark
----@field closed? fun(self, code: integer?, reason: string) the connection ended
----@field ping? fun(self, payload: string) a WebSocket ping arrived (answered already)
----@field pong? fun(self, payload: string) a WebSocket pong arrived
----@field reloaded? fun(self, old_class: table) a reload moved this instance to the new class
+---@field accept? fun(self: FatClient, info: pocketlua.accept_info): boolean? return false to refuse before start
+---@field start? fun(self: FatClient) the connection is open
+---@field data? fun(self: FatClient, bytes: string) bytes arrived (raw mode)
+---@field message? fun(self: FatClient, payload: string, kind: "text"|"binary") a whole WebSocket message arrived
+---@field drain? fun(self: FatClient) the output queue fell below the low-water mark
+---@field closed? fun(self: FatClient, code: integer?, reason: string) the connection ended
+---@field ping? fun(self: FatClient, payload: string) a WebSocket ping arrived (answered already)
+---@field pong? fun(self: FatClient, payload: string) a WebSocket pong arrived
+---@field reloaded? fun(self: FatClient, old_class: table) a reload moved this instance to the new class
 local FatClient = {}
 
 ---Makes a subclass that inherits every method.
@@ -50,7 +50,7 @@ function FatClient:become(class, bytes) end
 
 ---Calls fn(self) after seconds; cancelled if the connection ends.
 ---@param seconds number
----@param fn fun(self: self)
+---@param fn fun(self: FatClient)
 ---@return pocketlua.timer
 function FatClient:after(seconds, fn) end
 

@@ -6,7 +6,7 @@
 ---@class Httpd: FatClient
 ---@field root? string folder of static files; nil: routes only
 ---@field index string served for a folder (index.html)
----@field routes? table<string, fun(req: Httpd.request, res: HttpResponse): (integer?, string?, table?)|table> { ["GET /path"] = handler or Class }
+---@field routes? table<string, function|table> { ["GET /path"] = function(req, res) return status, body, headers end, or a class }
 ---@field patterns? table[] routes added with Class:route
 ---@field websocket? table class that gets any "Upgrade: websocket" request
 ---@field max_head integer request line and headers, bytes (8192); more gives 431
@@ -42,7 +42,7 @@ function Httpd.parse_query(q) end
 ---pattern (anchored); its captures are in req.params; method "*" matches any.
 ---@param method string
 ---@param pattern string
----@param fn fun(req: Httpd.request, res: HttpResponse): (integer?, string?, table?)
+---@param fn fun(req: Httpd.request, res: HttpResponse): integer?, string?, table?
 ---@return self
 function Httpd:route(method, pattern, fn) end
 
