@@ -30,6 +30,7 @@ var connMethods = map[string]lua.LGFunction{
 func registerConn(L *lua.LState) {
 	mt := L.NewTypeMetatable(connType)
 	methods := L.SetFuncs(L.NewTable(), connMethods)
+	L.SetField(mt, "methods", methods) // for tools that list the API (pocketlua types' test)
 	L.SetField(mt, "__index", L.NewClosure(func(L *lua.LState) int {
 		c := checkConn(L)
 		key := L.CheckString(2)
@@ -211,6 +212,7 @@ func registerListener(L *lua.LState) {
 	methods := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"close": func(L *lua.LState) int { checkListener(L).Close(); return 0 },
 	})
+	L.SetField(mt, "methods", methods)
 	L.SetField(mt, "__index", L.NewFunction(func(L *lua.LState) int {
 		ln := checkListener(L)
 		key := L.CheckString(2)

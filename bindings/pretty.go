@@ -12,9 +12,10 @@ import (
 // can neither flood a terminal nor hold the loop for long. Zero fields take
 // the defaults.
 type PrettyOptions struct {
-	Depth    int // nesting levels shown; deeper tables print as {...}; default 3
-	Width    int // entries shown per table; the rest are counted; default 30
-	MaxBytes int // output beyond this is cut; default 64 KiB
+	Depth    int  // nesting levels shown; deeper tables print as {...}; default 3
+	Width    int  // entries shown per table; the rest are counted; default 30
+	MaxBytes int  // output beyond this is cut; default 64 KiB
+	OneLine  bool // a table's entries on one line: {1, 2, a = 3}
 }
 
 // countLimit bounds the walk that counts a table's entries beyond Width.
@@ -88,6 +89,10 @@ func (p *prettyPrinter) table(t *lua.LTable, depth int) {
 		p.write(fmt.Sprintf("<cycle: %s>", t))
 		return
 	}
+	if depth >= p.o.Depth && p.o.OneLine {
+		p.write(fmt.Sprintf("{... %s}", countEntries(t)))
+		return
+	}
 	if depth >= p.o.Depth {
 		p.write(fmt.Sprintf("{...} -- %s", countEntries(t)))
 		return
@@ -113,6 +118,10 @@ func (p *prettyPrinter) table(t *lua.LTable, depth int) {
 	})
 	if n == 0 && len(keys) == 0 {
 		p.write("{}")
+		return
+	}
+	if p.o.OneLine {
+		p.oneLine(t, n, keys, depth)
 		return
 	}
 	indent := strings.Repeat("  ", depth+1)
@@ -150,6 +159,43 @@ func (p *prettyPrinter) table(t *lua.LTable, depth int) {
 		p.write(fmt.Sprintf("%s-- %s, %d shown\n", indent, total, shown))
 	}
 	p.write(strings.Repeat("  ", depth) + "}")
+}
+
+// oneLine writes t's entries as table does, on one line.
+func (p *prettyPrinter) oneLine(t *lua.LTable, n int, keys []lua.LValue, depth int) {
+	p.write("{")
+	shown := 0
+	next := func() bool {
+		if shown > 0 && !p.write(", ") {
+			return false
+		}
+		shown++
+		return true
+	}
+	for i := 1; i <= n && shown < p.o.Width; i++ {
+		if !next() {
+			return
+		}
+		p.value(t.RawGetInt(i), depth+1)
+	}
+	for _, k := range keys {
+		if shown >= p.o.Width || !next() {
+			break
+		}
+		if s, ok := k.(lua.LString); ok && isIdentifier(string(s)) {
+			p.write(string(s))
+		} else {
+			p.write("[")
+			p.value(k, depth+1)
+			p.write("]")
+		}
+		p.write(" = ")
+		p.value(t.RawGet(k), depth+1)
+	}
+	if total := countEntries(t); shown < total.n || total.more {
+		p.write(fmt.Sprintf(", ... (%s, %d shown)", total, shown))
+	}
+	p.write("}")
 }
 
 type entryCount struct {

@@ -55,3 +55,26 @@ func TestPrettyBounds(t *testing.T) {
 		t.Errorf("function: %q", fn)
 	}
 }
+
+func TestPrettyOneLine(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	if err := L.DoString(`v = {1, "two", {3}, name = "x", ["a b"] = true}`); err != nil {
+		t.Fatal(err)
+	}
+	got := Pretty(L.GetGlobal("v"), PrettyOptions{OneLine: true})
+	if want := `{1, "two", {3}, ["a b"] = true, name = "x"}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	if err := L.DoString(`w = {} for i = 1, 5 do w[i] = i end w.deep = {{{{1}}}}`); err != nil {
+		t.Fatal(err)
+	}
+	got = Pretty(L.GetGlobal("w"), PrettyOptions{OneLine: true, Width: 3, Depth: 2})
+	if want := `{1, 2, 3, ... (6 entries, 3 shown)}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	got = Pretty(L.GetGlobal("w").(*lua.LTable).RawGetString("deep"), PrettyOptions{OneLine: true, Depth: 2})
+	if want := `{{{... 1 entry}}}`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}

@@ -126,15 +126,23 @@ func New(cfg Config) (*Server, error) {
 
 // Check loads the script as New would, without binding anything.
 func Check(cfg Config) error {
+	s, err := loadForCheck(cfg)
+	if s != nil {
+		s.close()
+	}
+	return err
+}
+
+// loadForCheck loads the script without binding; the caller closes s.
+func loadForCheck(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, conns: make(map[int64]*Conn)}
 	loop, err := poll.NewLoop(poll.Config{Logger: cfg.Logger})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.loop = loop
-	defer s.close()
-	return s.loadMain()
+	return s, s.loadMain()
 }
 
 func splitHostPort(addr string) (string, int, error) {
@@ -155,16 +163,14 @@ func (s *Server) loadMain() error {
 	L := sandbox.NewState()
 	s.L = L
 	s.guard = sandbox.NewGuard(L, s.cfg.HandlerTimeout, s.cfg.MaxMemory)
-	sandbox.Install(L, sandbox.Limits{MaxString: s.cfg.MaxString, MaxSyntaxDepth: s.cfg.MaxSyntaxDepth})
 	var dirs []string
 	if s.cfg.Script != "" {
 		dirs = append(dirs, filepath.Dir(s.cfg.Script))
 	}
 	dirs = append(dirs, s.cfg.LuaPath...)
 	s.modules = make(map[string]string)
-	installRequire(L, dirs, s.cfg.Batteries, func(name, path string) { s.modules[name] = path })
 	s.states = L.NewTable()
-	bindings.Register(L, s, s.log)
+	prepareState(L, &s.cfg, dirs, s, s.log, func(name, path string) { s.modules[name] = path })
 
 	s.version = 1 // what server.version() says while the first load runs
 	class, err := s.runMain()

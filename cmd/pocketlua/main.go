@@ -46,6 +46,8 @@ const subcommandHelp = `Subcommands: the first argument is a subcommand when it 
   pocketlua run [flags] [script.lua]    the server; the same as without "run"
   pocketlua console [PATH] [-e CHUNK]   the live console of a server started
                                         with --admin-socket PATH
+  pocketlua test [flags] [FILES|DIRS]   run the tests in *_test.lua files
+  pocketlua types [flags] [DIR]         write editor definitions (lua-language-server)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -53,6 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "console":
 			return runConsole(args[1:], stdout, stderr)
+		case "test":
+			return runTest(args[1:], stdout, stderr)
+		case "types":
+			return runTypes(args[1:], stdout, stderr)
 		case "run":
 			args = args[1:]
 		}
@@ -84,9 +90,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(opts.gcPercent)
 	}
 	if opts.check {
-		if err := engine.Check(cfg); err != nil {
+		warnings, err := engine.CheckWarnings(cfg)
+		if err != nil {
 			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 			return 1
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "pocketlua: warning: %s\n", w)
 		}
 		fmt.Fprintf(stdout, "pocketlua: %s: ok\n", scriptName(cfg))
 		return 0

@@ -1,0 +1,47 @@
+---@meta http
+
+---HTTP helpers in Go for servers written in Lua.
+---@class pocketlua.http
+local http = {}
+
+---A parsed request head.
+---@class pocketlua.http.request
+---@field method string
+---@field target string the request target as sent
+---@field path string
+---@field query string the raw query, without "?"
+---@field version string "HTTP/1.1" or "HTTP/1.0"
+---@field headers table<string, string> lower-case names
+
+---Parses a request head: nil while incomplete; the request and the bytes it
+---used; or nil, an HTTP status and a ready error response when it must be refused.
+---@param buf string
+---@param max_head? integer bytes of head before 431 (default 8192)
+---@return pocketlua.http.request|nil req
+---@return integer? consumed_or_status
+---@return string? response
+function http.parse_request(buf, max_head) end
+
+---A whole HTTP error response with a one-line text body.
+---@param status integer
+---@param message? string default: the status text
+---@param headers? table<string, string>
+---@return string
+function http.error_response(status, message, headers) end
+
+---The reason phrase of a status ("Not Found"), or "".
+---@param status integer
+---@return string
+function http.status_text(status) end
+
+---Formats Unix seconds (default now) as an HTTP date.
+---@param t? number
+---@return string
+function http.date(t) end
+
+---Reads an HTTP date (any of the three formats) as Unix seconds, or nil.
+---@param s string
+---@return integer?
+function http.parse_date(s) end
+
+return http

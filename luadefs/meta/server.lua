@@ -1,0 +1,92 @@
+---@meta server
+
+---The engine as scripts see it: listeners, outbound connections, the
+---connection table, timers, state kept across reloads.
+---@class pocketlua.server
+---@field log pocketlua.log the log module
+local server = {}
+
+---Opens a listener whose connections get class (the main class when nil).
+---@param host? string default 127.0.0.1
+---@param port? integer default 0: a free port
+---@param class? table
+---@return pocketlua.listener listener
+---@return string host
+---@return integer port
+function server.socket_bind(host, port, class) end
+
+---server.socket_bind with named options.
+---@param opts {host?: string, port?: integer, class?: table}
+---@return pocketlua.listener listener
+---@return string host
+---@return integer port
+function server.listen(opts) end
+
+---Starts an outbound TCP connection served by class; start runs once connected,
+---closed(nil, reason) if it fails. Returns the instance, or nil and an error.
+---@param host string
+---@param port integer
+---@param class table
+---@param opts? {connect_timeout?: number}
+---@return table? instance
+---@return string? err
+function server.connect(host, port, class, opts) end
+
+---The instances of the open connections.
+---@return table[]
+function server.connections() end
+
+---How many connections are open.
+---@return integer
+function server.count() end
+
+---Sends to every connection: raw data to raw ones, a message to WebSocket ones; returns how many.
+---@param data string
+---@param except? table|pocketlua.conn a connection or instance to skip
+---@param kind? "text"|"binary"|"raw"
+---@return integer sent
+function server.broadcast(data, except, kind) end
+
+---Calls fn once after seconds.
+---@param seconds number
+---@param fn fun()
+---@return pocketlua.timer
+function server.after(seconds, fn) end
+
+---Calls fn every seconds until cancelled.
+---@param seconds number
+---@param fn fun()
+---@return pocketlua.timer
+function server.every(seconds, fn) end
+
+---Counters of this worker: connections, accepted, bytes_in, lua_errors, ...
+---@return table<string, number>
+function server.stats() end
+
+---The script version: 1, then one more per successful reload.
+---@return integer
+function server.version() end
+
+---Starts a graceful shutdown.
+function server.shutdown() end
+
+---The named table shared across reloads, made from default on first use.
+---@param name string
+---@param default? table
+---@return table
+function server.state(name, default) end
+
+---Reloads the scripts after the running handler returns.
+function server.reload() end
+
+---The absolute folder of the main script: relative paths a script names
+---(roots, files) are taken from here.
+---@return string
+function server.script_dir() end
+
+---Also reload (under --watch) when this file changes; only the main chunk
+---may call it.
+---@param path string
+function server.watch(path) end
+
+return server
