@@ -2,7 +2,7 @@ package tests
 
 // permessage-deflate (RFC 7692) from the client's side, for the raw test
 // client of ws_frames_test.go. Written from the RFC with compress/flate
-// only; it shares no code with engine/ws.
+// only; it shares no code with ws/.
 
 import (
 	"bytes"

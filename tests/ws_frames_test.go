@@ -3,7 +3,7 @@ package tests
 // A small RFC 6455 client written from the RFC for the conformance suite:
 // it builds masked client frames byte by byte (including deliberately
 // wrong ones) and reads the server's frames strictly. It shares no code
-// with engine/ws on purpose.
+// with ws/ on purpose.
 
 import (
 	"bufio"
