@@ -126,7 +126,7 @@ func (o *Options) load(file string) (*run, error) {
 	dirs := append([]string{filepath.Dir(file)}, o.LuaPath...)
 	r.L = engine.NewScriptState(engine.Config{Batteries: o.Batteries}, dirs, w, logger)
 	w.attach(r.L)
-	mod := newModule(r.L, w, filepath.Dir(file), &r.tests)
+	mod := newModule(r.L, w, w.dir, &r.tests)
 	// print goes with the test's log, shown under a failure or with -v.
 	r.L.SetGlobal("print", r.L.NewFunction(func(L *lua.LState) int {
 		for i := 1; i <= L.GetTop(); i++ {
