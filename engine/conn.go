@@ -21,7 +21,8 @@ type Conn struct {
 	id     int64
 	inst   *lua.LTable
 	cls    *classInfo
-	ws     *wsConn // nil in raw mode
+	ws     *wsConn  // nil in raw mode
+	ssh    *sshConn // nil unless conn:upgrade("ssh") (ssh.go)
 	timers []*luaTimer
 	peer   peerAddr
 	opened int64 // unix nanoseconds, for the console's age column
@@ -211,16 +212,27 @@ func (c *Conn) Data(p []byte) {
 		c.wsData(p)
 		return
 	}
+	if c.ssh != nil {
+		c.ssh.feed(p)
+		return
+	}
 	c.call(evData, 1, lua.LString(string(p)), nil, 0)
 }
 
 func (c *Conn) Drain() {
+	if c.ssh != nil {
+		c.ssh.b.OutputDrained()
+		return
+	}
 	if !c.ended {
 		c.call(evDrain, 0, nil, nil, 0)
 	}
 }
 
 func (c *Conn) Closed(cause error) {
+	if c.ssh != nil && !c.ended {
+		c.sshEnd()
+	}
 	c.end(cause)
 	if c.ws != nil {
 		c.ws.stop()
@@ -311,6 +323,9 @@ func (c *Conn) Mode() string {
 	if c.ws != nil {
 		return "websocket"
 	}
+	if c.ssh != nil {
+		return "ssh"
+	}
 	return "raw"
 }
 
@@ -319,6 +334,9 @@ func (c *Conn) Open() bool { return !c.ended && c.pc.Open() }
 func (c *Conn) Send(data, kind string) (bool, error) {
 	if c.ws != nil {
 		return c.wsSend(data, kind)
+	}
+	if c.ssh != nil {
+		return false, errors.New("send: this connection speaks SSH; send on a session (self:send in the session class)")
 	}
 	if kind != "" {
 		return false, fmt.Errorf("send: kind %q needs websocket mode (call conn:upgrade first)", kind)

@@ -39,6 +39,7 @@ type Server struct {
 	listeners []*listener
 	stats     stats
 	started   time.Time
+	ssh       sshServer // SSH connection counts and host keys (ssh.go)
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
@@ -408,5 +409,11 @@ func (s *Server) Stats(L *lua.LState) *lua.LTable {
 	set("uptime", time.Since(s.started).Seconds())
 	t.RawSetString("poller", lua.LString(s.loop.PollerName()))
 	set("worker", float64(max(s.cfg.Worker, 1)))
+	set("ssh_connections", float64(s.ssh.conns))
+	set("ssh_unauthenticated", float64(s.ssh.unauth))
+	set("ssh_accepted", float64(s.ssh.stats.accepted))
+	set("ssh_dropped", float64(s.ssh.stats.dropped))
+	set("ssh_grace_timeouts", float64(s.ssh.stats.graceTimeouts))
+	set("ssh_auth_failures", float64(s.ssh.stats.authFailures))
 	return t
 }

@@ -38,11 +38,14 @@ type wsConn struct {
 // Upgrade switches the connection to WebSocket framing; the script has
 // already answered the handshake.
 func (c *Conn) Upgrade(mode string, opts *lua.LTable, leftover string) error {
-	if mode != "websocket" {
-		return fmt.Errorf("unknown mode %q (want \"websocket\")", mode)
+	if mode == "ssh" {
+		return c.sshUpgrade(opts, leftover)
 	}
-	if c.ws != nil {
-		return fmt.Errorf("already in websocket mode")
+	if mode != "websocket" {
+		return fmt.Errorf("unknown mode %q (want \"websocket\" or \"ssh\")", mode)
+	}
+	if c.ws != nil || c.ssh != nil {
+		return fmt.Errorf("already in %s mode", c.Mode())
 	}
 	if !c.Open() {
 		return fmt.Errorf("connection is closed")
