@@ -28,6 +28,7 @@ type Channel struct {
 	status    int  // exit status; -1: none
 	gone      bool // the channel closed; output is dropped
 	reading   bool
+	holding   bool // a request is being decided: output waits for its reply
 	sftp      *sftpRoot // set by ServeSFTP while a subsystem request is decided
 	closeOnce sync.Once
 }
@@ -93,9 +94,10 @@ func (ch *Channel) finish(status int) {
 	ch.startWriter()
 }
 
-// startWriter runs the writer if it is not running; ch.mu held.
+// startWriter runs the writer if it is not running and no request is
+// being answered (what a handler sends must follow the reply); ch.mu held.
 func (ch *Channel) startWriter() {
-	if !ch.writing {
+	if !ch.writing && !ch.holding {
 		ch.writing = true
 		go ch.write()
 	}
@@ -170,7 +172,9 @@ func (ch *Channel) serveRequests(reqs <-chan *ssh.Request) {
 			continue
 		}
 		if r.Type == "window-change" {
-			c.tell(func() { c.h.Request(ch, r) })
+			// No reply, but wait for the loop all the same: a flood of
+			// them queues nothing.
+			c.ask(func() bool { return c.h.Request(ch, r) })
 			continue
 		}
 		started := r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem"
@@ -178,6 +182,7 @@ func (ch *Channel) serveRequests(reqs <-chan *ssh.Request) {
 			req.Reply(false, nil) // one program per channel
 			continue
 		}
+		ch.hold(true)
 		ok = c.ask(func() bool { return c.h.Request(ch, r) })
 		ch.mu.Lock()
 		root := ch.sftp
@@ -187,6 +192,7 @@ func (ch *Channel) serveRequests(reqs <-chan *ssh.Request) {
 			ok = false // the script said yes but served nothing
 		}
 		req.Reply(ok, nil)
+		ch.hold(false)
 		if !ok || !started {
 			continue
 		}
@@ -199,6 +205,15 @@ func (ch *Channel) serveRequests(reqs <-chan *ssh.Request) {
 			go ch.read()
 		}
 	}
+}
+
+func (ch *Channel) hold(on bool) {
+	ch.mu.Lock()
+	ch.holding = on
+	if !on && (len(ch.out) > 0 || ch.ending) {
+		ch.startWriter()
+	}
+	ch.mu.Unlock()
 }
 
 func (ch *Channel) started() bool {

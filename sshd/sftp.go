@@ -72,7 +72,7 @@ func (f *rootFS) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 
 func (f *rootFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	if !f.write {
-		return nil, os.ErrPermission
+		return nil, sftp.ErrSSHFxPermissionDenied
 	}
 	flags := os.O_WRONLY
 	pf := r.Pflags()
@@ -93,7 +93,7 @@ func (f *rootFS) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 
 func (f *rootFS) Filecmd(r *sftp.Request) error {
 	if !f.write {
-		return os.ErrPermission
+		return sftp.ErrSSHFxPermissionDenied
 	}
 	name := rel(r.Filepath)
 	switch r.Method {
