@@ -28,7 +28,7 @@ type Channel struct {
 	status    int  // exit status; -1: none
 	gone      bool // the channel closed; output is dropped
 	reading   bool
-	holding   bool // a request is being decided: output waits for its reply
+	holding   bool      // a request is being decided: output waits for its reply
 	sftp      *sftpRoot // set by ServeSFTP while a subsystem request is decided
 	closeOnce sync.Once
 }
