@@ -230,7 +230,7 @@ func (c *Conn) Drain() {
 }
 
 func (c *Conn) Closed(cause error) {
-	if c.ssh != nil && !c.ended {
+	if c.ssh != nil {
 		c.sshEnd()
 	}
 	c.end(cause)

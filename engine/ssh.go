@@ -23,6 +23,7 @@ type sshConn struct {
 	c        *Conn
 	b        *sshd.Conn
 	authed   bool
+	done     bool // sshEnd ran
 	grace    *poll.Timer
 	sessions map[*sshd.Channel]*lua.LTable
 }
@@ -187,6 +188,10 @@ func (h *sshConn) feed(p []byte) {
 func (c *Conn) sshEnd() {
 	h := c.ssh
 	s := c.srv
+	if h.done {
+		return
+	}
+	h.done = true
 	if h.grace != nil {
 		h.grace.Stop()
 	}

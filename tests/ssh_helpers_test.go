@@ -215,8 +215,8 @@ func (s *sshSite) serverStats(t *testing.T, addr string) map[string]float64 {
 	return out
 }
 
-// goClient logs in as alice with the key, through x/crypto/ssh.
-func (s *sshSite) goClient(t *testing.T, addr string) *ssh.Client {
+// clientConfig logs in as alice with the key, through x/crypto/ssh.
+func (s *sshSite) clientConfig(t *testing.T) *ssh.ClientConfig {
 	t.Helper()
 	data, err := os.ReadFile(s.key)
 	if err != nil {
@@ -226,8 +226,14 @@ func (s *sshSite) goClient(t *testing.T, addr string) *ssh.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second})
+	return &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second}
+}
+
+// goClient is a logged-in x/crypto/ssh client, closed when the test ends.
+func (s *sshSite) goClient(t *testing.T, addr string) *ssh.Client {
+	t.Helper()
+	c, err := ssh.Dial("tcp", addr, s.clientConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,3 +351,36 @@ func TestSSHHostileInput(t *testing.T) {
 	}
 
 }
+
+// TestSSHMaxConns: --ssh-max-conns closes SSH connections beyond it at
+// once, counted as dropped; a slot freed is usable again.
+func TestSSHMaxConns(t *testing.T) {
+	site := newSSHSite(t)
+	srv := site.muxServer(t, "--ssh-max-conns", "2")
+	addr := srv.Addr
+	a := site.goClient(t, addr)
+	b := site.goClient(t, addr)
+	if c, err := ssh.Dial("tcp", addr, site.clientConfig(t)); err == nil {
+		c.Close()
+		t.Fatal("a third SSH connection was served with --ssh-max-conns 2")
+	}
+	if st := httpStats(t, addr); st["ssh_dropped"] != 1 || st["ssh_connections"] != 2 {
+		t.Errorf("stats: %v", st)
+	}
+	a.Close()
+	waitFor(t, 10*time.Second, "the slot to free", func() bool { return httpStats(t, addr)["ssh_connections"] == 1 })
+	c := site.goClient(t, addr)
+	if out, err := mustSession(t, c).Output("again"); err != nil || string(out) != "user=alice exec=again\n" {
+		t.Errorf("after a slot freed: %q %v", out, err)
+	}
+	_ = b
+}
+
+func mustSession(t *testing.T, c *ssh.Client) *ssh.Session {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
