@@ -30,7 +30,6 @@ type Channel struct {
 	reading   bool
 	holding   bool      // a request is being decided: output waits for its reply
 	sftp      *sftpRoot // set by ServeSFTP while a subsystem request is decided
-	closeOnce sync.Once
 }
 
 type chunk struct {

@@ -12,6 +12,8 @@
 # per second over one multiplexed connection (ssh -S, a ControlMaster);
 # then the memory one idle session costs (proportional set size of the
 # server's processes, before and after opening idle_sessions sessions).
+# Clients use OpenSSH's default ciphers; a last sftp run against sshd
+# forces aes128-gcm, the cipher pocketlua negotiates.
 set -euo pipefail
 size=${1:-200}
 trips=${2:-200}
@@ -96,7 +98,14 @@ sleep 1
 opts=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
   -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes -i "$d/client")
 
-run() { # name port pid dest
+run() { # name port pid dest [sftp-only]
+  local name=$1 port=$2 pid=$3 dest=$4
+  local c0 c1 t0 t1 i
+  [ "${5:-}" = sftp-only ] || idle_and_exec "$@"
+  sftp_runs "$@"
+}
+
+idle_and_exec() {
   local name=$1 port=$2 pid=$3 dest=$4
   local c0 c1 t0 t1 i
   local ctl="$d/ctl-$name"
@@ -133,7 +142,11 @@ run() { # name port pid dest
   awk -v n="$name" -v k="$i" -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" \
     'BEGIN{printf "%-10s exec: %d round trips, %6.1f per second, server CPU %5.2f s\n", n, k, k/(t1-t0), c1-c0}'
   ssh -o ControlPath="$ctl" -O exit root@127.0.0.1 2>/dev/null || true
+}
 
+sftp_runs() {
+  local name=$1 port=$2 pid=$3 dest=$4
+  local c0 c1 t0 t1
   c0=$(cpu "$pid"); t0=$(date +%s.%N)
   sftp "${opts[@]}" -P "$port" -b - root@127.0.0.1 >/dev/null <<<"put $d/big.bin $dest/up-$name.bin"
   t1=$(date +%s.%N); sleep 1; c1=$(cpu "$pid")
@@ -151,3 +164,6 @@ run() { # name port pid dest
 echo "# $(date -u +%FT%TZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(ssh -V 2>&1)"
 run pocketlua "$pl_port" "$pl_pid" "."
 run sshd "$sshd_port" "$sshd_pid" "$d/files"
+# The same cipher on both sides: pocketlua offers only AES-GCM (LUA_API 12.5).
+opts+=(-o Ciphers=aes128-gcm@openssh.com)
+run sshd-gcm "$sshd_port" "$sshd_pid" "$d/files" sftp-only
