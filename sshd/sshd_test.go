@@ -2,6 +2,9 @@ package sshd
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -91,4 +94,47 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("%+v from %q %x", r, typ, payload)
 		}
 	})
+}
+
+// TestEnsureHostKeyOnce: processes racing to create the default key all
+// end up with the one that was linked first, a complete 0600 file.
+func TestEnsureHostKeyOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "pocketlua", "ssh_host_ed25519_key")
+	keys := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := EnsureHostKey(path)
+			if err != nil {
+				t.Error(err)
+				keys <- ""
+				return
+			}
+			keys <- ssh.FingerprintSHA256(s.PublicKey())
+		}()
+	}
+	wg.Wait()
+	close(keys)
+	first := ""
+	for k := range keys {
+		if first == "" {
+			first = k
+		}
+		if k != first || k == "" {
+			t.Fatalf("different keys: %q and %q", first, k)
+		}
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", st, err)
+	}
+	again, err := EnsureHostKey(path)
+	if err != nil || ssh.FingerprintSHA256(again.PublicKey()) != first {
+		t.Fatalf("second start: %v", err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".ssh_host_key-*")); len(leftovers) != 0 {
+		t.Errorf("temporary files left: %v", leftovers)
+	}
 }
