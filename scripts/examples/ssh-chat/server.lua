@@ -64,8 +64,11 @@ function Terminal:data(bytes)
       self.line = ""
       self:send("\r\27[K")
       if line == "/quit" then return self:exit(0) end
-      if line ~= "" then Chat.message(self.chat, json.encode({ type = "say", text = line })) end
-      self:send(self:prompt())
+      if line:find("%S") then
+        Chat.message(self.chat, json.encode({ type = "say", text = line })) -- show redraws the prompt
+      else
+        self:send(self:prompt())
+      end
     elseif c == "\127" or c == "\8" then
       if #self.line > 0 then
         self.line = self.line:gsub("[\128-\191]*.$", "") -- one UTF-8 character
