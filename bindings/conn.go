@@ -158,7 +158,11 @@ func connUpgrade(L *lua.LState) int {
 	c := checkConn(L)
 	mode := L.CheckString(2)
 	leftover := L.OptString(4, "")
-	opts, err := decodeUpgradeOptions(L.OptTable(3, nil))
+	decode := decodeUpgradeOptions
+	if mode == "ssh" {
+		decode = decodeSSHOptions
+	}
+	opts, err := decode(L.OptTable(3, nil))
 	if err == nil {
 		err = c.Upgrade(mode, opts, leftover)
 	}

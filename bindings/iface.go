@@ -96,4 +96,11 @@ type Stats struct {
 	Uptime           time.Duration
 	Poller           string // "epoll" or "poll"
 	Worker           int    // this loop's number among --workers (1-based)
+
+	SSHConnections     int   // SSH connections open (ssh.lua)
+	SSHUnauthenticated int   // of them, not logged in yet
+	SSHAccepted        int64 // SSH connections taken on
+	SSHDropped         int64 // refused over --ssh-max-conns or --ssh-max-startups
+	SSHGraceTimeouts   int64 // closed after --ssh-login-grace without a login
+	SSHAuthFailures    int64 // failed authentication attempts
 }

@@ -1,6 +1,7 @@
 package bindings
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,56 @@ type UpgradeOptions struct {
 	PingInterval time.Duration // how often to ping; 0: never
 	IdleTimeout  time.Duration // close a peer silent this long (1001); 0: never
 	Deflate      *Deflate      // permessage-deflate as agreed; nil: no compression
+	SSH          *SSHOptions   // conn:upgrade("ssh", ...) only
+}
+
+// SSHOptions are conn:upgrade("ssh", opts)'s: what ssh.lua passes from
+// its class fields. Zero numbers take the engine's defaults.
+type SSHOptions struct {
+	HostKeys         []string // host key files; none: the generated ed25519 key
+	MaxAuthTries     int
+	MaxSessions      int
+	AuthFailureDelay float64 // seconds
+}
+
+// decodeSSHOptions reads host_keys (a list of file names), max_auth_tries,
+// max_sessions and auth_failure_delay (numbers >= 0).
+func decodeSSHOptions(t *lua.LTable) (*UpgradeOptions, error) {
+	o := &SSHOptions{}
+	if t == nil {
+		return &UpgradeOptions{SSH: o}, nil
+	}
+	var err error
+	if keys, ok := t.RawGetString("host_keys").(*lua.LTable); ok {
+		keys.ForEach(func(_, v lua.LValue) {
+			if str, ok := v.(lua.LString); ok {
+				o.HostKeys = append(o.HostKeys, string(str))
+			} else if err == nil {
+				err = errors.New("option host_keys must be a list of file names")
+			}
+		})
+	}
+	num := func(name string) float64 {
+		v := t.RawGetString(name)
+		if v == lua.LNil {
+			return 0
+		}
+		n, ok := v.(lua.LNumber)
+		if !ok || n < 0 {
+			if err == nil {
+				err = fmt.Errorf("option %s must be a number >= 0", name)
+			}
+			return 0
+		}
+		return float64(n)
+	}
+	o.MaxAuthTries = int(num("max_auth_tries"))
+	o.MaxSessions = int(num("max_sessions"))
+	o.AuthFailureDelay = num("auth_failure_delay")
+	if err != nil {
+		return nil, err
+	}
+	return &UpgradeOptions{SSH: o}, nil
 }
 
 // Deflate is the deflate option: the parameters ws.negotiate_deflate agreed

@@ -232,5 +232,11 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("uptime", st.Uptime.Seconds())
 	t.RawSetString("poller", lua.LString(st.Poller))
 	set("worker", float64(st.Worker))
+	set("ssh_connections", float64(st.SSHConnections))
+	set("ssh_unauthenticated", float64(st.SSHUnauthenticated))
+	set("ssh_accepted", float64(st.SSHAccepted))
+	set("ssh_dropped", float64(st.SSHDropped))
+	set("ssh_grace_timeouts", float64(st.SSHGraceTimeouts))
+	set("ssh_auth_failures", float64(st.SSHAuthFailures))
 	return t
 }

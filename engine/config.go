@@ -34,7 +34,13 @@ type Config struct {
 	Watch          bool          // reload when a script or project module changes
 	ReusePort      bool          // SO_REUSEPORT on listeners, so several workers share a port
 	Worker         int           // this loop's number among --workers (1-based), for stats
-	Logger         *slog.Logger
+	SSHMaxConns    int           // SSH connections per worker beyond which new ones are closed
+	// Unauthenticated SSH connections, like sshd's MaxStartups
+	// begin:rate:full: past begin, rate% of new ones are dropped, rising
+	// linearly to all of them at full.
+	SSHStartupsBegin, SSHStartupsRate, SSHStartupsFull int
+	SSHLoginGrace                                      time.Duration // time to authenticate, like sshd's LoginGraceTime
+	Logger                                             *slog.Logger
 }
 
 // Defaults.
@@ -56,6 +62,9 @@ const (
 	DefaultMaxString                    = sandbox.DefaultMaxString
 	DefaultMaxMemory                    = sandbox.DefaultMaxMemory
 	DefaultMaxSyntaxDepth               = sandbox.DefaultMaxSyntaxDepth
+	DefaultSSHMaxConns                  = 1024
+	DefaultSSHStartups                  = "10:30:100"
+	DefaultSSHLoginGrace                = 60 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -82,6 +91,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = c.MaxMessage
+	}
+	if c.SSHMaxConns <= 0 {
+		c.SSHMaxConns = DefaultSSHMaxConns
+	}
+	if c.SSHStartupsFull <= 0 {
+		c.SSHStartupsBegin, c.SSHStartupsRate, c.SSHStartupsFull = 10, 30, 100
+	}
+	if c.SSHLoginGrace <= 0 {
+		c.SSHLoginGrace = DefaultSSHLoginGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -22,7 +22,8 @@ type Conn struct {
 	id     int64
 	inst   *lua.LTable
 	cls    *classInfo
-	ws     *wsConn // WebSocket framing state once upgraded (the mode outlives the end)
+	ws     *wsConn  // WebSocket framing state once upgraded (the mode outlives the end)
+	ssh    *sshConn // nil unless conn:upgrade("ssh") (ssh.go)
 	timers []*luaTimer
 	peer   peerAddr
 	state  connState // in the peer's last word: a Conn stays 96 bytes
@@ -249,16 +250,27 @@ func (c *Conn) Data(p []byte) {
 		c.wsData(p)
 		return
 	}
+	if c.ssh != nil {
+		c.ssh.feed(p)
+		return
+	}
 	c.call(evData, 1, lua.LString(string(p)), nil, 0)
 }
 
 func (c *Conn) Drain() {
+	if c.ssh != nil {
+		c.ssh.b.OutputDrained()
+		return
+	}
 	if !c.ended() {
 		c.call(evDrain, 0, nil, nil, 0)
 	}
 }
 
 func (c *Conn) Closed(cause error) {
+	if c.ssh != nil {
+		c.sshEnd()
+	}
 	c.end(cause, stateEnded)
 	if c.ws != nil {
 		c.ws.stop()
@@ -353,6 +365,9 @@ func (c *Conn) Mode() string {
 	if c.ws != nil {
 		return "websocket"
 	}
+	if c.ssh != nil {
+		return "ssh"
+	}
 	return "raw"
 }
 
@@ -361,6 +376,9 @@ func (c *Conn) Open() bool { return !c.ended() && c.pc.Open() }
 func (c *Conn) Send(data, kind string) (bool, error) {
 	if c.ws != nil {
 		return c.wsSend(data, kind)
+	}
+	if c.ssh != nil {
+		return false, errors.New("send: this connection speaks SSH; send on a session (self:send in the session class)")
 	}
 	if kind != "" {
 		return false, fmt.Errorf("send: kind %q needs websocket mode (call conn:upgrade first)", kind)

@@ -41,6 +41,7 @@ type Server struct {
 	listeners []*listener
 	stats     stats
 	started   time.Time
+	ssh       sshServer // SSH connection counts and host keys (ssh.go)
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
@@ -459,5 +460,12 @@ func (s *Server) Stats() bindings.Stats {
 		Uptime:           time.Since(s.started),
 		Poller:           s.loop.PollerName(),
 		Worker:           max(s.cfg.Worker, 1),
+
+		SSHConnections:     s.ssh.conns,
+		SSHUnauthenticated: s.ssh.unauth,
+		SSHAccepted:        s.ssh.stats.accepted,
+		SSHDropped:         s.ssh.stats.dropped,
+		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
+		SSHAuthFailures:    s.ssh.stats.authFailures,
 	}
 }

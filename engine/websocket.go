@@ -39,11 +39,14 @@ type wsConn struct {
 // already answered the handshake. opts may be nil; its limits cannot raise
 // the server's flags.
 func (c *Conn) Upgrade(mode string, opts *bindings.UpgradeOptions, leftover string) error {
-	if mode != "websocket" {
-		return fmt.Errorf("unknown mode %q (want \"websocket\")", mode)
+	if mode == "ssh" {
+		return c.sshUpgrade(opts, leftover)
 	}
-	if c.ws != nil {
-		return fmt.Errorf("already in websocket mode")
+	if mode != "websocket" {
+		return fmt.Errorf("unknown mode %q (want \"websocket\" or \"ssh\")", mode)
+	}
+	if c.ws != nil || c.ssh != nil {
+		return fmt.Errorf("already in %s mode", c.Mode())
 	}
 	if !c.Open() {
 		return fmt.Errorf("connection is closed")

@@ -10,6 +10,7 @@
 --   local App = Mux:extend()
 --   App.routes = {                        -- tried in order; plain Lua, edit freely
 --     { name = "tls",  match = Mux.tls,  class = Mux.RefuseTLS },
+--     { name = "ssh",  match = Mux.ssh,  class = require "ssh" },
 --     { name = "http", match = Mux.http, class = require "httpd" },
 --     { name = "echo", match = "ECHO ",  class = require "tcp_echo" },
 --   }
@@ -84,6 +85,15 @@ function Mux.tls(head)
   if b ~= 0x03 then return false end
   if c == nil then return nil end
   return c <= 0x04
+end
+
+-- Mux.ssh: an SSH client's identification line, "SSH-2.0-" (or "SSH-1.99-",
+-- a client that also speaks protocol 1). SSH clients send it first, so SSH
+-- shares a port with the protocols above; route it to an ssh.lua class.
+function Mux.ssh(head)
+  local r = prefix_match(head, "SSH-2.0-")
+  if r ~= false then return r end
+  return prefix_match(head, "SSH-1.99-")
 end
 
 -- Mux.any: matches everything (a last route).

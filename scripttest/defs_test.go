@@ -49,6 +49,8 @@ return {
   ["ftp.lua:Ftp"] = Ftp,
   ["ftp.lua:FtpData"] = Ftp.Data,
   ["mux.lua:Mux"] = require "mux",
+  ["ssh.lua:Ssh"] = require "ssh",
+  ["ssh.lua:SshSession"] = (require "ssh").Session,
   ["pocketlua/test.lua:t"] = t,
   ["pocketlua/test.lua:conn"] = getmetatable(c).__index,
 }, { ["pocketlua/globals.lua:conn"] = conn, ["pocketlua/globals.lua:listener"] = listener }

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -297,6 +298,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	sizeVar(fs, &cfg.MaxString, "max-string", engine.DefaultMaxString, "longest string one Lua library call may build (string.rep, string.format, table.concat, string.gsub)")
 	sizeVar(fs, &cfg.MaxMemory, "max-memory", engine.DefaultMaxMemory, "Go heap above which the running Lua handler is interrupted and its connection closed (0: no cap); also the runtime's soft memory limit")
 	fs.IntVar(&cfg.MaxSyntaxDepth, "max-syntax-depth", engine.DefaultMaxSyntaxDepth, "deepest syntax nesting loadstring, load, require and the main script may compile")
+	fs.IntVar(&cfg.SSHMaxConns, "ssh-max-conns", engine.DefaultSSHMaxConns, "SSH connections per worker beyond which new ones are closed at once")
+	sshStartups := fs.String("ssh-max-startups", engine.DefaultSSHStartups, "unauthenticated SSH connections per worker, begin:rate:full as sshd's MaxStartups: past begin drop rate% of new ones, rising to all at full")
+	fs.DurationVar(&cfg.SSHLoginGrace, "ssh-login-grace", engine.DefaultSSHLoginGrace, "time an SSH client has to authenticate, as sshd's LoginGraceTime")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	sizeVar(fs, &o.gcReserve, "gc-reserve", 16<<20, "pointer-free heap reserve made at startup and never touched (no RSS): the collector's goal grows by this much, so a busy server with a small heap is not collected dozens of times a second (0: none)")
@@ -354,10 +358,43 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if cfg.HandlerTimeout == 0 {
 		cfg.HandlerTimeout = engine.NoHandlerTimeout // the flag's 0 disables
 	}
+	if err := parseStartups(*sshStartups, &cfg); err != nil {
+		return cfg, o, err
+	}
+	if cfg.SSHMaxConns <= 0 || cfg.SSHLoginGrace <= 0 {
+		return cfg, o, fmt.Errorf("--ssh-max-conns and --ssh-login-grace must be positive")
+	}
 	cfg.Listen = *listen
 	cfg.Batteries = scripts.FS
 	cfg.DefaultScript = defaultScript
 	return cfg, o, nil
+}
+
+// parseStartups reads --ssh-max-startups: begin:rate:full, or one number
+// (full, dropping nothing before it).
+func parseStartups(v string, cfg *engine.Config) error {
+	bad := fmt.Errorf("--ssh-max-startups %q: want begin:rate:full with 0 < begin <= full and rate 0-100, or one positive number", v)
+	parts := strings.Split(v, ":")
+	var n []int
+	for _, p := range parts {
+		x, err := strconv.Atoi(p)
+		if err != nil {
+			return bad
+		}
+		n = append(n, x)
+	}
+	switch len(n) {
+	case 1:
+		n = []int{n[0], 100, n[0]}
+	case 3:
+	default:
+		return bad
+	}
+	if n[0] <= 0 || n[0] > n[2] || n[1] < 0 || n[1] > 100 {
+		return bad
+	}
+	cfg.SSHStartupsBegin, cfg.SSHStartupsRate, cfg.SSHStartupsFull = n[0], n[1], n[2]
+	return nil
 }
 
 func scriptName(cfg engine.Config) string {

@@ -35,6 +35,11 @@ function Mux.websocket(head) end
 ---@return boolean?
 function Mux.tls(head) end
 
+---Matches an SSH client's identification line ("SSH-2.0-" or "SSH-1.99-").
+---@param head string
+---@return boolean?
+function Mux.ssh(head) end
+
 ---Matches everything (a last route).
 ---@param head string
 ---@return true
