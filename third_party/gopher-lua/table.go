@@ -330,7 +330,7 @@ func (tb *LTable) setSlot(id hashKey, key LValue, value LValue, isInt bool) {
 	}
 	if len(tb.slots) == cap(tb.slots) {
 		tb.rehash()
-		if isInt {
+		if isInt && tb.weak == nil {
 			// the rehash may have grown the array part over this key
 			if k, _ := intKey(key.(LNumber)); k <= len(tb.array)+1 {
 				tb.RawSetInt(k, value)
@@ -443,14 +443,10 @@ func (tb *LTable) rehash() {
 	if tb.weak == nil && (tb.intKeys > 0 || (len(tb.array) > 8 && tb.arrayUsed()*2 < len(tb.array))) {
 		tb.resizeArray()
 	}
-	size := 2 * int(tb.live)
-	if size < 4 {
-		size = 4
+	// Growing without dead slots keeps the maps: append grows the slots.
+	if dead := len(tb.slots) - int(tb.live); dead > 0 && dead*4 >= len(tb.slots) {
+		tb.compact(max(2*int(tb.live), 4))
 	}
-	if int(tb.live) == len(tb.slots) && size <= cap(tb.slots) {
-		size = 2 * cap(tb.slots)
-	}
-	tb.compact(size)
 }
 
 func (tb *LTable) arrayUsed() int {
@@ -516,17 +512,22 @@ func (tb *LTable) resizeArray() {
 		for len(tb.array) < top {
 			tb.array = append(tb.array, LNil)
 		}
-		for i := range tb.slots {
-			if n, ok := tb.slots[i].key.(LNumber); ok {
-				if k, ok := intKey(n); ok && k <= top {
-					if v := tb.slotValue(i); v != nil {
-						tb.array[k-1] = v
-						tb.killSlot(int32(i))
-					}
-					delete(tb.objs, numberKey(n))
-					tb.intKeys--
-				}
+		// Every hash entry the array part now covers goes, dead ones too:
+		// next must not find a place in the hash part for an array key.
+		for id, idx := range tb.objs {
+			if id.kind != keyNumber {
+				continue
 			}
+			k, ok := intKey(LNumber(math.Float64frombits(id.bits)))
+			if !ok || k > top {
+				continue
+			}
+			if v := tb.slotValue(int(idx)); v != nil {
+				tb.array[k-1] = v
+				tb.killSlot(idx)
+			}
+			delete(tb.objs, id)
+			tb.intKeys--
 		}
 	}
 	tb.firstArray = 0
