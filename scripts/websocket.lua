@@ -131,8 +131,16 @@ function WebSocket:data(bytes)
   self:open(req)
 end
 
--- send(data[, kind]): kind is "text" (default) or "binary".
+-- send(data[, kind]): kind is "text" (default) or "binary". Bad arguments
+-- are reported at the caller's line (level 2), not at this battery's.
 function WebSocket:send(data, kind)
+  local t = type(data)
+  if t ~= "string" and t ~= "number" then
+    error("bad argument #1 to 'send' (string expected, got " .. t .. ")", 2)
+  end
+  if kind ~= nil and kind ~= "text" and kind ~= "binary" then
+    error("bad argument #2 to 'send' (invalid option '" .. tostring(kind) .. "')", 2)
+  end
   return self.conn:send(data, kind or "text")
 end
 
