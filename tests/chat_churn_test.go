@@ -9,8 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestChatChurn: members and rooms come and go far past the point where
-// the chat compacts its tables (table.compact, LUA_API §7.9); membership
+// TestChatChurn: members and rooms come and go by the hundred; membership
 // stays exact throughout: every newcomer sees the anchor and itself only.
 func TestChatChurn(t *testing.T) {
 	srv := batteryServer(t, "epoll", chatServerScript)

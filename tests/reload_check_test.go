@@ -61,7 +61,7 @@ func TestReloadCheck(t *testing.T) {
 		line               int
 		also               string
 	}{
-		{"syntax error", "syntax.lua", "syntax.lua", 6, "syntax error"},
+		{"syntax error", "syntax.lua", "syntax.lua", 6, "')' expected (to close '(' at line 5) near 'end'"},
 		{"syntax error (= =)", "equals.lua", "equals.lua", 2, ""},
 		{"error at load", "throw.lua", "throw.lua", 3, "boom at load"},
 		{"syntax error in a module", "usesbad.lua", "badmod.lua", 3, ""},

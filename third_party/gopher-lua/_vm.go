@@ -578,6 +578,9 @@ func init() {
 			} else {
 				callable, meta = L.metaCall(lv)
 			}
+			if callable == nil {
+				L.callError(A, lv) // names what was called (PATCHES.md)
+			}
 			// +inline-call L.pushCallFrame callFrame{Fn:callable,Pc:0,Base:RA,LocalBase:RA+1,ReturnBase:RA,NArgs:nargs,NRet:nret,Parent:cf,TailCall:0} lv meta
 			if callable.IsG && callGFunction(L, false) {
 				return 1
@@ -605,7 +608,7 @@ func init() {
 				callable, meta = L.metaCall(lv)
 			}
 			if callable == nil {
-				L.RaiseError("attempt to call a non-function object")
+				L.callError(A, lv) // names what was called (PATCHES.md)
 			}
 			// +inline-call L.closeUpvalues lbase
 			if callable.IsG {

@@ -104,6 +104,12 @@ func baseDoFile(L *LState) int {
 func baseError(L *LState) int {
 	obj := L.CheckAny(1)
 	level := L.OptInt(2, 1)
+	if s, ok := obj.(LString); ok && level > 0 {
+		// Level 1 is the function that called error, 2 its caller, as
+		// in Lua 5.1; L.Error counted from error itself (PATCHES.md).
+		L.raiseError(level+1, string(s))
+		return 0
+	}
 	L.Error(obj, level)
 	return 0
 }

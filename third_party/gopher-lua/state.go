@@ -839,6 +839,11 @@ func (ls *LState) rawFrameFuncName(fr *callFrame) string {
 
 func (ls *LState) frameFuncName(fr *callFrame) (string, bool) {
 	frame := fr.Parent
+	if frame == nil && !fr.Fn.IsG && fr.Fn.Proto.LineDefined > 0 {
+		// a function the host called (a handler): Lua names it by where it
+		// is defined, not "main chunk" (PATCHES.md)
+		return fmt.Sprintf("<%v:%v>", fr.Fn.Proto.SourceName, fr.Fn.Proto.LineDefined), false
+	}
 	if frame == nil {
 		if ls.Parent == nil {
 			return "main chunk", true
@@ -1135,7 +1140,7 @@ func (ls *LState) pushCallFrame(cf callFrame, fn LValue, meta bool) { // +inline
 		ls.reg.Insert(fn, cf.LocalBase)
 	}
 	if cf.Fn == nil {
-		ls.RaiseError("attempt to call a non-function object")
+		ls.RaiseError("attempt to call a %s value", fn.Type().String())
 	}
 	if ls.stack.IsFull() {
 		ls.RaiseError("stack overflow")

@@ -14,6 +14,7 @@ package lua
 
 import (
 	"math"
+	"reflect"
 	"unsafe"
 )
 
@@ -89,10 +90,25 @@ func identity(key LValue) (hashKey, bool) {
 		return hashKey{kind: keyBool}, true
 	case *LNilType, nil:
 		return hashKey{}, false
+	case *LTable:
+		return refKey(unsafe.Pointer(k)), true
+	case *LFunction:
+		return refKey(unsafe.Pointer(k)), true
+	case *LUserData:
+		return refKey(unsafe.Pointer(k)), true
+	case *LState:
+		return refKey(unsafe.Pointer(k)), true
+	case LChannel:
+		return hashKey{kind: keyRef, bits: uint64(reflect.ValueOf(k).Pointer())}, true
 	}
-	// Tables, functions, userdata, threads and channels are pointer-shaped:
-	// an interface's data word is the object's address.
+	// any other LValue: its interface data word (a pointer to it, or to a
+	// boxed copy); the type switch above keeps the common keys from
+	// escaping to the heap.
 	return hashKey{kind: keyRef, bits: uint64((*[2]uintptr)(unsafe.Pointer(&key))[1])}, true
+}
+
+func refKey(p unsafe.Pointer) hashKey {
+	return hashKey{kind: keyRef, bits: uint64(uintptr(p))}
 }
 
 // intKey reports whether n is an integer that the array part could hold.
@@ -245,7 +261,7 @@ func (tb *LTable) RawSetInt(key int, value LValue) {
 		tb.setArray(key-1, value)
 		return
 	}
-	if key == len(tb.array)+1 && value != LNil && tb.weak == nil {
+	if key == len(tb.array)+1 && value != LNil && tb.weak == 0 {
 		if int(tb.firstArray) > len(tb.array) {
 			tb.firstArray = int32(len(tb.array))
 		}
@@ -257,7 +273,14 @@ func (tb *LTable) RawSetInt(key int, value LValue) {
 		tb.RawSetH(LNumber(key), value)
 		return
 	}
-	tb.setSlot(numberKey(LNumber(key)), LNumber(key), value, true)
+	id := numberKey(LNumber(key))
+	if idx, ok := tb.objs[id]; ok && value != LNil && tb.weak == 0 {
+		if s := &tb.slots[idx]; s.value != nil {
+			s.value = value // the common case, without boxing the key
+			return
+		}
+	}
+	tb.setSlot(id, LNumber(key), value, true)
 }
 
 // setArray stores array[i] (i < len(array)); the part never ends in LNil.
@@ -285,6 +308,10 @@ func (tb *LTable) setArray(i int, value LValue) {
 // RawSetString sets a given LValue to a given string index without the __newindex metamethod.
 func (tb *LTable) RawSetString(key string, value LValue) {
 	if idx, ok := tb.strs[key]; ok {
+		if s := &tb.slots[idx]; s.value != nil && value != LNil && tb.weak == 0 {
+			s.value = value // the common case, without boxing the key
+			return
+		}
 		if tb.updateSlot(idx, LString(key), value) {
 			return
 		}
@@ -330,7 +357,7 @@ func (tb *LTable) setSlot(id hashKey, key LValue, value LValue, isInt bool) {
 	}
 	if len(tb.slots) == cap(tb.slots) {
 		tb.rehash()
-		if isInt {
+		if isInt && tb.weak == 0 {
 			// the rehash may have grown the array part over this key
 			if k, _ := intKey(key.(LNumber)); k <= len(tb.array)+1 {
 				tb.RawSetInt(k, value)
@@ -360,7 +387,6 @@ func (tb *LTable) updateSlot(idx int32, key LValue, value LValue) bool {
 		if s.value != nil { // a weak entry whose object died: forget it first
 			tb.killSlot(idx)
 		}
-		tb.live++
 		if idx < tb.firstSlot {
 			tb.firstSlot = idx
 		}
@@ -371,7 +397,7 @@ func (tb *LTable) updateSlot(idx int32, key LValue, value LValue) bool {
 		tb.killSlot(idx)
 		return true
 	}
-	if tb.weak != nil {
+	if tb.weak != 0 {
 		tb.storeSlot(s, key, value)
 	} else {
 		s.value = value
@@ -381,21 +407,19 @@ func (tb *LTable) updateSlot(idx int32, key LValue, value LValue) bool {
 
 func (tb *LTable) appendSlot(key LValue, value LValue) {
 	tb.slots = append(tb.slots, tableSlot{})
-	tb.live++
 	tb.storeSlot(&tb.slots[len(tb.slots)-1], key, value)
 }
 
 func (tb *LTable) killSlot(idx int32) {
 	s := &tb.slots[idx]
 	s.key, s.value = nil, nil
-	tb.live--
 }
 
 // slotValue returns slot i's value, nil when the slot is dead (or, in a
 // weak table, when its weak key or value has been collected).
 func (tb *LTable) slotValue(i int) LValue {
 	v := tb.slots[i].value
-	if tb.weak != nil && v != nil {
+	if tb.weak != 0 && v != nil {
 		return tb.weakValue(i)
 	}
 	return v
@@ -437,20 +461,30 @@ func (tb *LTable) pushArray(v LValue) {
 // rehash runs when a new key needs a slot and the hash part is full: it
 // resizes the array part by Lua's rule and drops dead slots.
 func (tb *LTable) rehash() {
-	if tb.weak != nil {
+	if tb.weak != 0 {
 		tb.sweepWeak()
 	}
-	if tb.weak == nil && (tb.intKeys > 0 || (len(tb.array) > 8 && tb.arrayUsed()*2 < len(tb.array))) {
+	if tb.weak == 0 && (tb.intKeys > 0 || (len(tb.array) > 8 && tb.arrayUsed()*2 < len(tb.array))) {
 		tb.resizeArray()
 	}
-	size := 2 * int(tb.live)
-	if size < 4 {
-		size = 4
+	// Growing without dead slots keeps the maps: append grows the slots.
+	// Counting here, not on every write, keeps LTable small; a rehash
+	// comes once per doubling or per compaction, so this is amortized O(1).
+	live := tb.liveSlots()
+	if dead := len(tb.slots) - live; dead > 0 && dead*4 >= len(tb.slots) {
+		tb.compact(max(2*live, 4))
 	}
-	if int(tb.live) == len(tb.slots) && size <= cap(tb.slots) {
-		size = 2 * cap(tb.slots)
+}
+
+// liveSlots counts the hash part's live entries.
+func (tb *LTable) liveSlots() int {
+	live := 0
+	for i := range tb.slots {
+		if tb.slotValue(i) != nil {
+			live++
+		}
 	}
-	tb.compact(size)
+	return live
 }
 
 func (tb *LTable) arrayUsed() int {
@@ -516,17 +550,22 @@ func (tb *LTable) resizeArray() {
 		for len(tb.array) < top {
 			tb.array = append(tb.array, LNil)
 		}
-		for i := range tb.slots {
-			if n, ok := tb.slots[i].key.(LNumber); ok {
-				if k, ok := intKey(n); ok && k <= top {
-					if v := tb.slotValue(i); v != nil {
-						tb.array[k-1] = v
-						tb.killSlot(int32(i))
-					}
-					delete(tb.objs, numberKey(n))
-					tb.intKeys--
-				}
+		// Every hash entry the array part now covers goes, dead ones too:
+		// next must not find a place in the hash part for an array key.
+		for id, idx := range tb.objs {
+			if id.kind != keyNumber {
+				continue
 			}
+			k, ok := intKey(LNumber(math.Float64frombits(id.bits)))
+			if !ok || k > top {
+				continue
+			}
+			if v := tb.slotValue(int(idx)); v != nil {
+				tb.array[k-1] = v
+				tb.killSlot(idx)
+			}
+			delete(tb.objs, id)
+			tb.intKeys--
 		}
 	}
 	tb.firstArray = 0
@@ -540,7 +579,6 @@ func (tb *LTable) placeInHash(k int, v LValue) {
 	}
 	id := numberKey(LNumber(k))
 	if idx, ok := tb.objs[id]; ok && tb.slots[idx].value == nil {
-		tb.live++
 		tb.storeSlot(&tb.slots[idx], LNumber(k), v)
 		return
 	}
@@ -591,7 +629,7 @@ func (tb *LTable) compact(size int) {
 		slots = append(slots, s)
 	}
 	tb.slots, tb.strs, tb.objs = slots, strs, objs
-	tb.live, tb.intKeys, tb.firstSlot = int32(len(slots)), intKeys, 0
+	tb.intKeys, tb.firstSlot = intKeys, 0
 }
 
 // RawGet returns an LValue associated with a given key without __index metamethod.

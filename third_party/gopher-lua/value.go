@@ -148,11 +148,10 @@ type LTable struct {
 	slots      []tableSlot
 	strs       map[string]int32
 	objs       map[hashKey]int32
-	live       int32 // live slots
-	intKeys    int32 // live slots whose key is an integer in 1..2^53
+	intKeys    int32 // hash entries, live or dead, whose key is an integer in 1..2^53
 	firstSlot  int32 // no live slot below it: next(t) starts there
 	firstArray int32 // no non-nil array entry below it
-	weak       *weakTable
+	weak       uint8 // weakKeys | weakValues, from the metatable's __mode
 }
 
 func (tb *LTable) String() string   { return fmt.Sprintf("table: %p", tb) }

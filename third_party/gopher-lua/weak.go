@@ -20,10 +20,16 @@ import (
 	"weak"
 )
 
-type weakTable struct {
-	keys, values bool
-	died         *atomic.Int32
-}
+const (
+	weakKeys uint8 = 1 << iota
+	weakValues
+)
+
+// weakDeaths counts collected objects that were in some weak table. The
+// cleanups that add to it run on the runtime's cleanup goroutine, so it is
+// all they touch; a weak table frees its dead slots at its next rehash, on
+// the goroutine that owns it, when the count says something died.
+var weakDeaths atomic.Int64
 
 // weakBox stands in a weak table's slot for a collectable key or value.
 type weakBox struct {
@@ -53,22 +59,22 @@ func (wb *weakBox) target() LValue {
 	return nil
 }
 
-func countDeath(died *atomic.Int32) { died.Add(1) }
+func countDeath(deaths *atomic.Int64) { deaths.Add(1) }
 
-// box returns v as a weakBox when v is collectable, else v itself.
-func (wt *weakTable) box(v LValue) LValue {
+// boxWeak returns v as a weakBox when v is collectable, else v itself.
+func boxWeak(v LValue) LValue {
 	switch o := v.(type) {
 	case *LTable:
-		runtime.AddCleanup(o, countDeath, wt.died)
+		runtime.AddCleanup(o, countDeath, &weakDeaths)
 		return &weakBox{tbl: weak.Make(o)}
 	case *LFunction:
-		runtime.AddCleanup(o, countDeath, wt.died)
+		runtime.AddCleanup(o, countDeath, &weakDeaths)
 		return &weakBox{fn: weak.Make(o)}
 	case *LUserData:
-		runtime.AddCleanup(o, countDeath, wt.died)
+		runtime.AddCleanup(o, countDeath, &weakDeaths)
 		return &weakBox{ud: weak.Make(o)}
 	case *LState:
-		runtime.AddCleanup(o, countDeath, wt.died)
+		runtime.AddCleanup(o, countDeath, &weakDeaths)
 		return &weakBox{th: weak.Make(o)}
 	}
 	return v
@@ -84,19 +90,19 @@ func unboxWeak(v LValue) LValue {
 
 // storeSlot writes a live entry into s, through weak boxes in a weak table.
 func (tb *LTable) storeSlot(s *tableSlot, key LValue, value LValue) {
-	if tb.weak == nil {
+	if tb.weak == 0 {
 		s.key, s.value = key, value
 		return
 	}
-	if tb.weak.keys {
+	if tb.weak&weakKeys != 0 {
 		if _, boxed := s.key.(*weakBox); !boxed || unboxWeak(s.key) != key {
-			key = tb.weak.box(key)
+			key = boxWeak(key)
 		} else {
 			key = s.key
 		}
 	}
-	if tb.weak.values {
-		value = tb.weak.box(value)
+	if tb.weak&weakValues != 0 {
+		value = boxWeak(value)
 	}
 	s.key, s.value = key, value
 }
@@ -122,7 +128,7 @@ func (tb *LTable) weakValue(i int) LValue {
 
 // sweepWeak frees the slots of entries whose weak key or value is gone.
 func (tb *LTable) sweepWeak() {
-	if tb.weak.died.Swap(0) == 0 {
+	if weakDeaths.Load() == 0 {
 		return
 	}
 	for i := range tb.slots {
@@ -135,17 +141,18 @@ func (tb *LTable) sweepWeak() {
 // setMode makes the table weak as its metatable's __mode says (or strong
 // again when the metatable has none), converting the entries it holds.
 func (tb *LTable) setMode(mt LValue) {
-	keys, values := false, false
+	mode := uint8(0)
 	if m, ok := mt.(*LTable); ok {
-		if mode, ok := m.RawGetString("__mode").(LString); ok {
-			keys = strings.Contains(string(mode), "k")
-			values = strings.Contains(string(mode), "v")
+		if s, ok := m.RawGetString("__mode").(LString); ok {
+			if strings.Contains(string(s), "k") {
+				mode |= weakKeys
+			}
+			if strings.Contains(string(s), "v") {
+				mode |= weakValues
+			}
 		}
 	}
-	if tb.weak != nil && tb.weak.keys == keys && tb.weak.values == values {
-		return
-	}
-	if tb.weak == nil && !keys && !values {
+	if tb.weak == mode {
 		return
 	}
 	type entry struct{ k, v LValue }
@@ -156,18 +163,16 @@ func (tb *LTable) setMode(mt LValue) {
 		}
 	}
 	for i, v := range tb.array {
-		if v != LNil && (keys || values) {
+		if v != LNil && mode != 0 {
 			live = append(live, entry{LNumber(i + 1), v})
 		}
 	}
-	if keys || values {
+	if mode != 0 {
 		tb.array = nil // a weak table keeps everything in its hash part
-		tb.weak = &weakTable{keys: keys, values: values, died: new(atomic.Int32)}
-	} else {
-		tb.weak = nil
 	}
+	tb.weak = mode
 	tb.slots, tb.strs, tb.objs = nil, nil, nil
-	tb.live, tb.intKeys, tb.firstSlot, tb.firstArray = 0, 0, 0, 0
+	tb.intKeys, tb.firstSlot, tb.firstArray = 0, 0, 0
 	for _, e := range live {
 		tb.RawSet(e.k, e.v)
 	}
@@ -175,7 +180,7 @@ func (tb *LTable) setMode(mt LValue) {
 
 // entry returns slot i's key and value, nils when the slot is dead.
 func (tb *LTable) entry(i int) (LValue, LValue) {
-	if tb.weak != nil {
+	if tb.weak != 0 {
 		return tb.weakEntry(i)
 	}
 	s := &tb.slots[i]

@@ -22,12 +22,9 @@ Chat.idle_timeout = 120
 Chat.max_text = 2000        -- bytes of one message's text
 Chat.max_name = 24
 
--- rooms[name] = { members = { [instance] = true }, count = n, left = m }:
--- m members gone since the last compact; likewise state.count rooms and
--- state.dropped rooms gone.
--- gopher-lua keeps a deleted key in its table until table.compact rebuilds
--- it, so join compacts a table once more members have left it than are in
--- it (join never runs inside a traversal of the table it compacts).
+-- rooms[name] = { members = { [instance] = true }, count = n }; state.count
+-- rooms. A member removed from a set is forgotten at once (the runtime's
+-- tables drop deleted keys), so nothing here needs compacting.
 local state = server.state("chat", { rooms = {} })
 local rooms = state.rooms
 
@@ -63,18 +60,9 @@ function Chat:join(name, nick)
   nick = clean(nick, self.max_name) or ("guest" .. self.conn.id)
   local room = rooms[name]
   if not room then
-    state.dropped = state.dropped or 0
-    if state.dropped > 64 and state.dropped > state.count then
-      table.compact(rooms)
-      state.dropped = 0
-    end
-    room = { members = {}, count = 0, left = 0 }
+    room = { members = {}, count = 0 }
     rooms[name] = room
     state.count = (state.count or 0) + 1
-  end
-  if (room.left or 0) > 64 and room.left > room.count then
-    table.compact(room.members)
-    room.left = 0
   end
   for m in pairs(room.members) do
     if m.name == nick then nick = nick .. "#" .. self.conn.id break end
@@ -93,11 +81,11 @@ function Chat:leave()
   local room = self.room and rooms[self.room]
   if not room or not room.members[self] then return end
   room.members[self] = nil
-  room.count, room.left = room.count - 1, (room.left or 0) + 1
+  room.count = room.count - 1
   to_room(room, { type = "leave", room = self.room, name = self.name })
   if room.count == 0 then
     rooms[self.room] = nil
-    state.count, state.dropped = (state.count or 1) - 1, (state.dropped or 0) + 1
+    state.count = (state.count or 1) - 1
   end
   self.room = nil
 end

@@ -441,6 +441,8 @@ type Lexer struct {
 	PNewLine      bool
 	Token         ast.Token
 	PrevTokenType int
+	opened        []opener // unclosed brackets and blocks, for error messages
+	atEOF         bool
 }
 
 func (lx *Lexer) Lex(lval *yySymType) int {
@@ -450,14 +452,19 @@ func (lx *Lexer) Lex(lval *yySymType) int {
 		panic(err)
 	}
 	if tok.Type < 0 {
+		lx.atEOF = true
 		return 0
 	}
 	lval.token = tok
 	lx.Token = tok
+	lx.track(tok)
 	return int(tok.Type)
 }
 
 func (lx *Lexer) Error(message string) {
+	if message == "syntax error" {
+		message = lx.syntaxMessage()
+	}
 	panic(lx.scanner.Error(lx.Token.Str, message))
 }
 
@@ -466,7 +473,7 @@ func (lx *Lexer) TokenError(tok ast.Token, message string) {
 }
 
 func Parse(reader io.Reader, name string) (chunk []ast.Stmt, err error) {
-	lexer := &Lexer{NewScanner(reader, name), nil, false, ast.Token{Str: ""}, TNil}
+	lexer := &Lexer{scanner: NewScanner(reader, name), Token: ast.Token{Str: ""}, PrevTokenType: TNil}
 	chunk = nil
 	defer func() {
 		if e := recover(); e != nil {
@@ -547,3 +554,68 @@ func Dump(chunk []ast.Stmt) string {
 }
 
 // }}
+
+// The project's (PATCHES.md): Lua 5.1's messages for a syntax error where
+// an unclosed bracket or block is the likely cause, such as
+// "'}' expected (to close '{' at line 3)".
+
+type opener struct {
+	token string // what opened: "{", "(", "[", "function", "if", ...
+	line  int
+	do    bool // a while or for whose "do" has been read
+}
+
+var closers = map[string]string{
+	"{": "}", "(": ")", "[": "]", "function": "end", "if": "end", "while": "end",
+	"for": "end", "do": "end", "repeat": "until",
+}
+
+// track keeps the stack of what is open as tokens are read.
+func (lx *Lexer) track(tok ast.Token) {
+	top := len(lx.opened) - 1
+	switch tok.Type {
+	case '{', '(', '[', TFunction, TIf, TWhile, TFor, TRepeat:
+		lx.opened = append(lx.opened, opener{token: tok.Str, line: tok.Pos.Line})
+	case TDo:
+		if top >= 0 && (lx.opened[top].token == "while" || lx.opened[top].token == "for") && !lx.opened[top].do {
+			lx.opened[top].do = true
+		} else {
+			lx.opened = append(lx.opened, opener{token: "do", line: tok.Pos.Line})
+		}
+	case '}', ')', ']', TEnd, TUntil:
+		if top >= 0 && closers[lx.opened[top].token] == tok.Str {
+			lx.opened = lx.opened[:top]
+		}
+	}
+}
+
+// syntaxMessage is "syntax error" unless the token before the error ends an
+// expression and the innermost open bracket or block is still waiting for
+// its closer: then Lua 5.1's "'X' expected (to close 'Y' at line N)".
+func (lx *Lexer) syntaxMessage() string {
+	if len(lx.opened) == 0 {
+		return "syntax error"
+	}
+	prev := lx.PrevTokenType
+	if lx.atEOF {
+		prev = lx.Token.Type // at the end, Lex keeps the last token
+	}
+	switch prev {
+	case TIdent, TNumber, TString, TTrue, TFalse, TNil, T3Comma, TEnd, ')', ']', '}':
+	default:
+		return "syntax error"
+	}
+	o := lx.opened[len(lx.opened)-1]
+	startsStatement := false
+	switch lx.Token.Type {
+	case TIdent, TLocal, TFunction, TIf, TWhile, TFor, TRepeat, TDo, TReturn, TBreak, EOF:
+		startsStatement = true
+	}
+	if o.token == "{" || o.token == "(" || o.token == "[" || startsStatement || lx.atEOF {
+		if o.line == lx.Token.Pos.Line && !lx.atEOF {
+			return fmt.Sprintf("'%s' expected", closers[o.token])
+		}
+		return fmt.Sprintf("'%s' expected (to close '%s' at line %d)", closers[o.token], o.token, o.line)
+	}
+	return "syntax error"
+}

@@ -1,0 +1,10 @@
+module pocketlua/tests/bench/lua
+
+go 1.26.8
+
+require (
+	github.com/yuin/gopher-lua v1.1.2
+	pocketlua v0.0.0
+)
+
+replace pocketlua => ../../..
