@@ -10,22 +10,12 @@ import (
 // The runtime's error messages as a script author sees them in the
 // server's log and from --check: Lua 5.1's wording, at the user's line.
 
-const errorsScript = `local WebSocket = require "websocket"
-local E = WebSocket:extend()
-function E:message(data, kind)
-  if data == "typo" then self.conn:sned("x") end -- AT:typo
-  if data == "badarg" then self:send(nil) end -- AT:badarg
-  if data == "badkind" then self:send("x", "texte") end -- AT:badkind
-  self:send(data, kind)
-end
-return E
-`
-
 // TestErrorsInHandlers: a misspelt method and a bad argument to a battery's
 // method are logged with the script's own file:line and Lua 5.1's message;
 // the traceback names the handler by where it is defined, not "main chunk".
 func TestErrorsInHandlers(t *testing.T) {
-	script := writeScript(t, "errs.lua", errorsScript)
+	script := testdata(t, "runtime/errs.lua")
+	src := testdataText(t, "runtime/errs.lua")
 	srv := startServer(t, "epoll", script)
 	for _, c := range []struct{ send, msg string }{
 		{"typo", "attempt to call method 'sned' (a nil value)"},
@@ -36,7 +26,7 @@ func TestErrorsInHandlers(t *testing.T) {
 		ws.send(wsFrame(true, wsOpText, []byte(c.send)))
 		ws.expectCloseFrame(1011)
 		ws.answerClose(1011)
-		want := fmt.Sprintf("%s:%d: %s", script, rawLineOf(t, errorsScript, "AT:"+c.send), c.msg)
+		want := fmt.Sprintf("%s:%d: %s", script, rawLineOf(t, src, "AT:"+c.send), c.msg)
 		waitFor(t, 5*time.Second, "the "+c.send+" error in the log", func() bool {
 			return strings.Contains(srv.Logs(), c.msg)
 		})
@@ -45,7 +35,7 @@ func TestErrorsInHandlers(t *testing.T) {
 		}
 	}
 	logs := srv.Logs()
-	if want := fmt.Sprintf("in function <%s:3>", script); !strings.Contains(logs, want) {
+	if want := fmt.Sprintf("in function <%s:%d>", script, rawLineOf(t, src, "AT:handler")); !strings.Contains(logs, want) {
 		t.Fatalf("traceback lacks %q; logs:\n%s", want, logs)
 	}
 	if strings.Contains(logs, "main chunk") {
@@ -57,12 +47,12 @@ func TestErrorsInHandlers(t *testing.T) {
 // TestErrorsSyntaxUnclosed: a missing '}' is reported as Lua 5.1 does,
 // naming the line of the '{' it would close.
 func TestErrorsSyntaxUnclosed(t *testing.T) {
-	script := writeScript(t, "unclosed.lua", "local C = {}\n\nlocal defaults = {\n  size = 10,\n  name = \"x\"\n\nlocal other = 1\nreturn C\n")
+	script := testdata(t, "runtime/unclosed.lua")
 	r := rawRunCLI(t, "", "--check", script)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1; stderr:\n%s", r.code, r.stderr)
 	}
-	want := script + ":7: '}' expected (to close '{' at line 3) near 'local'"
+	want := script + ":8: '}' expected (to close '{' at line 4) near 'local'"
 	if line := rawOneLine(t, "syntax error", r.stderr); !strings.Contains(line, want) {
 		t.Fatalf("got %q, want it to contain %q", line, want)
 	}

@@ -14,68 +14,6 @@ import (
 // The runtime's tables seen through the real server: a raw TCP class whose
 // commands exercise what scripts do with tables (third_party/gopher-lua).
 
-const tablesScript = `
-local FatClient = require "fatclient"
-local T = FatClient:extend()
-
-local members = {}   -- instance -> true while connected
-local ids = {}       -- keyed by numbers a client sends
-local wk = setmetatable({}, {__mode = "k"})
-local wv = setmetatable({}, {__mode = "v"})
-local kept = {}
-
-function T:start() members[self] = true self.buf = "" self.conn:send("hi\n") end
-function T:closed() members[self] = nil end
-
-local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end
-
-local commands = {}
-function commands.mem()
-  collectgarbage("collect")
-  return string.format("%.1f %d", collectgarbage("count"), count(members))
-end
-function commands.key(arg)
-  local n = tonumber(arg)
-  ids[n] = true
-  return tostring(ids[n]) .. " " .. #ids .. " " .. count(ids)
-end
-function commands.weak()
-  for i = 1, 100 do wk[{}] = i wv[i] = {} end
-  wk[kept] = "kept" wv.kept = kept wv.s = "str"
-  return count(wk) .. " " .. count(wv) .. " " .. #wv
-end
-function commands.weakcheck()
-  collectgarbage()
-  return count(wk) .. " " .. count(wv) .. " " .. #wv .. " " .. wk[kept] .. " " .. tostring(wv.kept == kept) .. " " .. tostring(wv[1])
-end
-function commands.clear()
-  local t = {}
-  for i = 1, 500 do t[i] = i t["s" .. i] = i t[i * 4096] = i end
-  t[2^53] = 1 t[0.5] = 1 t[false] = 1 t[kept] = 1
-  local seen, n = {}, 0
-  for k in pairs(t) do
-    if seen[k] then return "twice " .. tostring(k) end
-    seen[k] = true n = n + 1
-    t[k] = nil
-  end
-  return n .. " " .. tostring(next(t)) .. " " .. #t
-end
-
-function T:data(bytes)
-  self.buf = self.buf .. bytes
-  while true do
-    local line, rest = self.buf:match("^([^\n]*)\n(.*)$")
-    if not line then return end
-    self.buf = rest
-    local cmd, arg = line:match("^(%S+)%s*(.*)$")
-    local f = commands[cmd or ""]
-    self.conn:send((f and f(arg) or "unknown") .. "\n")
-  end
-end
-
-return T
-`
-
 // tablesClient connects and reads the greeting.
 func tablesClient(t *testing.T, addr string) *rawClient {
 	c := dialRaw(t, addr)
@@ -152,7 +90,7 @@ func TestTablesChurnStaysFlat(t *testing.T) {
 	if raceEnabled {
 		t.Skip("100,000 connections: run without -race (tests/run's second pass)")
 	}
-	srv := startServer(t, "epoll", writeScript(t, "tables.lua", tablesScript))
+	srv := startServer(t, "epoll", testdata(t, "runtime/tables.lua"))
 	ctl := tablesClient(t, srv.Addr)
 	churn(t, srv.Addr, 2000) // warm-up: buffers, pools, the set's own size
 	before, _ := tablesHeapKiB(t, ctl)
@@ -182,7 +120,7 @@ func TestTablesNetworkIntegerKeys(t *testing.T) {
 	if raceEnabled {
 		t.Skip("RSS bound: run without -race (tests/run's second pass)")
 	}
-	srv := startServer(t, "epoll", "--handler-timeout", "2s", writeScript(t, "tables.lua", tablesScript))
+	srv := startServer(t, "epoll", "--handler-timeout", "2s", testdata(t, "runtime/tables.lua"))
 	c := tablesClient(t, srv.Addr)
 	c.ask("mem")
 	rss := srv.rssKiB()
@@ -216,7 +154,7 @@ func TestTablesNetworkIntegerKeys(t *testing.T) {
 // entries whose objects nothing else holds once collectgarbage() returns,
 // and keep the others; clearing a table inside pairs visits every key once.
 func TestTablesWeakAndClearing(t *testing.T) {
-	srv := startServer(t, "epoll", writeScript(t, "tables.lua", tablesScript))
+	srv := startServer(t, "epoll", testdata(t, "runtime/tables.lua"))
 	c := tablesClient(t, srv.Addr)
 	// wk: 100 fresh tables and kept; wv: t[1..100] fresh tables, kept and a string.
 	if got := c.ask("weak"); got != "101 102 100" {

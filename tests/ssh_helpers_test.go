@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,61 +17,6 @@ import (
 // Helpers for the ssh.lua tests (tests/ssh_*_test.go): they drive the
 // server with the OpenSSH client tools (ssh, sftp, scp, ssh-keygen) and,
 // for hostile input, with golang.org/x/crypto/ssh and raw sockets.
-
-// sshScript is the test application: password and key login for alice
-// (read-write SFTP root) and bob (read-only), a session class with exec
-// commands, an echoing shell for a pty, and a `stats` command.
-const sshScript = `
-local Ssh = require "ssh"
-local json = require "json"
-
-local Shell = Ssh.Session:extend()
-function Shell:exec(command)
-  if command == "stats" then
-    self:send(json.encode(server.stats()) .. "\n")
-    return self:exit(0)
-  end
-  local status = command:match("^exit (%%d+)$")
-  if status then
-    self:send_stderr("exiting with " .. status .. "\n")
-    return self:exit(tonumber(status))
-  end
-  if command == "cat" then self.cat = true; return end
-  self:send("user=" .. self.user .. " exec=" .. command .. "\n")
-  self:exit(0)
-end
-function Shell:pty(term, cols, rows) self.line = "" end
-function Shell:shell()
-  self.line = ""
-  self:send("welcome " .. self.user .. " " .. tostring(self.term) .. " " .. tostring(self.cols) .. "x" .. tostring(self.rows) .. "\r\n$ ")
-end
-function Shell:window_change(cols, rows) self:send("[resized " .. cols .. "x" .. rows .. "]") end
-function Shell:data(bytes)
-  if self.cat then return self:send(bytes) end
-  for c in bytes:gmatch(".") do
-    if c == "\r" or c == "\n" then
-      local line = self.line
-      self.line = ""
-      if line == "exit" then self:send("\r\nbye\r\n"); return self:exit(7) end
-      self:send("\r\nyou typed: " .. line .. "\r\n$ ")
-    else
-      self.line = self.line .. c
-      self:send(c)
-    end
-  end
-end
-function Shell:eof() if self.cat then self:exit(0) end end
-
-return Ssh:extend{
-  session = Shell,
-  host_keys = %s,
-  auth_failure_delay = 0.05,
-  users = {
-    alice = { password = "al1ce-pw", authorized_keys = %s, root = %s, write = true },
-    bob = { password = "b0b-pw", root = %s },
-  },
-}
-`
 
 type sshSite struct {
 	dir, root, outside string
@@ -109,10 +53,11 @@ func newSSHSite(t *testing.T) *sshSite {
 	return s
 }
 
-// script writes the test application; hostKeys is a Lua expression.
-func (s *sshSite) script(t *testing.T, hostKeys string) string {
-	return writeScript(t, "sshapp.lua", fmt.Sprintf(sshScript, hostKeys,
-		luaQuote(filepath.Join(s.dir, "authorized_keys")), luaQuote(s.root), luaQuote(s.root)))
+// script renders the test application into dir ("" for a temp dir);
+// hostKeys is a Lua expression.
+func (s *sshSite) script(t *testing.T, dir, hostKeys string) string {
+	return scriptFrom(t, dir, "ssh/sshapp.lua", map[string]string{
+		"HostKeys": hostKeys, "AuthorizedKeys": filepath.Join(s.dir, "authorized_keys"), "Root": s.root})
 }
 
 // sshServer starts the application with its own state folder, so the
@@ -120,7 +65,7 @@ func (s *sshSite) script(t *testing.T, hostKeys string) string {
 func (s *sshSite) server(t *testing.T, args ...string) *server {
 	t.Helper()
 	t.Setenv("XDG_STATE_HOME", filepath.Join(s.dir, "state"))
-	return batteryServer(t, "epoll", append(args, s.script(t, "nil"))...)
+	return batteryServer(t, "epoll", append(args, s.script(t, "", "nil"))...)
 }
 
 // opts are the client options every OpenSSH tool gets: no user config,

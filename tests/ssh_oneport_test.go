@@ -17,44 +17,12 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// sshMuxScript puts the ssh test application (sshapp.lua, from sshScript)
-// behind mux.lua beside HTTP (a /stats route), WebSocket (/echo) and FTP
-// (server first), the FTP users being the SSH users' table.
-const sshMuxScript = `
-local Mux = require "mux"
-local Httpd = require "httpd"
-local Ftp = require "ftp"
-local WebSocket = require "websocket"
-local json = require "json"
-local SshApp = require "sshapp"
-
-local Echo = WebSocket:extend()
-function Echo:message(payload, kind) self.conn:send(payload, kind) end
-
-local Site = Httpd:extend{ routes = {
-  ["GET /echo"] = Echo,
-  ["GET /stats"] = function(req, res)
-    return 200, json.encode(server.stats()), { ["Content-Type"] = "application/json" }
-  end,
-} }
-
-local App = Mux:extend()
-App.routes = {
-  { name = "ssh",  match = Mux.ssh,  class = SshApp },
-  { name = "http", match = Mux.http, class = Site },
-}
-App.server_first = Ftp:extend{ root = %s, users = SshApp.users }
-App.wait = 0.3
-return App
-`
-
 // muxServer starts the mux application with the ssh application beside it.
 func (s *sshSite) muxServer(t *testing.T, args ...string) *server {
 	t.Helper()
 	dir := t.TempDir()
-	rawWriteFile(t, dir, "sshapp.lua", fmt.Sprintf(sshScript, "nil",
-		luaQuote(filepath.Join(s.dir, "authorized_keys")), luaQuote(s.root), luaQuote(s.root)))
-	main := rawWriteFile(t, dir, "main.lua", fmt.Sprintf(sshMuxScript, luaQuote(s.root)))
+	s.script(t, dir, "nil")
+	main := scriptFrom(t, dir, "ssh/mux_main.lua", s.root)
 	t.Setenv("XDG_STATE_HOME", filepath.Join(s.dir, "state"))
 	return batteryServer(t, "epoll", append(args, main)...)
 }

@@ -9,18 +9,6 @@ import (
 	"time"
 )
 
-// sshReloadScript is an SSH-only application whose shell tags each input
-// with its version; %s is the version, %s an optional reloaded method.
-const sshReloadScript = `
-local Ssh = require "ssh"
-local Shell = Ssh.Session:extend()
-function Shell:shell() self:send("ready\n") end
-function Shell:data(bytes) self:send("%s:" .. bytes) end
-%s
-return Ssh:extend{ session = Shell, auth_failure_delay = 0,
-  users = { alice = { authorized_keys = %s } } }
-`
-
 // TestSSHReloadKeepsSessions: a SIGHUP reload with a shell session open
 // keeps the session; a new session class that defines reloaded takes the
 // open session over (its reloaded runs, its data handler answers next),
@@ -28,10 +16,10 @@ return Ssh:extend{ session = Shell, auth_failure_delay = 0,
 func TestSSHReloadKeepsSessions(t *testing.T) {
 	site := newSSHSite(t)
 	dir := t.TempDir()
-	keys := luaQuote(filepath.Join(site.dir, "authorized_keys"))
+	keys := filepath.Join(site.dir, "authorized_keys")
 	write := func(version, extra string) string {
-		return rawWriteFile(t, dir, "app.lua", strings.ReplaceAll(
-			strings.Replace(strings.Replace(strings.Replace(sshReloadScript, "%s", version, 1), "%s", extra, 1), "%s", keys, 1), "%%", "%"))
+		return rawWriteFile(t, dir, "app.lua", renderTestdata(t, "ssh/reload.lua",
+			map[string]string{"Version": version, "Extra": extra, "Keys": keys}))
 	}
 	script := write("v1", "")
 	t.Setenv("XDG_STATE_HOME", filepath.Join(site.dir, "state"))
