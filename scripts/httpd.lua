@@ -124,8 +124,7 @@ end
 -- alone is a 200 body; a table body is sent as JSON.
 local function checked_response(status, body, headers)
   if type(status) == "string" and body == nil then
-    body = status -- two statements: gopher-lua mis-orders "status, body = 200, status"
-    status = 200
+    status, body = 200, status
   end
   if type(status) ~= "number" or status ~= math.floor(status) or status < 100 or status > 599 then
     return nil, "status must be a number from 100 to 599, got " .. type(status) .. " " .. tostring(status)
