@@ -90,4 +90,5 @@ type Stats struct {
 	Uptime           time.Duration
 	Poller           string // "epoll" or "poll"
 	Worker           int    // this loop's number among --workers (1-based)
+	Observed                // finer counters for /metrics (observed.go)
 }

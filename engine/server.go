@@ -48,10 +48,9 @@ type Server struct {
 type stats struct {
 	accepted, refused, overLimit int64
 	outbound                     int64 // server.connect attempts that got a socket
-	messagesIn, messagesOut      int64
-	bytesIn, bytesOut            int64
 	luaErrors, timeouts          int64
 	memoryInterrupts             int64 // handlers interrupted by --max-memory
+	obs                          bindings.Observed
 }
 
 // listener serves one listening socket with a class.
@@ -103,6 +102,13 @@ func New(cfg Config) (*Server, error) {
 			s.close()
 			return nil, fmt.Errorf("--watch: %w", err)
 		}
+	}
+	if len(cfg.ListenFDs) > 0 {
+		if err := s.inherit(cfg.ListenFDs); err != nil {
+			s.close()
+			return nil, err
+		}
+		return s, nil
 	}
 	for _, addr := range cfg.Listen {
 		host, port, err := splitHostPort(addr)
@@ -161,6 +167,7 @@ func (s *Server) loadMain() error {
 	installRequire(L, dirs, s.cfg.Batteries, func(name, path string) { s.modules[name] = path })
 	s.states = L.NewTable()
 	bindings.Register(L, s, s.log)
+	bindings.RegisterMetrics(L, s.cfg.Metrics, max(s.cfg.Worker, 1), s)
 
 	s.version = 1 // what server.version() says while the first load runs
 	class, err := s.runMain()
@@ -222,7 +229,7 @@ type loadEffects struct {
 
 func (e *loadEffects) undo() {
 	for _, c := range e.conns {
-		c.closeWith(0, "load failed")
+		c.closeWith(0, "load failed", bindings.CloseScript)
 	}
 	for _, l := range e.listeners {
 		l.Close()
@@ -284,7 +291,7 @@ func (s *Server) beginShutdown() {
 		s.listeners[0].Close()
 	}
 	for _, c := range s.connList() {
-		c.closeWith(ws1001, "shutdown")
+		c.closeWith(ws1001, "shutdown", bindings.CloseShutdown)
 	}
 	s.loop.AfterFunc(s.cfg.ShutdownGrace, func() {
 		s.log.Warn("shutdown grace over; dropping what is left", "descriptors", s.loop.Conns())
@@ -323,6 +330,9 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	s := l.srv
 	if len(s.conns) >= s.cfg.MaxConns || s.shuttingDown {
 		s.stats.overLimit++
+		if s.shuttingDown {
+			s.stats.obs.ShutdownRefused++
+		}
 		unix.Close(fd)
 		return
 	}
@@ -394,10 +404,10 @@ func (s *Server) Stats() bindings.Stats {
 		Refused:          s.stats.refused,
 		OverLimit:        s.stats.overLimit,
 		Outbound:         s.stats.outbound,
-		MessagesIn:       s.stats.messagesIn,
-		MessagesOut:      s.stats.messagesOut,
-		BytesIn:          s.stats.bytesIn,
-		BytesOut:         s.stats.bytesOut,
+		MessagesIn:       sum(s.stats.obs.MessagesIn[:]),
+		MessagesOut:      sum(s.stats.obs.MessagesOut[:]),
+		BytesIn:          sum(s.stats.obs.BytesIn[:]),
+		BytesOut:         sum(s.stats.obs.BytesOut[:]),
 		LuaErrors:        s.stats.luaErrors,
 		Timeouts:         s.stats.timeouts,
 		MemoryInterrupts: s.stats.memoryInterrupts,
@@ -408,5 +418,6 @@ func (s *Server) Stats() bindings.Stats {
 		Uptime:           time.Since(s.started),
 		Poller:           s.loop.PollerName(),
 		Worker:           max(s.cfg.Worker, 1),
+		Observed:         s.observed(),
 	}
 }

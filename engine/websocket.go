@@ -140,7 +140,7 @@ func (c *Conn) wsData(p []byte) {
 				payload = lua.LString(string(ev.Payload))
 				w.dec.Release() // copied: the buffer can serve this message's echo
 			}
-			c.srv.stats.messagesIn++
+			c.srv.stats.obs.MessagesIn[bindings.ProtoWebSocket]++
 			kind := luaBinary
 			if ev.Opcode == ws.OpText {
 				kind = luaText
@@ -161,7 +161,7 @@ func (c *Conn) wsData(p []byte) {
 			if reply == ws.CloseNoStatus {
 				reply = 0 // an empty close answers an empty close
 			}
-			c.wsEnd(&closeCause{code: ev.Code, reason: string(ev.Payload)}, reply, "")
+			c.wsEnd(&closeCause{code: ev.Code, reason: string(ev.Payload), kind: bindings.ClosePeer}, reply, "")
 			return
 		}
 	}
@@ -185,7 +185,7 @@ func (c *Conn) wsFail(err error) {
 	if !ok {
 		ce = &ws.CloseError{Code: ws.CloseProtocolError, Reason: err.Error()}
 	}
-	c.wsEnd(&closeCause{code: ce.Code, reason: ce.Reason}, ce.Code, ce.Reason)
+	c.wsEnd(&closeCause{code: ce.Code, reason: ce.Reason, kind: bindings.CloseProtocolError}, ce.Code, ce.Reason)
 }
 
 // wsEnd is the one close path for a WebSocket the loop ends now (the
@@ -203,11 +203,11 @@ func (c *Conn) wsEnd(cause *closeCause, replyCode int, replyReason string) {
 
 // wsClose starts the close handshake from our side: closed runs now; the
 // socket closes when the peer answers or CloseTimeout passes.
-func (c *Conn) wsClose(code int, reason string) {
+func (c *Conn) wsClose(code int, reason string, kind bindings.CloseCause) {
 	if c.state != stateWebSocket {
 		return
 	}
-	cause := &closeCause{code: code, reason: reason}
+	cause := &closeCause{code: code, reason: reason, kind: kind}
 	c.end(cause, stateClosing)
 	c.writeClose(code, reason)
 	if c.pc.Open() {
@@ -243,8 +243,8 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 		frame, buf := d.Frame(*sp, op, unsafeBytes(data))
 		*sp = buf
 		if frame != nil {
-			c.srv.stats.messagesOut++
-			c.srv.stats.bytesOut += int64(len(frame))
+			c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+			c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(frame))
 			ok := c.pc.Write(frame)
 			putScratch(sp)
 			return ok, nil
@@ -253,8 +253,8 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	}
 	var h [wsMaxHeader]byte
 	head := ws.AppendHeader(h[:0], true, op, len(data))
-	c.srv.stats.messagesOut++
-	c.srv.stats.bytesOut += int64(len(head) + len(data))
+	c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+	c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(head) + len(data))
 	return c.pc.Write2(head, data), nil
 }
 
@@ -288,7 +288,7 @@ func (c *Conn) armKeepalive() {
 			return
 		}
 		if w.idleTimeout > 0 && c.srv.loop.Now().Sub(w.lastRead) >= w.idleTimeout {
-			c.wsClose(ws.CloseGoingAway, "idle timeout")
+			c.wsClose(ws.CloseGoingAway, "idle timeout", bindings.CloseTimeout)
 			return
 		}
 		if w.pingInterval > 0 {
@@ -351,7 +351,8 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 				continue
 			}
 			c.pc.WriteString(data)
-			s.stats.bytesOut += int64(len(data))
+			s.stats.obs.BytesOut[c.cls.proto] += int64(len(data))
+			s.stats.obs.MessagesOut[c.cls.proto]++
 		} else {
 			if c.state != stateWebSocket {
 				continue
@@ -379,8 +380,8 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 				out = frame
 			}
 			c.pc.Write(out)
-			s.stats.messagesOut++
-			s.stats.bytesOut += int64(len(out))
+			s.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+			s.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(out))
 		}
 		n++
 	}
