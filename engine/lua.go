@@ -43,7 +43,7 @@ type classInfo struct {
 	version int
 	main    bool // the main script's class: reloads may migrate its instances
 	fns     [numEvents]*lua.LFunction
-	proto   bindings.Protocol // the class's protocol field, for the traffic counters
+	proto   bindings.Protocol // the class's metrics_protocol field, for the traffic counters
 }
 
 func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
@@ -56,7 +56,7 @@ func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
 			ci.fns[ev] = fn
 		}
 	}
-	if p, ok := s.L.GetField(t, "protocol").(lua.LString); ok {
+	if p, ok := s.L.GetField(t, "metrics_protocol").(lua.LString); ok {
 		ci.proto = bindings.ProtocolOf(string(p))
 	}
 	return ci

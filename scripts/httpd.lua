@@ -15,6 +15,7 @@
 local FatClient = require "fatclient"
 local http = require "http"
 local fs = require "fs"
+local metrics = require "metrics"
 
 local Httpd = FatClient:extend()
 
@@ -31,6 +32,7 @@ Httpd.chunk_size = 65536      -- bytes read from a file per send
 Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
+Httpd.metrics_protocol = "http" -- the traffic metrics' protocol label
 
 Httpd.types = {
   html = "text/html; charset=utf-8", htm = "text/html; charset=utf-8",
@@ -549,6 +551,7 @@ function Httpd:_finish(keep)
 end
 
 function Httpd:_log(req, status, bytes)
+  metrics.http_response(status) -- once per response, for pocketlua_http_responses_total
   if not self.access_log then return end
   log.info("http", "peer", self.conn.peer, "method", req and req.method or "-",
     "path", req and req.target or "-", "status", status, "bytes", bytes)

@@ -14,6 +14,7 @@ local http = require "http"
 local ws = require "ws"
 
 local WebSocket = FatClient:extend()
+WebSocket.metrics_protocol = "websocket" -- the traffic metrics' label, the handshake included
 
 WebSocket.defaults = {
   max_head = 8192,        -- bytes of request head before 431
