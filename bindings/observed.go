@@ -7,7 +7,7 @@ import "time"
 // constants: no map, no lock on the data path.
 
 // Protocol is what a connection speaks, for the traffic counters: the
-// class's `protocol` field ("raw", "http", "ftp", "websocket"; anything
+// class's `metrics_protocol` field ("raw", "http", "ftp", "websocket"; anything
 // else counts as other), and websocket once the connection upgraded.
 type Protocol uint8
 
@@ -23,7 +23,7 @@ const (
 // ProtocolNames are the protocol label values.
 var ProtocolNames = [NumProtocols]string{"raw", "websocket", "http", "ftp", "other"}
 
-// ProtocolOf maps a class's protocol field to a Protocol.
+// ProtocolOf maps a class's metrics_protocol field to a Protocol.
 func ProtocolOf(name string) Protocol {
 	for i, n := range ProtocolNames[:ProtoOther] {
 		if n == name {
