@@ -236,4 +236,3 @@ func rawWaitLogsIn(t *testing.T, logs func() string, sub string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, sub, func() bool { return strings.Contains(logs(), sub) })
 }
-
