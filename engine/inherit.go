@@ -30,6 +30,8 @@ func (s *Server) inherit(fds []int) error {
 			return fmt.Errorf("inherited descriptor %d: %w", fd, err)
 		}
 		unix.CloseOnExec(fd)
+		// As on the sockets poll binds: accepted sockets inherit it on Linux.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		host, port := poll.SockaddrHostPort(sa)
 		l := &listener{srv: s, configured: true}
 		ln, err := s.loop.Listen(fd, host, port, l.accept)

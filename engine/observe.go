@@ -46,6 +46,8 @@ func closeCauseOf(cause error, reason string) bindings.CloseCause {
 		return bindings.CloseSlowConsumer
 	case poll.ErrShutdown:
 		return bindings.CloseShutdown
+	case poll.ErrConnectTimeout:
+		return bindings.CloseTimeout
 	}
 	cc, ok := cause.(*closeCause)
 	if !ok {
