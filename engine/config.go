@@ -37,6 +37,7 @@ type Config struct {
 	Worker         int              // this loop's number among --workers (1-based), for stats
 	ListenFDs      []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
 	Metrics        bindings.Metrics // where scripts' metrics module defines metrics; nil: the module refuses
+	TimeHandlers   bool             // time every Lua handler call for the duration histograms (--metrics sets it)
 	Logger         *slog.Logger
 }
 

@@ -200,11 +200,16 @@ func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, 
 		n++
 	}
 	// Since a monotonic start reads one clock; time.Now would read two.
-	start := time.Since(s.started)
+	var start time.Duration
+	if s.cfg.TimeHandlers {
+		start = time.Since(s.started)
+	}
 	s.guard.Enter()
 	err := L.PCall(n, nret, nil)
 	timedOut := s.guard.Exit()
-	s.stats.obs.Handlers[ev].Observe(time.Since(s.started) - start)
+	if s.cfg.TimeHandlers {
+		s.stats.obs.Handlers[ev].Observe(time.Since(s.started) - start)
+	}
 	if err != nil {
 		s.handlerFailed(c, bindings.HandlerNames[ev], err, timedOut)
 		return lua.LNil, false

@@ -78,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.Logger = logger
 	scriptMetrics := metrics.NewRegistry(opts.workers, opts.metricsMaxSeries)
 	cfg.Metrics = scriptMetrics
+	cfg.TimeHandlers = opts.metricsAddr != "" // only a scrape reads the histograms
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(opts.gcPercent)
 	}
