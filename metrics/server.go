@@ -56,7 +56,7 @@ func Listen(cfg Config) (*Server, error) {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&engineCollector{workers: cfg.Workers, timeout: cfg.ProbeTimeout},
+		&engineCollector{descs: newDescs(), workers: cfg.Workers, timeout: cfg.ProbeTimeout},
 	)
 	if cfg.Scripts != nil {
 		reg.MustRegister(cfg.Scripts)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -251,15 +252,16 @@ func named(names []string, values []int64) []metrics.Count {
 	return out
 }
 
-// durationBounds are bindings.DurationBuckets in seconds.
-var durationBounds = func() []float64 {
+// durationBounds are bindings.DurationBuckets in seconds, made on the
+// first scrape.
+var durationBounds = sync.OnceValue(func() []float64 {
 	out := make([]float64, len(bindings.DurationBuckets))
 	for i, d := range bindings.DurationBuckets {
 		out[i] = d.Seconds()
 	}
 	return out
-}()
+})
 
 func durations(label string, d *bindings.Durations) metrics.Histogram {
-	return metrics.Histogram{Label: label, Bounds: durationBounds, Counts: d.Counts[:], Sum: d.Sum.Seconds()}
+	return metrics.Histogram{Label: label, Bounds: durationBounds(), Counts: d.Counts[:], Sum: d.Sum.Seconds()}
 }
