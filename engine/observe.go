@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"pocketlua/bindings"
@@ -69,11 +70,31 @@ func (s *Server) CountHTTPResponse(status int) {
 	s.stats.obs.HTTPResponses[class]++
 }
 
+// probeGate keeps probes from posting to a loop that has stopped: its
+// wake-up descriptor is closed then, and the number may belong to
+// another file already.
+type probeGate struct {
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (g *probeGate) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+}
+
 // onLoop runs fn on the loop and waits at most timeout for it: the
 // round trip that tells a live loop from a stuck one.
 func (s *Server) onLoop(timeout time.Duration, fn func()) error {
 	done := make(chan struct{})
+	s.probes.mu.Lock()
+	if s.probes.stopped {
+		s.probes.mu.Unlock()
+		return fmt.Errorf("worker %d: the loop has stopped", max(s.cfg.Worker, 1))
+	}
 	s.loop.Post(func() { fn(); close(done) })
+	s.probes.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {

@@ -43,6 +43,7 @@ type Server struct {
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
+	probes       probeGate  // the metrics' and watchdog's posts (observe.go)
 }
 
 type stats struct {
@@ -272,7 +273,10 @@ func (s *Server) Script() string { return s.script }
 
 // Run serves until shutdown completes.
 func (s *Server) Run() error {
-	defer s.close()
+	defer func() {
+		s.probes.stop()
+		s.close()
+	}()
 	return s.loop.Run()
 }
 
