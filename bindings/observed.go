@@ -100,7 +100,7 @@ type Observed struct {
 	ReloadsFailed           int64
 	ReloadPause             Durations // successful and failed reloads
 	HTTPResponses           [6]int64  // by status class: 1xx..5xx in [1..5], anything else in [0]
-	QueuedBytes             int64     // output queued on open connections now
+	QueuedBytes             int64     // output queued on open connections now (filled by the engine's Probe only)
 	Listeners               int       // listening sockets now
 	ShuttingDown            bool
 }

@@ -22,12 +22,10 @@ func sum(xs []int64) int64 {
 }
 
 // observed completes the loop's counters with what is read, not counted:
-// queued output, listeners, descriptor shortages.
+// listeners, descriptor shortages. Queued output, a walk over every
+// connection, is left to Probe.
 func (s *Server) observed() bindings.Observed {
 	o := s.stats.obs
-	for _, c := range s.conns {
-		o.QueuedBytes += int64(c.pc.Queued())
-	}
 	o.Listeners = len(s.listeners)
 	o.ShuttingDown = s.shuttingDown
 	o.FDLimit = s.loop.AcceptFailures()
@@ -110,7 +108,12 @@ func (s *Server) onLoop(timeout time.Duration, fn func()) error {
 // handler stuck, or the loop stopped).
 func (s *Server) Probe(timeout time.Duration) (bindings.Stats, error) {
 	var st bindings.Stats
-	err := s.onLoop(timeout, func() { st = s.Stats() })
+	err := s.onLoop(timeout, func() {
+		st = s.Stats()
+		for _, c := range s.conns {
+			st.QueuedBytes += int64(c.pc.Queued())
+		}
+	})
 	if err != nil {
 		return bindings.Stats{}, err
 	}

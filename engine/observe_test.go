@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,31 @@ func TestProbeRoundTrip(t *testing.T) {
 	}
 	if err := s.Ping(5 * time.Second); err != nil {
 		t.Fatal(err)
+	}
+	// A client that sends and never reads: the echo backs up in the
+	// connection's output queue, which the probe sums.
+	c, err := net.Dial("tcp", s.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		chunk := make([]byte, 64<<10)
+		for i := 0; i < 256; i++ {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for st.QueuedBytes < 256<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queued output %d after 10 s of a client that does not read", st.QueuedBytes)
+		}
+		time.Sleep(20 * time.Millisecond)
+		if st, err = s.Probe(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Shutdown()
 	if err := <-done; err != nil {
