@@ -20,6 +20,10 @@ import (
 // DefaultProbeTimeout bounds each worker's answer to a scrape or a probe.
 const DefaultProbeTimeout = time.Second
 
+// maxInFlight bounds the requests answered at once: each one posts a task
+// to every loop, so a flood of them must not become a flood of tasks.
+const maxInFlight = 8
+
 // Config describes the metrics server.
 type Config struct {
 	Addr         string        // host:port of its own listener
@@ -69,7 +73,17 @@ func Listen(cfg Config) (*Server, error) {
 	}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	inFlight := make(chan struct{}, maxInFlight)
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case inFlight <- struct{}{}:
+			defer func() { <-inFlight }()
+			mux.ServeHTTP(w, r)
+		default:
+			plain(w, http.StatusServiceUnavailable, "too many requests at once\n")
+		}
+	})
+	s.http = &http.Server{Handler: limited, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
 	return s, nil
 }
 
