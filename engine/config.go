@@ -13,32 +13,34 @@ import (
 // Config is everything the server needs; the CLI fills it from flags.
 // Zero fields take the defaults named below.
 type Config struct {
-	Listen         []string         // host:port addresses; default DefaultListen
-	Script         string           // main script path; empty runs DefaultScript from Batteries
-	DefaultScript  string           // battery run when Script is empty
-	Batteries      fs.FS            // embedded scripts/ folder, searched by require last
-	LuaPath        []string         // extra folders searched by require
-	Poller         string           // "epoll" (Linux only) or "poll"; default DefaultPoller
-	MaxConns       int              // open connections beyond which new ones are closed at once
-	MaxQueuedBytes int              // per-connection output queue limit; the slow consumer is dropped
-	HighWater      int              // queued bytes above which send returns false
-	LowWater       int              // queued bytes at or below which drain fires
-	HandlerTimeout time.Duration    // longest a Lua handler may run; 0 means DefaultHandlerTimeout, NoHandlerTimeout none
-	ShutdownGrace  time.Duration    // how long shutdown waits for connections to finish
-	CloseTimeout   time.Duration    // how long a WebSocket close waits for the peer's close
-	MaxMessage     int64            // WebSocket message limit (per-connection option can lower it)
-	MaxFrame       int64            // WebSocket frame limit; 0 means MaxMessage
-	MaxString      int64            // longest string one library call may build (string.rep, ...); 0 means DefaultMaxString
-	MaxMemory      int64            // Go heap above which the running handler is interrupted; 0: no cap
-	MaxSyntaxDepth int              // deepest nesting loadstring & co. compile; 0 means DefaultMaxSyntaxDepth
-	ReadBuffer     int              // the loop's read buffer
-	Watch          bool             // reload when a script or project module changes
-	ReusePort      bool             // SO_REUSEPORT on listeners, so several workers share a port
-	Worker         int              // this loop's number among --workers (1-based), for stats
-	ListenFDs      []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
-	Metrics        bindings.Metrics // where scripts' metrics module defines metrics; nil: the module refuses
-	TimeHandlers   bool             // time every Lua handler call for the duration histograms (--metrics sets it)
+	Listen         []string      // host:port addresses; default DefaultListen
+	Script         string        // main script path; empty runs DefaultScript from Batteries
+	DefaultScript  string        // battery run when Script is empty
+	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
+	LuaPath        []string      // extra folders searched by require
+	Poller         string        // "epoll" (Linux only) or "poll"; default DefaultPoller
+	MaxConns       int           // open connections beyond which new ones are closed at once
+	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
+	HighWater      int           // queued bytes above which send returns false
+	LowWater       int           // queued bytes at or below which drain fires
+	HandlerTimeout time.Duration // longest a Lua handler may run; 0 means DefaultHandlerTimeout, NoHandlerTimeout none
+	ShutdownGrace  time.Duration // how long shutdown waits for connections to finish
+	CloseTimeout   time.Duration // how long a WebSocket close waits for the peer's close
+	MaxMessage     int64         // WebSocket message limit (per-connection option can lower it)
+	MaxFrame       int64         // WebSocket frame limit; 0 means MaxMessage
+	MaxString      int64         // longest string one library call may build (string.rep, ...); 0 means DefaultMaxString
+	MaxMemory      int64         // Go heap above which the running handler is interrupted; 0: no cap
+	MaxSyntaxDepth int           // deepest nesting loadstring & co. compile; 0 means DefaultMaxSyntaxDepth
+	ReadBuffer     int           // the loop's read buffer
+	Watch          bool          // reload when a script or project module changes
+	ReusePort      bool          // SO_REUSEPORT on listeners, so several workers share a port
+	Worker         int           // this loop's number among --workers (1-based), for stats
 	Logger         *slog.Logger
+
+	// Service and metrics (docs/SYSTEMD.md, docs/METRICS.md).
+	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
+	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
+	TimeHandlers bool             // time every Lua handler call for the duration histograms (--metrics sets it)
 }
 
 // Defaults.

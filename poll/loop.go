@@ -93,11 +93,11 @@ type Loop struct {
 	conns   int
 	stats   Stats
 
-	listeners      []*Listener
-	acceptPaused   bool
-	acceptLogged   bool
-	acceptFailures int64 // accepts that failed with EMFILE, ENFILE, ENOBUFS, ENOMEM
-	acceptResumer  *Timer
+	listeners     []*Listener
+	acceptPaused  bool
+	acceptLogged  bool
+	acceptFails   int64 // accepts that failed with EMFILE, ENFILE, ENOBUFS, ENOMEM
+	acceptResumer *Timer
 
 	wakeFD      int // read end: an eventfd on Linux, a pipe elsewhere
 	wakeWriteFD int // the same eventfd, or the pipe's write end
@@ -145,7 +145,7 @@ func (l *Loop) Now() time.Time { return l.now }
 
 // AcceptFailures counts accepts that failed for lack of descriptors or
 // memory: each paused accepting, the peer waiting in the backlog.
-func (l *Loop) AcceptFailures() int64 { return l.acceptFailures }
+func (l *Loop) AcceptFailures() int64 { return l.acceptFails }
 
 // Conns is the number of connections whose descriptor is still open.
 func (l *Loop) Conns() int { return l.conns }
