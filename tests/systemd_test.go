@@ -236,3 +236,27 @@ func rawWaitLogsIn(t *testing.T, logs func() string, sub string) {
 	t.Helper()
 	waitFor(t, 10*time.Second, sub, func() bool { return strings.Contains(logs(), sub) })
 }
+
+// TestSystemdListenEnv: LISTEN_FDS meant for another process (LISTEN_PID
+// not ours) is ignored and --listen bound as usual; a malformed count
+// meant for us stops the server with a clear error.
+func TestSystemdListenEnv(t *testing.T) {
+	t.Setenv("LISTEN_PID", "1")
+	t.Setenv("LISTEN_FDS", "1")
+	srv := startServer(t, "epoll", writeScript(t, "who.lua", whoScript))
+	c := dialRaw(t, srv.Addr)
+	c.send("hi\n")
+	if got := c.line(); got != "worker=1 version=1" {
+		t.Fatalf("answer %q", got)
+	}
+	if strings.Contains(srv.Logs(), "--listen ignored") {
+		t.Errorf("another process's LISTEN_FDS was taken; logs:\n%s", srv.Logs())
+	}
+	srv.stop()
+
+	cmd := exec.Command("sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=abc exec "$0" "$@"`, binary, "-l", "127.0.0.1:0", writeScript(t, "who.lua", whoScript))
+	out, err := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), `LISTEN_FDS="abc": want a count of inherited sockets`) {
+		t.Fatalf("exit %d (%v), output %q; want 1 and a clear error", code, err, out)
+	}
+}
