@@ -144,11 +144,14 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	// worker down, and both recover once the guard interrupts the handler.
 	spinner := dialRaw(t, srv.Addr)
 	spinner.send("spin\n")
-	time.Sleep(200 * time.Millisecond) // the handler is running now
-	status, body := get(t, "http://"+maddr+"/healthz")
-	if status != 503 || !strings.Contains(body, "did not answer") {
-		t.Errorf("/healthz with a stuck loop = %d %q, want 503 naming the loop", status, body)
-	}
+	// The handler runs for the 6 s handler timeout once the loop reads the line.
+	waitFor(t, 5*time.Second, "/healthz to report the stuck loop", func() bool {
+		status, body := get(t, "http://"+maddr+"/healthz")
+		if status == 503 && !strings.Contains(body, "worker 1: the loop did not answer within 1s") {
+			t.Fatalf("/healthz body %q", body)
+		}
+		return status == 503
+	})
 	if status, _ := get(t, "http://"+maddr+"/readyz"); status != 503 {
 		t.Errorf("/readyz with a stuck loop = %d, want 503", status)
 	}
