@@ -103,4 +103,5 @@ type Stats struct {
 	SSHDropped         int64 // refused over --ssh-max-conns or --ssh-max-startups
 	SSHGraceTimeouts   int64 // closed after --ssh-login-grace without a login
 	SSHAuthFailures    int64 // failed authentication attempts
+	Observed                 // finer counters for /metrics (observed.go)
 }

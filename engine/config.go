@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"pocketlua/bindings"
 	"pocketlua/poll"
 	"pocketlua/sandbox"
 )
@@ -41,6 +42,11 @@ type Config struct {
 	SSHStartupsBegin, SSHStartupsRate, SSHStartupsFull int
 	SSHLoginGrace                                      time.Duration // time to authenticate, like sshd's LoginGraceTime
 	Logger                                             *slog.Logger
+
+	// Service and metrics (docs/SYSTEMD.md, docs/METRICS.md).
+	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
+	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
+	TimeHandlers bool             // time every Lua handler call for the duration histograms (--metrics sets it)
 }
 
 // Defaults.

@@ -101,6 +101,7 @@ func (p *peerAddr) String() string {
 type closeCause struct {
 	code   int
 	reason string
+	kind   bindings.CloseCause // for /metrics
 }
 
 func (c *closeCause) Error() string { return c.reason }
@@ -171,7 +172,7 @@ func (c *Conn) call(ev event, nargs int, a1, a2 lua.LValue, nret int) (lua.LValu
 	if fn == nil {
 		return lua.LNil, true
 	}
-	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, eventNames[ev])
+	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, ev)
 }
 
 // resolveClass follows a script's setmetatable on its instance.
@@ -183,7 +184,7 @@ func (c *Conn) resolveClass() {
 
 // invoke calls fn(self, a1, a2) under the handler guard. A failure is
 // logged once with its traceback and ends only c's connection.
-func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, a1, a2 lua.LValue, nret int, what string) (lua.LValue, bool) {
+func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, a1, a2 lua.LValue, nret int, ev event) (lua.LValue, bool) {
 	L := s.L
 	L.Push(fn)
 	n := 0
@@ -199,11 +200,19 @@ func (s *Server) invoke(c *Conn, fn *lua.LFunction, self lua.LValue, nargs int, 
 		L.Push(a2)
 		n++
 	}
+	// Since a monotonic start reads one clock; time.Now would read two.
+	var start time.Duration
+	if s.cfg.TimeHandlers {
+		start = time.Since(s.started)
+	}
 	s.guard.Enter()
 	err := L.PCall(n, nret, nil)
 	timedOut := s.guard.Exit()
+	if s.cfg.TimeHandlers {
+		s.stats.obs.Handlers[ev].Observe(time.Since(s.started) - start)
+	}
 	if err != nil {
-		s.handlerFailed(c, what, err, timedOut)
+		s.handlerFailed(c, bindings.HandlerNames[ev], err, timedOut)
 		return lua.LNil, false
 	}
 	if nret == 0 {
@@ -220,14 +229,14 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 	if c != nil {
 		attrs = append(attrs, "conn", c.id, "peer", c.Peer())
 	}
-	reason := "error"
+	reason, cause := "error", bindings.CloseLuaError
 	if heap, mem := s.guard.MemoryInterrupt(); timedOut && mem {
 		s.stats.memoryInterrupts++
-		reason = "memory limit"
+		reason, cause = "memory limit", bindings.CloseMemoryLimit
 		msg = fmt.Sprintf("Go heap at %d MiB, over --max-memory %d MiB: handler interrupted", heap>>20, s.cfg.MaxMemory>>20)
 	} else if timedOut {
 		s.stats.timeouts++
-		reason = "handler timeout"
+		reason, cause = "handler timeout", bindings.CloseHandlerTimeout
 		msg = fmt.Sprintf("handler ran longer than %s and was interrupted", s.cfg.HandlerTimeout)
 	} else {
 		s.stats.luaErrors++
@@ -238,22 +247,25 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 	}
 	s.log.Error("lua handler failed", attrs...)
 	if c != nil && !c.ended() {
-		c.closeWith(1011, reason)
+		c.closeWith(1011, reason, cause)
 	}
 }
 
 // poll.Handler
 
 func (c *Conn) Data(p []byte) {
-	c.srv.stats.bytesIn += int64(len(p))
+	obs := &c.srv.stats.obs
 	if c.ws != nil {
+		obs.BytesIn[bindings.ProtoWebSocket] += int64(len(p))
 		c.wsData(p)
 		return
 	}
+	obs.BytesIn[c.cls.proto] += int64(len(p))
 	if c.ssh != nil {
 		c.ssh.feed(p)
 		return
 	}
+	obs.MessagesIn[c.cls.proto]++
 	c.call(evData, 1, lua.LString(string(p)), nil, 0)
 }
 
@@ -293,6 +305,7 @@ func (c *Conn) end(cause error, to connState) {
 	}
 	c.timers = nil
 	code, reason := c.describe(cause)
+	c.srv.stats.obs.Closed[closeCauseOf(cause, reason)]++
 	var luaCode lua.LValue = lua.LNil
 	if code != 0 {
 		luaCode = lua.LNumber(code)
@@ -332,15 +345,16 @@ func (c *Conn) describe(cause error) (int, string) {
 }
 
 // closeWith is every deliberate close: by the script, an error, shutdown.
-func (c *Conn) closeWith(code int, reason string) {
+// kind is the cause /metrics counts it under.
+func (c *Conn) closeWith(code int, reason string, kind bindings.CloseCause) {
 	if c.ended() || !c.pc.Open() {
 		return
 	}
 	if c.ws != nil {
-		c.wsClose(code, reason)
+		c.wsClose(code, reason, kind)
 		return
 	}
-	c.pc.Close(&closeCause{reason: reason})
+	c.pc.Close(&closeCause{reason: reason, kind: kind})
 }
 
 // bindings.Conn
@@ -386,7 +400,9 @@ func (c *Conn) Send(data, kind string) (bool, error) {
 	if c.ended() || !c.pc.Open() {
 		return false, nil
 	}
-	c.srv.stats.bytesOut += int64(len(data))
+	obs := &c.srv.stats.obs
+	obs.BytesOut[c.cls.proto] += int64(len(data))
+	obs.MessagesOut[c.cls.proto]++
 	return c.pc.WriteString(data), nil
 }
 
@@ -405,7 +421,7 @@ func (c *Conn) Close(code int, reason string) error {
 	if reason == "" {
 		reason = "closed"
 	}
-	c.closeWith(code, reason)
+	c.closeWith(code, reason, bindings.CloseScript)
 	return nil
 }
 

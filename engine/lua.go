@@ -12,6 +12,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"github.com/yuin/gopher-lua/parse"
 
+	"pocketlua/bindings"
 	"pocketlua/sandbox"
 )
 
@@ -28,9 +29,13 @@ const (
 	evPing
 	evPong
 	numEvents
+	// Handlers that are not class events, timed like them.
+	evTimer    = numEvents
+	evReloaded = numEvents + 1
+	evSSH      = numEvents + 2 // ssh.lua's ssh_* callbacks
 )
 
-var eventNames = [numEvents]string{"accept", "start", "data", "message", "drain", "closed", "ping", "pong"}
+var eventNames = [numEvents]string(bindings.HandlerNames[:numEvents])
 
 // classInfo caches a class table's handlers. A connection re-resolves it
 // when its instance's metatable changes (setmetatable from a script).
@@ -39,6 +44,7 @@ type classInfo struct {
 	version int
 	main    bool // the main script's class: reloads may migrate its instances
 	fns     [numEvents]*lua.LFunction
+	proto   bindings.Protocol // the class's metrics_protocol field, for the traffic counters
 }
 
 func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
@@ -50,6 +56,9 @@ func (s *Server) newClassInfo(t *lua.LTable, version int) *classInfo {
 		if fn, ok := s.L.GetField(t, name).(*lua.LFunction); ok {
 			ci.fns[ev] = fn
 		}
+	}
+	if p, ok := s.L.GetField(t, "metrics_protocol").(lua.LString); ok {
+		ci.proto = bindings.ProtocolOf(string(p))
 	}
 	return ci
 }

@@ -52,6 +52,8 @@ func (s *Server) reload(trigger string) error {
 			loaded.RawSetString(name, v)
 		}
 		s.modules, s.script, s.registered = oldModules, oldScript, oldRegistered
+		s.stats.obs.ReloadsFailed++
+		s.stats.obs.ReloadPause.Observe(time.Since(start))
 		s.log.Error("reload failed; the old version keeps serving", "trigger", trigger, "version", s.version, "err", err.Error())
 		s.refreshWatch(tried)
 		return err
@@ -63,6 +65,7 @@ func (s *Server) reload(trigger string) error {
 	s.main = s.newClassInfo(class, s.version)
 	s.main.main = true
 	migrated, failed := s.migrate(old)
+	s.stats.obs.ReloadPause.Observe(time.Since(start))
 	s.log.Info("reloaded", "version", s.version, "trigger", trigger, "migrated", migrated, "migration_failed", failed,
 		"connections", len(s.conns), "pause", time.Since(start).Round(time.Microsecond).String(), "on_versions", s.versionCounts())
 	return nil
@@ -112,7 +115,7 @@ func (s *Server) migrate(old *classInfo) (migrated, failed int) {
 			migrated++
 			continue
 		}
-		if _, ok := s.invoke(nil, fn, c.inst, 1, prev.table, nil, 0, "reloaded"); !ok {
+		if _, ok := s.invoke(nil, fn, c.inst, 1, prev.table, nil, 0, evReloaded); !ok {
 			c.inst.Metatable = prev.table
 			c.cls = prev
 			failed++

@@ -30,7 +30,17 @@ func prepareState(L *lua.LState, cfg *Config, dirs []string, srv bindings.Server
 	sandbox.Install(L, sandbox.Limits{MaxString: cfg.MaxString, MaxSyntaxDepth: cfg.MaxSyntaxDepth})
 	installRequire(L, dirs, cfg.Batteries, onDisk)
 	bindings.Register(L, srv, logger)
+	http, ok := srv.(bindings.HTTPCounter)
+	if !ok {
+		http = noHTTPCounter{}
+	}
+	bindings.RegisterMetrics(L, cfg.Metrics, max(cfg.Worker, 1), http)
 }
+
+// noHTTPCounter counts nothing: a state outside a server (pocketlua test).
+type noHTTPCounter struct{}
+
+func (noHTTPCounter) CountHTTPResponse(int) {}
 
 // Compile compiles a chunk as the server compiles scripts: syntax errors
 // read name:line: message, and the --max-syntax-depth limit applies.

@@ -45,15 +45,15 @@ type Server struct {
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
+	probes       probeGate  // the metrics' and watchdog's posts (observe.go)
 }
 
 type stats struct {
 	accepted, refused, overLimit int64
 	outbound                     int64 // server.connect attempts that got a socket
-	messagesIn, messagesOut      int64
-	bytesIn, bytesOut            int64
 	luaErrors, timeouts          int64
 	memoryInterrupts             int64 // handlers interrupted by --max-memory
+	obs                          bindings.Observed
 }
 
 // listener serves one listening socket with a class.
@@ -105,6 +105,13 @@ func New(cfg Config) (*Server, error) {
 			s.close()
 			return nil, fmt.Errorf("--watch: %w", err)
 		}
+	}
+	if len(cfg.ListenFDs) > 0 {
+		if err := s.inherit(cfg.ListenFDs); err != nil {
+			s.close()
+			return nil, err
+		}
+		return s, nil
 	}
 	for _, addr := range cfg.Listen {
 		host, port, err := splitHostPort(addr)
@@ -233,7 +240,7 @@ type loadEffects struct {
 
 func (e *loadEffects) undo() {
 	for _, c := range e.conns {
-		c.closeWith(0, "load failed")
+		c.closeWith(0, "load failed", bindings.CloseScript)
 	}
 	for _, l := range e.listeners {
 		l.Close()
@@ -301,7 +308,10 @@ func (s *Server) Script() string { return s.script }
 
 // Run serves until shutdown completes.
 func (s *Server) Run() error {
-	defer s.close()
+	defer func() {
+		s.probes.stop()
+		s.close()
+	}()
 	return s.loop.Run()
 }
 
@@ -320,7 +330,7 @@ func (s *Server) beginShutdown() {
 		s.listeners[0].Close()
 	}
 	for _, c := range s.connList() {
-		c.closeWith(ws1001, "shutdown")
+		c.closeWith(ws1001, "shutdown", bindings.CloseShutdown)
 	}
 	s.loop.AfterFunc(s.cfg.ShutdownGrace, func() {
 		s.log.Warn("shutdown grace over; dropping what is left", "descriptors", s.loop.Conns())
@@ -359,6 +369,9 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	s := l.srv
 	if len(s.conns) >= s.cfg.MaxConns || s.shuttingDown {
 		s.stats.overLimit++
+		if s.shuttingDown {
+			s.stats.obs.ShutdownRefused++
+		}
 		unix.Close(fd)
 		return
 	}
@@ -446,10 +459,10 @@ func (s *Server) Stats() bindings.Stats {
 		Refused:          s.stats.refused,
 		OverLimit:        s.stats.overLimit,
 		Outbound:         s.stats.outbound,
-		MessagesIn:       s.stats.messagesIn,
-		MessagesOut:      s.stats.messagesOut,
-		BytesIn:          s.stats.bytesIn,
-		BytesOut:         s.stats.bytesOut,
+		MessagesIn:       sum(s.stats.obs.MessagesIn[:]),
+		MessagesOut:      sum(s.stats.obs.MessagesOut[:]),
+		BytesIn:          sum(s.stats.obs.BytesIn[:]),
+		BytesOut:         sum(s.stats.obs.BytesOut[:]),
 		LuaErrors:        s.stats.luaErrors,
 		Timeouts:         s.stats.timeouts,
 		MemoryInterrupts: s.stats.memoryInterrupts,
@@ -467,5 +480,6 @@ func (s *Server) Stats() bindings.Stats {
 		SSHDropped:         s.ssh.stats.dropped,
 		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
 		SSHAuthFailures:    s.ssh.stats.authFailures,
+		Observed:         s.observed(),
 	}
 }

@@ -58,12 +58,12 @@ func (c *Conn) sshUpgrade(opts *bindings.UpgradeOptions, leftover string) error 
 	}
 	if s.ssh.conns >= cfg.SSHMaxConns {
 		s.ssh.stats.dropped++
-		c.closeWith(0, "ssh connection limit")
+		c.closeWith(0, "ssh connection limit", bindings.CloseScript)
 		return nil
 	}
 	if s.sshStartupDrop() {
 		s.ssh.stats.dropped++
-		c.closeWith(0, "too many unauthenticated ssh connections")
+		c.closeWith(0, "too many unauthenticated ssh connections", bindings.CloseScript)
 		return nil
 	}
 	s.ssh.conns++
@@ -85,7 +85,7 @@ func (c *Conn) sshUpgrade(opts *bindings.UpgradeOptions, leftover string) error 
 	h.grace = s.loop.AfterFunc(cfg.SSHLoginGrace, func() {
 		if !h.authed && !c.ended() {
 			s.ssh.stats.graceTimeouts++
-			c.closeWith(0, "ssh login grace time over")
+			c.closeWith(0, "ssh login grace time over", bindings.CloseTimeout)
 		}
 	})
 	if leftover != "" {
@@ -183,7 +183,7 @@ func (h *sshConn) call(name string, nargs int, a1, a2 lua.LValue, nret int) (lua
 	if !ok {
 		return lua.LNil, true
 	}
-	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, name)
+	return c.srv.invoke(c, fn, c.inst, nargs, a1, a2, nret, evSSH)
 }
 
 // sshd.Handler: every method runs on the loop.
@@ -193,7 +193,7 @@ func (h *sshConn) Output(p []byte) bool {
 	if c.ended() {
 		return true
 	}
-	c.srv.stats.bytesOut += int64(len(p))
+	c.srv.stats.obs.BytesOut[c.cls.proto] += int64(len(p))
 	return c.pc.Write(p)
 }
 
@@ -273,7 +273,6 @@ func (h *sshConn) Request(ch *sshd.Channel, r *sshd.Request) bool {
 
 func (h *sshConn) Data(ch *sshd.Channel, p []byte) {
 	if sess := h.sessions[ch]; sess != nil && !h.c.ended() {
-		h.c.srv.stats.bytesIn += int64(len(p))
 		h.call("ssh_data", 2, sess, lua.LString(p), 0)
 	}
 }
@@ -300,5 +299,9 @@ func (h *sshConn) ChannelClosed(ch *sshd.Channel) {
 }
 
 func (h *sshConn) Ended(reason string) {
-	h.c.closeWith(0, reason)
+	cause := bindings.CloseProtocolError // the handshake or the transport failed
+	if reason == "closed by peer" {
+		cause = bindings.ClosePeer
+	}
+	h.c.closeWith(0, reason, cause)
 }

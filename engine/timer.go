@@ -45,7 +45,7 @@ func (lt *luaTimer) fire() {
 	if lt.conn != nil && lt.conn.ended() {
 		return
 	}
-	s.invoke(lt.conn, lt.fn, nil, 0, nil, nil, 0, "timer")
+	s.invoke(lt.conn, lt.fn, nil, 0, nil, nil, 0, evTimer)
 }
 
 func (lt *luaTimer) forget() {

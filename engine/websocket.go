@@ -143,7 +143,7 @@ func (c *Conn) wsData(p []byte) {
 				payload = lua.LString(string(ev.Payload))
 				w.dec.Release() // copied: the buffer can serve this message's echo
 			}
-			c.srv.stats.messagesIn++
+			c.srv.stats.obs.MessagesIn[bindings.ProtoWebSocket]++
 			kind := luaBinary
 			if ev.Opcode == ws.OpText {
 				kind = luaText
@@ -164,7 +164,7 @@ func (c *Conn) wsData(p []byte) {
 			if reply == ws.CloseNoStatus {
 				reply = 0 // an empty close answers an empty close
 			}
-			c.wsEnd(&closeCause{code: ev.Code, reason: string(ev.Payload)}, reply, "")
+			c.wsEnd(&closeCause{code: ev.Code, reason: string(ev.Payload), kind: bindings.ClosePeer}, reply, "")
 			return
 		}
 	}
@@ -188,7 +188,7 @@ func (c *Conn) wsFail(err error) {
 	if !ok {
 		ce = &ws.CloseError{Code: ws.CloseProtocolError, Reason: err.Error()}
 	}
-	c.wsEnd(&closeCause{code: ce.Code, reason: ce.Reason}, ce.Code, ce.Reason)
+	c.wsEnd(&closeCause{code: ce.Code, reason: ce.Reason, kind: bindings.CloseProtocolError}, ce.Code, ce.Reason)
 }
 
 // wsEnd is the one close path for a WebSocket the loop ends now (the
@@ -206,11 +206,11 @@ func (c *Conn) wsEnd(cause *closeCause, replyCode int, replyReason string) {
 
 // wsClose starts the close handshake from our side: closed runs now; the
 // socket closes when the peer answers or CloseTimeout passes.
-func (c *Conn) wsClose(code int, reason string) {
+func (c *Conn) wsClose(code int, reason string, kind bindings.CloseCause) {
 	if c.state != stateWebSocket {
 		return
 	}
-	cause := &closeCause{code: code, reason: reason}
+	cause := &closeCause{code: code, reason: reason, kind: kind}
 	c.end(cause, stateClosing)
 	c.writeClose(code, reason)
 	if c.pc.Open() {
@@ -248,8 +248,8 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 		frame, buf := d.Frame(*sp, op, unsafeBytes(data))
 		*sp = buf
 		if frame != nil {
-			c.srv.stats.messagesOut++
-			c.srv.stats.bytesOut += int64(len(frame))
+			c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+			c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(frame))
 			ok := c.pc.Write(frame)
 			putScratch(sp)
 			return ok, nil
@@ -258,8 +258,8 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	}
 	var h [wsMaxHeader]byte
 	head := ws.AppendHeader(h[:0], true, op, len(data))
-	c.srv.stats.messagesOut++
-	c.srv.stats.bytesOut += int64(len(head) + len(data))
+	c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+	c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(head) + len(data))
 	return c.pc.Write2(head, data), nil
 }
 
@@ -293,7 +293,7 @@ func (c *Conn) armKeepalive() {
 			return
 		}
 		if w.idleTimeout > 0 && c.srv.loop.Now().Sub(w.lastRead) >= w.idleTimeout {
-			c.wsClose(ws.CloseGoingAway, "idle timeout")
+			c.wsClose(ws.CloseGoingAway, "idle timeout", bindings.CloseTimeout)
 			return
 		}
 		if w.pingInterval > 0 {
@@ -356,7 +356,8 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 				continue
 			}
 			c.pc.WriteString(data)
-			s.stats.bytesOut += int64(len(data))
+			s.stats.obs.BytesOut[c.cls.proto] += int64(len(data))
+			s.stats.obs.MessagesOut[c.cls.proto]++
 		} else {
 			if c.state != stateWebSocket {
 				continue
@@ -384,8 +385,8 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 				out = frame
 			}
 			c.pc.Write(out)
-			s.stats.messagesOut++
-			s.stats.bytesOut += int64(len(out))
+			s.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
+			s.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(out))
 		}
 		n++
 	}

@@ -190,6 +190,7 @@ func (ln *Listener) ready(Ready) {
 		case unix.EINTR, unix.ECONNABORTED:
 			continue
 		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			l.acceptFails++
 			l.pauseAccept(err)
 			return
 		default:

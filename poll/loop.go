@@ -96,6 +96,7 @@ type Loop struct {
 	listeners     []*Listener
 	acceptPaused  bool
 	acceptLogged  bool
+	acceptFails   int64 // accepts that failed with EMFILE, ENFILE, ENOBUFS, ENOMEM
 	acceptResumer *Timer
 
 	wakeFD      int // read end: an eventfd on Linux, a pipe elsewhere
@@ -141,6 +142,10 @@ func (l *Loop) PollerName() string { return l.poller.Name() }
 
 // Now is the time the current round started.
 func (l *Loop) Now() time.Time { return l.now }
+
+// AcceptFailures counts accepts that failed for lack of descriptors or
+// memory: each paused accepting, the peer waiting in the backlog.
+func (l *Loop) AcceptFailures() int64 { return l.acceptFails }
 
 // Conns is the number of connections whose descriptor is still open.
 func (l *Loop) Conns() int { return l.conns }

@@ -15,6 +15,7 @@ local FatClient = require "fatclient"
 local fs = require "fs"
 
 local Ftp = FatClient:extend()
+Ftp.metrics_protocol = "ftp" -- the traffic metrics' protocol label
 
 -- Ftp:extend{root = ...} checks the root and each user's root now, taking
 -- relative ones from the main script's folder.
@@ -75,6 +76,7 @@ end
 -- the data connection
 
 local Data = FatClient:extend()
+Data.metrics_protocol = "ftp"
 Ftp.Data = Data
 
 -- accept takes one connection per PASV/EPSV, from the control peer's host.

@@ -16,6 +16,7 @@ local FatClient = require "fatclient"
 local http = require "http"
 local fs = require "fs"
 local json = require "json"
+local metrics = require "metrics"
 
 local Httpd = FatClient:extend()
 
@@ -32,6 +33,7 @@ Httpd.chunk_size = 65536      -- bytes read from a file per send
 Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
+Httpd.metrics_protocol = "http" -- the traffic metrics' protocol label
 
 Httpd.types = {
   html = "text/html; charset=utf-8", htm = "text/html; charset=utf-8",
@@ -591,6 +593,7 @@ end
 
 -- _log writes the access line (FatClient.log_http).
 function Httpd:_log(req, status, bytes)
+  metrics.http_response(status) -- once per response, for pocketlua_http_responses_total
   self:log_http(req, status, bytes)
 end
 

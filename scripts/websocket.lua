@@ -15,6 +15,7 @@ local http = require "http"
 local ws = require "ws"
 
 local WebSocket = FatClient:extend()
+WebSocket.metrics_protocol = "websocket" -- the traffic metrics' label, the handshake included
 
 WebSocket.max_head = 8192        -- bytes of request head before 431
 WebSocket.handshake_timeout = 10 -- seconds to complete the handshake before 408

@@ -40,6 +40,7 @@ return {
   ["ws.lua:ws"] = require "ws",
   ["json.lua:json"] = require "json",
   ["fs.lua:fs"] = require "fs",
+  ["metrics.lua:metrics"] = require "metrics",
   ["fatclient.lua:FatClient"] = FatClient,
   ["websocket.lua:WebSocket"] = require "websocket",
   ["echo.lua:Echo"] = require "echo",

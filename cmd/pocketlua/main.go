@@ -21,6 +21,7 @@ import (
 
 	"pocketlua/console"
 	"pocketlua/engine"
+	"pocketlua/metrics"
 	"pocketlua/scripts"
 )
 
@@ -87,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger = slog.New(logTee)
 	}
 	cfg.Logger = logger
+	scriptMetrics := metrics.NewRegistry(opts.workers, opts.metricsMaxSeries)
+	cfg.Metrics = scriptMetrics
+	cfg.TimeHandlers = opts.metricsAddr != "" // only a scrape reads the histograms
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(opts.gcPercent)
 	}
@@ -111,10 +115,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer cs.Close()
 	}
+	if cfg.ListenFDs, err = listenFDs(); err != nil {
+		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+		return 1
+	}
+	if len(cfg.ListenFDs) > 0 && opts.listenSet {
+		logger.Warn("--listen ignored: serving the sockets systemd passed (LISTEN_FDS)", "sockets", len(cfg.ListenFDs))
+	}
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 1
+	}
+	svc := &service{srvs: srvs, notify: newNotifier(logger), log: logger, stop: make(chan struct{})}
+	defer svc.close()
+	if opts.metricsAddr != "" {
+		if svc.metrics, err = startMetrics(opts.metricsAddr, srvs, scriptMetrics, logger); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			for _, srv := range srvs {
+				srv.Shutdown()
+				srv.Run()
+			}
+			return 1
+		}
 	}
 	// Signals are caught before the listening line tells anyone to send them.
 	sigs := make(chan os.Signal, 2)
@@ -125,15 +148,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for sig := range sigs {
 			switch {
 			case sig == syscall.SIGHUP:
-				for _, srv := range srvs {
-					srv.Reload("SIGHUP")
-				}
+				svc.reload("SIGHUP")
 			case stopping:
 				logger.Error("second signal: exiting at once", "signal", sig.String())
 				os.Exit(1)
 			default:
 				stopping = true
 				logger.Info("signal: graceful shutdown", "signal", sig.String())
+				svc.stopping()
 				for _, srv := range srvs {
 					srv.Shutdown()
 				}
@@ -148,6 +170,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cs.Serve(workers)
 	}
 	logListening(logger, srvs)
+	svc.ready("listening on " + strings.Join(srvs[0].Addrs(), ", "))
 
 	// A pointer-free object the collector counts but never scans: it raises
 	// the collection goal without costing RSS (its pages come fresh from the
@@ -185,7 +208,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // state and SO_REUSEPORT listeners on the same addresses. The first picks
 // any free ports; the others bind the ports it got.
 func startWorkers(cfg engine.Config, n int, logger *slog.Logger) ([]*engine.Server, error) {
-	cfg.ReusePort = n > 1
+	cfg.ReusePort = n > 1 && len(cfg.ListenFDs) == 0
 	var srvs []*engine.Server
 	for i := 0; i < n; i++ {
 		wcfg := cfg
@@ -193,7 +216,17 @@ func startWorkers(cfg engine.Config, n int, logger *slog.Logger) ([]*engine.Serv
 		if n > 1 {
 			wcfg.Logger = logger.With("worker", i+1)
 		}
-		if i > 0 {
+		if i > 0 && len(cfg.ListenFDs) > 0 {
+			fds, err := dupFDs(cfg.ListenFDs)
+			if err != nil {
+				for _, s := range srvs {
+					s.Shutdown()
+					s.Run()
+				}
+				return nil, err
+			}
+			wcfg.ListenFDs = fds
+		} else if i > 0 {
 			wcfg.Listen = srvs[0].Addrs()
 		}
 		srv, err := engine.New(wcfg)
@@ -269,6 +302,10 @@ type cliOptions struct {
 	version     bool
 	logLevel    string
 	logFormat   string
+	listenSet   bool // --listen given on the command line
+
+	metricsAddr      string
+	metricsMaxSeries int
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -308,6 +345,8 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&o.workers, "workers", 1, "independent event loops, each with its own Lua state, sharing the listen ports (SO_REUSEPORT)")
 	fs.BoolVar(&cfg.Watch, "watch", false, "reload when the script or a module it required from disk changes")
 	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the live console on this Unix socket (mode 0600, only this user); attach with pocketlua console PATH")
+	fs.StringVar(&o.metricsAddr, "metrics", "", "serve GET /metrics (Prometheus), /healthz and /readyz on this host:port, a listener of its own (docs/METRICS.md)")
+	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -343,6 +382,15 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if o.gcPercent < 10 || o.gcPercent > 1000 {
 		return cfg, o, fmt.Errorf("--gc-percent must be between 10 and 1000")
 	}
+	if o.metricsMaxSeries < 1 {
+		return cfg, o, fmt.Errorf("--metrics-max-series must be positive")
+	}
+	if o.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(o.metricsAddr); err != nil {
+			return cfg, o, fmt.Errorf("--metrics %q: want host:port", o.metricsAddr)
+		}
+	}
+	o.listenSet = fs.Changed("listen")
 	if o.workers < 1 || o.workers > 1024 {
 		return cfg, o, fmt.Errorf("--workers must be between 1 and 1024")
 	}

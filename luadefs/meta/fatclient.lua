@@ -16,6 +16,7 @@
 ---@field ping? fun(self: FatClient, payload: string) a WebSocket ping arrived (answered already)
 ---@field pong? fun(self: FatClient, payload: string) a WebSocket pong arrived
 ---@field reloaded? fun(self: FatClient, old_class: table) a reload moved this instance to the new class
+---@field metrics_protocol? string the protocol label its traffic is counted under in --metrics (raw, websocket, http, ftp; anything else: other)
 local FatClient = {}
 
 ---Makes a subclass that inherits every method.
