@@ -183,7 +183,6 @@ func (s *Server) serve() {
 	}
 }
 
-
 func writeReply(c net.Conn, r Reply) error {
 	b, _ := json.Marshal(r)
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // a console that stops reading is dropped

@@ -480,6 +480,6 @@ func (s *Server) Stats() bindings.Stats {
 		SSHDropped:         s.ssh.stats.dropped,
 		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
 		SSHAuthFailures:    s.ssh.stats.authFailures,
-		Observed:         s.observed(),
+		Observed:           s.observed(),
 	}
 }
