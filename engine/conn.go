@@ -22,8 +22,7 @@ type Conn struct {
 	id     int64
 	inst   *lua.LTable
 	cls    *classInfo
-	ws     *wsConn  // WebSocket framing state once upgraded (the mode outlives the end)
-	ssh    *sshConn // nil unless conn:upgrade("ssh") (ssh.go)
+	ws     *wsConn // WebSocket framing state once upgraded (the mode outlives the end); SSH's: sshOf
 	timers []*luaTimer
 	peer   peerAddr
 	state  connState // in the peer's last word: a Conn stays 96 bytes
@@ -261,8 +260,8 @@ func (c *Conn) Data(p []byte) {
 		return
 	}
 	obs.BytesIn[c.cls.proto] += int64(len(p))
-	if c.ssh != nil {
-		c.ssh.feed(p)
+	if h := c.sshOf(); h != nil {
+		h.feed(p)
 		return
 	}
 	obs.MessagesIn[c.cls.proto]++
@@ -270,8 +269,8 @@ func (c *Conn) Data(p []byte) {
 }
 
 func (c *Conn) Drain() {
-	if c.ssh != nil {
-		c.ssh.b.OutputDrained()
+	if h := c.sshOf(); h != nil {
+		h.b.OutputDrained()
 		return
 	}
 	if !c.ended() {
@@ -280,12 +279,16 @@ func (c *Conn) Drain() {
 }
 
 func (c *Conn) Closed(cause error) {
-	if c.ssh != nil {
-		c.sshEnd()
+	h := c.sshOf()
+	if h != nil {
+		c.sshEnd(h)
 	}
 	c.end(cause, stateEnded)
 	if c.ws != nil {
 		c.ws.stop()
+	}
+	if h != nil {
+		delete(c.srv.ssh.byConn, c)
 	}
 }
 
@@ -379,7 +382,7 @@ func (c *Conn) Mode() string {
 	if c.ws != nil {
 		return "websocket"
 	}
-	if c.ssh != nil {
+	if c.sshOf() != nil {
 		return "ssh"
 	}
 	return "raw"
@@ -391,7 +394,7 @@ func (c *Conn) Send(data, kind string) (bool, error) {
 	if c.ws != nil {
 		return c.wsSend(data, kind)
 	}
-	if c.ssh != nil {
+	if c.sshOf() != nil {
 		return false, errors.New("send: this connection speaks SSH; send on a session (self:send in the session class)")
 	}
 	if kind != "" {

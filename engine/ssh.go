@@ -33,12 +33,25 @@ type sshServer struct {
 	conns, unauth int
 	keys          map[string][]ssh.Signer // host keys by file list, read once
 	stats         struct{ accepted, dropped, graceTimeouts, authFailures int64 }
+	// byConn holds each SSH connection's state beside its Conn rather than
+	// in it: a Conn stays 96 bytes for the many that never speak SSH.
+	byConn map[*Conn]*sshConn
+}
+
+// sshOf is c's SSH state, nil unless conn:upgrade("ssh") made it; it
+// outlives the connection's end until the socket has closed.
+func (c *Conn) sshOf() *sshConn {
+	m := c.srv.ssh.byConn
+	if len(m) == 0 {
+		return nil // no SSH connection on this worker: no lookup
+	}
+	return m[c]
 }
 
 // sshUpgrade hands the connection to the SSH library. Over the caps it
 // closes the connection instead, like sshd's MaxStartups.
 func (c *Conn) sshUpgrade(opts *bindings.UpgradeOptions, leftover string) error {
-	if c.ws != nil || c.ssh != nil {
+	if c.ws != nil || c.sshOf() != nil {
 		return fmt.Errorf("already in %s mode", c.Mode())
 	}
 	if !c.Open() {
@@ -70,7 +83,10 @@ func (c *Conn) sshUpgrade(opts *bindings.UpgradeOptions, leftover string) error 
 	s.ssh.unauth++
 	s.ssh.stats.accepted++
 	h := &sshConn{c: c, sessions: make(map[*sshd.Channel]*lua.LTable)}
-	c.ssh = h
+	if s.ssh.byConn == nil {
+		s.ssh.byConn = make(map[*Conn]*sshConn)
+	}
+	s.ssh.byConn[c] = h
 	h.b = sshd.Start(sshd.Config{
 		HostKeys:     keys,
 		MaxAuthTries: maxTries,
@@ -155,8 +171,7 @@ func (h *sshConn) feed(p []byte) {
 
 // sshEnd runs when the socket closes: every session's ssh_closed, then
 // the library is told, which ends its goroutines.
-func (c *Conn) sshEnd() {
-	h := c.ssh
+func (c *Conn) sshEnd(h *sshConn) {
 	s := c.srv
 	if h.done {
 		return

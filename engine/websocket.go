@@ -45,7 +45,7 @@ func (c *Conn) Upgrade(mode string, opts *bindings.UpgradeOptions, leftover stri
 	if mode != "websocket" {
 		return fmt.Errorf("unknown mode %q (want \"websocket\" or \"ssh\")", mode)
 	}
-	if c.ws != nil || c.ssh != nil {
+	if c.ws != nil || c.sshOf() != nil {
 		return fmt.Errorf("already in %s mode", c.Mode())
 	}
 	if !c.Open() {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +18,7 @@ import (
 type activated struct {
 	cmd   *exec.Cmd
 	logs  *syncBuffer
-	lines chan string   // stdout
+	found chan []string // the addresses of the listening line
 	notes chan string   // sd_notify datagrams
 	done  chan struct{} // closed at exit
 }
@@ -36,7 +37,7 @@ func socketActivate(t *testing.T, toolFlags, env []string, args ...string) *acti
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nl.Close() })
-	a := &activated{logs: &syncBuffer{}, lines: make(chan string, 16), notes: make(chan string, 256), done: make(chan struct{})}
+	a := &activated{logs: &syncBuffer{}, found: make(chan []string, 1), notes: make(chan string, 256), done: make(chan struct{})}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -53,23 +54,10 @@ func socketActivate(t *testing.T, toolFlags, env []string, args ...string) *acti
 	}
 	full = append(append(full, binary), args...)
 	a.cmd = exec.Command(tool, full...)
-	a.cmd.Stderr = a.logs
-	out, err := a.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	a.cmd.Stderr = &bannerTap{to: a.logs, found: a.found, seen: new(atomic.Bool)}
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case a.lines <- sc.Text():
-			default:
-			}
-		}
-	}()
 	go func() { a.cmd.Wait(); close(a.done) }()
 	t.Cleanup(func() {
 		select {
@@ -144,9 +132,9 @@ func TestSystemdSocketActivation(t *testing.T) {
 	c.send("hi\n")
 	first := c.line()
 	select {
-	case line := <-a.lines:
-		if !strings.Contains(line, "listening on "+addr+" ") {
-			t.Fatalf("listening line %q, want the inherited %s only", line, addr)
+	case addrs := <-a.found:
+		if len(addrs) != 1 || addrs[0] != addr {
+			t.Fatalf("listening on %q, want the inherited %s only", addrs, addr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no listening line; logs:\n%s", a.logs)
