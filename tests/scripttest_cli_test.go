@@ -122,7 +122,7 @@ func TestScriptTestBadInput(t *testing.T) {
 		t.Errorf("%d passed, %d failed; want 0 and 1\n%s", p, f, out)
 	}
 	if !strings.Contains(out, "--- FAIL: tests/testdata/scripttest/broken/syntax_test.lua (loading)") ||
-		!strings.Contains(out, "syntax_test.lua: syntax error at end of file") {
+		!strings.Contains(out, "syntax_test.lua: ')' expected (to close '(' at line 2) at end of file") {
 		t.Errorf("no load failure with the file name:\n%s", out)
 	}
 	for _, args := range [][]string{{"tests/testdata/scripttest/missing"}, {"tests/testdata/scripttest/empty"}} {

@@ -25,11 +25,11 @@ func TestTypesWritesDefinitions(t *testing.T) {
 		t.Fatalf("status %d: %s%s", status, out, errOut)
 	}
 	// The transcript of LUA_API §13.
-	if want := "pocketlua types: 15 definition files in types\npocketlua types: .luarc.json points at types\n"; out != want {
+	if want := "pocketlua types: 17 definition files in types\npocketlua types: .luarc.json points at types\n"; out != want {
 		t.Errorf("stdout %q, want %q", out, want)
 	}
 	for _, f := range []string{"server.lua", "log.lua", "http.lua", "ws.lua", "json.lua", "fs.lua",
-		"fatclient.lua", "websocket.lua", "echo.lua", "tcp_echo.lua", "httpd.lua", "ftp.lua", "mux.lua",
+		"fatclient.lua", "websocket.lua", "echo.lua", "tcp_echo.lua", "httpd.lua", "ftp.lua", "mux.lua", "ssh.lua", "metrics.lua",
 		"pocketlua/globals.lua", "pocketlua/test.lua"} {
 		src, err := os.ReadFile(filepath.Join(dir, "types", f))
 		if err != nil {
