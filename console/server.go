@@ -183,6 +183,19 @@ func (s *Server) serve() {
 	}
 }
 
+// peerUID is the uid of the process at the other end of c.
+func peerUID(c *net.UnixConn) (int, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	uid, uidErr := -1, error(nil)
+	if err := raw.Control(func(fd uintptr) { uid, uidErr = fdUID(int(fd)) }); err != nil {
+		return -1, err
+	}
+	return uid, uidErr
+}
+
 func writeReply(c net.Conn, r Reply) error {
 	b, _ := json.Marshal(r)
 	c.SetWriteDeadline(time.Now().Add(10 * time.Second)) // a console that stops reading is dropped
