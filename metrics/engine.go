@@ -29,31 +29,43 @@ type descs struct {
 	descReloadPause,
 	descQueued,
 	descHTTP,
-	descScriptVersion *prometheus.Desc
+	descScriptVersion,
+	descSSHOpen,
+	descSSHUnauth,
+	descSSHAccepted,
+	descSSHDropped,
+	descSSHGrace,
+	descSSHAuthFailures *prometheus.Desc
 }
 
 func newDescs() *descs {
 	return &descs{
-		descUp:            newDesc("worker_up", "1 when the worker's loop answered this scrape in time, else 0 (its other series are then missing)."),
-		descOpen:          newDesc("connections_open", "Connections open now."),
-		descDescriptors:   newDesc("descriptors", "Descriptors the loop holds, closing connections too."),
-		descListeners:     newDesc("listeners", "Listening sockets."),
-		descAccepted:      newDesc("connections_accepted_total", "Connections accepted."),
-		descOutbound:      newDesc("connections_outbound_total", "server.connect attempts that got a socket."),
-		descRefused:       newDesc("connections_refused_total", "Connections refused, by reason.", "reason"),
-		descClosed:        newDesc("connections_closed_total", "Connections closed, by cause.", "cause"),
-		descBytesIn:       newDesc("received_bytes_total", "Bytes read, by protocol.", "protocol"),
-		descBytesOut:      newDesc("sent_bytes_total", "Bytes queued for writing, by protocol.", "protocol"),
-		descMessagesIn:    newDesc("received_messages_total", "Messages received, by protocol: WebSocket messages, data() deliveries otherwise.", "protocol"),
-		descMessagesOut:   newDesc("sent_messages_total", "Messages sent, by protocol: WebSocket messages, conn:send calls otherwise.", "protocol"),
-		descHandler:       newDesc("lua_handler_duration_seconds", "Time Lua handlers ran, by event.", "event"),
-		descInterrupted:   newDesc("lua_handlers_interrupted_total", "Lua handlers interrupted, by limit.", "limit"),
-		descLuaErrors:     newDesc("lua_errors_total", "Lua handlers that failed with an error."),
-		descReloads:       newDesc("reloads_total", "Script reloads, by result.", "result"),
-		descReloadPause:   newDesc("reload_pause_seconds", "How long a reload held the loop."),
-		descQueued:        newDesc("queued_output_bytes", "Output queued on open connections now."),
-		descHTTP:          newDesc("http_responses_total", "HTTP responses sent by httpd.lua, by status class.", "class"),
-		descScriptVersion: newDesc("script_version", "The script version: 1 + successful reloads."),
+		descUp:              newDesc("worker_up", "1 when the worker's loop answered this scrape in time, else 0 (its other series are then missing)."),
+		descOpen:            newDesc("connections_open", "Connections open now."),
+		descDescriptors:     newDesc("descriptors", "Descriptors the loop holds, closing connections too."),
+		descListeners:       newDesc("listeners", "Listening sockets."),
+		descAccepted:        newDesc("connections_accepted_total", "Connections accepted."),
+		descOutbound:        newDesc("connections_outbound_total", "server.connect attempts that got a socket."),
+		descRefused:         newDesc("connections_refused_total", "Connections refused, by reason.", "reason"),
+		descClosed:          newDesc("connections_closed_total", "Connections closed, by cause.", "cause"),
+		descBytesIn:         newDesc("received_bytes_total", "Bytes read, by protocol.", "protocol"),
+		descBytesOut:        newDesc("sent_bytes_total", "Bytes queued for writing, by protocol.", "protocol"),
+		descMessagesIn:      newDesc("received_messages_total", "Messages received, by protocol: WebSocket messages, data() deliveries otherwise.", "protocol"),
+		descMessagesOut:     newDesc("sent_messages_total", "Messages sent, by protocol: WebSocket messages, conn:send calls otherwise.", "protocol"),
+		descHandler:         newDesc("lua_handler_duration_seconds", "Time Lua handlers ran, by event.", "event"),
+		descInterrupted:     newDesc("lua_handlers_interrupted_total", "Lua handlers interrupted, by limit.", "limit"),
+		descLuaErrors:       newDesc("lua_errors_total", "Lua handlers that failed with an error."),
+		descReloads:         newDesc("reloads_total", "Script reloads, by result.", "result"),
+		descReloadPause:     newDesc("reload_pause_seconds", "How long a reload held the loop."),
+		descQueued:          newDesc("queued_output_bytes", "Output queued on open connections now."),
+		descHTTP:            newDesc("http_responses_total", "HTTP responses sent by httpd.lua, by status class.", "class"),
+		descScriptVersion:   newDesc("script_version", "The script version: 1 + successful reloads."),
+		descSSHOpen:         newDesc("ssh_connections_open", "SSH connections open now (ssh.lua)."),
+		descSSHUnauth:       newDesc("ssh_unauthenticated", "Of them, connections not logged in yet."),
+		descSSHAccepted:     newDesc("ssh_connections_accepted_total", "SSH connections taken on."),
+		descSSHDropped:      newDesc("ssh_connections_dropped_total", "SSH connections closed at once over --ssh-max-conns or --ssh-max-startups."),
+		descSSHGrace:        newDesc("ssh_login_grace_timeouts_total", "SSH connections closed after --ssh-login-grace without a login."),
+		descSSHAuthFailures: newDesc("ssh_auth_failures_total", "Failed SSH authentication attempts."),
 	}
 }
 
@@ -71,7 +83,8 @@ type engineCollector struct {
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descUp, c.descOpen, c.descDescriptors, c.descListeners, c.descAccepted, c.descOutbound,
 		c.descRefused, c.descClosed, c.descBytesIn, c.descBytesOut, c.descMessagesIn, c.descMessagesOut, c.descHandler,
-		c.descInterrupted, c.descLuaErrors, c.descReloads, c.descReloadPause, c.descQueued, c.descHTTP, c.descScriptVersion} {
+		c.descInterrupted, c.descLuaErrors, c.descReloads, c.descReloadPause, c.descQueued, c.descHTTP, c.descScriptVersion,
+		c.descSSHOpen, c.descSSHUnauth, c.descSSHAccepted, c.descSSHDropped, c.descSSHGrace, c.descSSHAuthFailures} {
 		ch <- d
 	}
 }
@@ -125,6 +138,12 @@ func (c *engineCollector) collectSample(ch chan<- prometheus.Metric, s *Sample, 
 	ch <- gauge(c.descQueued, float64(s.QueuedBytes), worker)
 	counts(ch, c.descHTTP, s.HTTPResponses, worker)
 	ch <- gauge(c.descScriptVersion, float64(s.ScriptVersion), worker)
+	ch <- gauge(c.descSSHOpen, float64(s.SSHOpen), worker)
+	ch <- gauge(c.descSSHUnauth, float64(s.SSHUnauthenticated), worker)
+	ch <- counter(c.descSSHAccepted, float64(s.SSHAccepted), worker)
+	ch <- counter(c.descSSHDropped, float64(s.SSHDropped), worker)
+	ch <- counter(c.descSSHGrace, float64(s.SSHGraceTimeouts), worker)
+	ch <- counter(c.descSSHAuthFailures, float64(s.SSHAuthFailures), worker)
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -48,4 +48,8 @@ type Sample struct {
 	HTTPResponses []Count   // by status class
 	ScriptVersion int
 	ShuttingDown  bool
+
+	// ssh.lua's connections (docs/METRICS.md).
+	SSHOpen, SSHUnauthenticated                                int
+	SSHAccepted, SSHDropped, SSHGraceTimeouts, SSHAuthFailures int64
 }

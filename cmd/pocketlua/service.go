@@ -237,6 +237,13 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		HTTPResponses: named([]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}, o.HTTPResponses[:]),
 		ScriptVersion: st.Version,
 		ShuttingDown:  o.ShuttingDown,
+
+		SSHOpen:            st.SSHConnections,
+		SSHUnauthenticated: st.SSHUnauthenticated,
+		SSHAccepted:        st.SSHAccepted,
+		SSHDropped:         st.SSHDropped,
+		SSHGraceTimeouts:   st.SSHGraceTimeouts,
+		SSHAuthFailures:    st.SSHAuthFailures,
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))
