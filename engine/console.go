@@ -34,14 +34,11 @@ func (s *Server) Console(line string) ConsoleReply {
 	if s.cfg.HandlerTimeout > 0 {
 		wait = s.cfg.HandlerTimeout + 5*time.Second
 	}
-	out := make(chan ConsoleReply, 1) // the loop never blocks on a console that gave up
-	s.loop.Post(func() { out <- s.consoleLine(line) })
-	select {
-	case r := <-out:
-		return r
-	case <-time.After(wait):
-		return ConsoleReply{Err: "the loop did not answer within " + wait.String() + " (shutting down?)"}
+	var r ConsoleReply
+	if err := s.onLoop(wait, func() { r = s.consoleLine(line) }); err != nil {
+		return ConsoleReply{Err: err.Error()}
 	}
+	return r
 }
 
 func (s *Server) consoleLine(line string) ConsoleReply {
