@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"luadefs":           {},
 	"scripttest":        {"bindings", "engine", "ws"},
 	"metrics":           {},
-	"cmd/pocketlua":     {"bindings", "console", "engine", "luadefs", "metrics", "scripts", "scripttest"},
+	"cmd/pocketlua":     {"bindings", "console", "engine", "luadefs", "metrics", "sandbox", "scripts", "scripttest"},
 	"cmd/pocketbench":   {},
 	"internal/loopback": {},
 	"archtest":          {},

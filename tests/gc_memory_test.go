@@ -9,14 +9,14 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestGCReserveAndQuietRelease: the --gc-reserve costs no RSS (it is never
-// touched), lets garbage pile up under load (fewer collections), and when
-// the server goes quiet it hands that memory back to the OS.
+// TestGCReserveAndQuietRelease: the --gc-reserve headroom costs no RSS at
+// start, lets garbage pile up under load (fewer collections), and when the
+// server goes quiet it hands that memory back to the OS.
 func TestGCReserveAndQuietRelease(t *testing.T) {
 	srv := startServer(t, "epoll", "--gc-reserve", "256MiB")
 	base := srv.rssKiB()
 	if base > 64<<10 {
-		t.Fatalf("RSS %d KiB at start with a 256 MiB reserve: the reserve was touched", base)
+		t.Fatalf("RSS %d KiB at start with a 256 MiB reserve: the headroom costs memory", base)
 	}
 	// A burst: 8 clients echo 1 MiB messages, 40 MiB each way in all.
 	msg := bytes.Repeat([]byte("m"), 1<<20)
