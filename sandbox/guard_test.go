@@ -48,24 +48,39 @@ function quick() return 1 + 1 end`); err != nil {
 func TestGuardLeavesQuickHandlersAlone(t *testing.T) {
 	L := lua.NewState()
 	defer L.Close()
-	g := NewGuard(L, 250*time.Millisecond, 0) // wall time: generous for a loaded machine
+	const timeout = 250 * time.Millisecond
+	g := NewGuard(L, timeout, 0)
 	defer g.Close()
 	if err := L.DoString(`function quick(n) local s = 0 for i = 1, n do s = s + i end return s end`); err != nil {
 		t.Fatal(err)
 	}
-	// Many short calls spanning far more than the timeout in total.
+	// Many short calls spanning far more than the timeout in total. The
+	// timeout is wall time, so a call the scheduler stalled past it on a
+	// loaded machine may rightly be interrupted; one interrupted sooner
+	// means the guard counted time from before the call.
 	deadline := time.Now().Add(time.Second)
-	calls := 0
+	calls, stalled := 0, 0
 	for time.Now().Before(deadline) && calls < 1e6 {
 		L.Push(L.GetGlobal("quick"))
 		L.Push(lua.LNumber(100))
+		start := time.Now()
 		g.Enter()
 		err := L.PCall(1, 1, nil)
-		if g.Exit() || err != nil {
-			t.Fatalf("call %d interrupted: %v", calls, err)
+		interrupted := g.Exit()
+		took := time.Since(start)
+		switch {
+		case interrupted && took >= timeout:
+			stalled++
+			L.SetTop(0)
+		case interrupted || err != nil:
+			t.Fatalf("call %d interrupted after %s: %v", calls, took, err)
+		default:
+			L.Pop(1)
 		}
-		L.Pop(1)
 		calls++
+	}
+	if stalled > 0 {
+		t.Logf("%d of %d calls stalled past the timeout by the scheduler", stalled, calls)
 	}
 }
 
