@@ -30,6 +30,7 @@ Httpd.max_body = 1048576      -- request body, bytes; larger gives 413
 Httpd.keepalive_timeout = 15  -- seconds an idle connection waits for a request
 Httpd.request_timeout = 30    -- seconds from a request's first byte to its end; then 408
 Httpd.chunk_size = 65536      -- bytes read from a file per send
+Httpd.max_pipeline = 16       -- pipelined requests answered per turn of the loop; then reading waits
 Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
@@ -272,10 +273,24 @@ end
 function Httpd:_process()
   if self._processing then return end
   self._processing = true
-  while self.conn:is_open() and self:_step() do end
+  self._round = 0
+  while self.conn:is_open() and self:_step() do
+    if self._round >= self.max_pipeline and self._buf ~= "" then
+      -- Enough pipelined requests answered in one go: let the loop serve
+      -- others and stop reading; the rest waits for the next turn.
+      self._paused = true
+      self.conn:pause()
+      self._later = self.conn:after(0, function()
+        self._later = nil
+        self:_process()
+      end)
+      self._processing = false
+      return
+    end
+  end
   self._processing = false
   -- reading was held for a response: go on once we wait for input again
-  if self._paused and self._state ~= "busy" and self._state ~= nil then
+  if self._paused and not self._later and self._state ~= "busy" and self._state ~= nil then
     self._paused = false
     self.conn:resume()
   end
@@ -292,7 +307,7 @@ end
 
 function Httpd:_read_head()
   local buf = self._buf
-  local skip = buf:match("^[\r\n]+") -- stray CRLF between requests
+  local skip = buf:match("^[\r\n]+") -- empty lines between requests (RFC 9112 §2.2)
   if skip then buf = buf:sub(#skip + 1); self._buf = buf end
   if buf == "" then return false end
   if not self._started then
@@ -307,12 +322,10 @@ function Httpd:_read_head()
     self:_fail(414, "request target longer than " .. self.max_uri .. " bytes")
     return false
   end
+  -- The head's framing (RFC 9112) is checked in Go: bad heads come back
+  -- as a status and a ready response.
   local req, n, response = http.parse_request(buf, self.max_head)
   if not req then
-    if n == 400 and response:find("transfer encoding", 1, true) then
-      -- net/http refuses every coding but chunked; RFC 9112 wants 501
-      n, response = 501, http.error_response(501, "only the chunked transfer coding is supported")
-    end
     if n then self:_fail(n, nil, response) end
     return false
   end
@@ -327,12 +340,9 @@ function Httpd:_begin(req, raw)
   self._req = req
   req.client = self
   req.body = ""
-  if req.version == "HTTP/1.0" then
-    req.keep = has_token(h.connection, "keep-alive")
-  else
-    req.keep = not has_token(h.connection, "close")
-    if not h.host then return self:_fail(400, "Host header required") end
-  end
+  -- req.keep comes from the parser: the version, Connection, and false
+  -- after an ambiguous framing (Content-Length with Transfer-Encoding),
+  -- which must close after its response (RFC 9112 §6.1).
 
   -- A route to a class, or an upgrade to WebSocket, hands the connection over.
   local routes = self.routes
@@ -343,19 +353,16 @@ function Httpd:_begin(req, raw)
     return false
   end
 
-  -- The parser has checked the framing: Transfer-Encoding is "chunked"
-  -- (it wins over Content-Length) or absent; Content-Length is one number.
-  local te, cl = h["transfer-encoding"], h["content-length"]
-  if te then
-    self._parts, self._size, self._chunk = {}, 0, "size"
+  -- The parser has checked the framing: a body is chunked (that wins
+  -- over Content-Length), has req.length bytes, or is absent.
+  if req.chunked then
+    self._parts, self._chunked = {}, http.chunked(self.max_body, self.max_head)
     self._state = "chunked"
-  elseif cl then
-    local first = cl:match("^%s*(%d+)%s*$")
-    if not first then return self:_fail(400, "bad Content-Length") end
-    if #first > 15 or tonumber(first) > self.max_body then
+  elseif req.length then
+    if req.length > self.max_body then
       return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
     end
-    self._parts, self._need = {}, tonumber(first)
+    self._parts, self._need = {}, req.length
     self._state = "body"
   else
     return self:_dispatch(req)
@@ -385,56 +392,21 @@ function Httpd:_read_body()
 end
 
 function Httpd:_read_chunked()
-  while true do
-    local buf, st = self._buf, self._chunk
-    if st == "size" or st == "trailer" then
-      local e = buf:find("\r\n", 1, true)
-      if not e then
-        if #buf > 4096 then self:_fail(400, "chunk line too long") end
-        return false
-      end
-      local line = buf:sub(1, e - 1)
-      self._buf = buf:sub(e + 2)
-      if st == "size" then
-        local hex, rest = line:match("^(%x+)[ \t]*(.*)$")
-        if not hex or #hex > 12 or (rest ~= "" and rest:sub(1, 1) ~= ";") then
-          return self:_fail(400, "bad chunk size")
-        end
-        local n = tonumber(hex, 16)
-        if n == 0 then
-          self._chunk, self._trailers = "trailer", 0
-        elseif self._size + n > self.max_body then
-          return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
-        else
-          self._need, self._chunk = n, "data"
-        end
-      elseif line == "" then
-        return self:_body_done()
-      else
-        self._trailers = self._trailers + #line
-        if self._trailers > self.max_head then return self:_fail(431, "trailers too large") end
-      end
-    elseif st == "data" then
-      if buf == "" then return false end
-      local take = math.min(self._need, #buf)
-      self._parts[#self._parts + 1] = buf:sub(1, take)
-      self._buf = buf:sub(take + 1)
-      self._need = self._need - take
-      self._size = self._size + take
-      if self._need == 0 then self._chunk = "crlf" end
-    else -- "crlf" after the chunk's data
-      if #buf < 2 then return false end
-      if buf:sub(1, 2) ~= "\r\n" then return self:_fail(400, "bad chunk end") end
-      self._buf = buf:sub(3)
-      self._chunk = "size"
-    end
-  end
+  local buf = self._buf
+  if buf == "" then return false end
+  local data, rest, done = self._chunked:feed(buf)
+  if not data then return self:_fail(rest, nil, done) end -- nil, status, response
+  if data ~= "" then self._parts[#self._parts + 1] = data end
+  self._buf = rest
+  if not done then return false end
+  self._chunked = nil
+  return self:_body_done()
 end
 
 function Httpd:_body_done()
   local req = self._req
   req.body = table.concat(self._parts)
-  self._parts, self._need, self._chunk = nil, nil, nil
+  self._parts, self._need = nil, nil
   return self:_dispatch(req)
 end
 
@@ -454,6 +426,7 @@ end
 -- static files. True when the connection is ready for the next request.
 function Httpd:_dispatch(req)
   self._state = "busy"
+  self._round = (self._round or 0) + 1
   if self._timer then self._timer:cancel(); self._timer = nil end
   local method, path = req.method, req.path
   local fn, allow, caps, route = self:_find_route(method, path)

@@ -58,6 +58,31 @@ t.test("a body comes through Content-Length, split across reads", function()
   t.eq({ status, body, h["content-type"] }, { 201, "abcde", "application/octet-stream" })
 end)
 
+t.test("a chunked body is decoded in Go, split at every byte", function()
+  local c = t.connect(Site)
+  local raw = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+  for i = 1, #raw do c:data(raw:sub(i, i)) end
+  local status, _, body = parse(c:output())
+  t.eq({ status, body, c.closed }, { 201, "abcde", false })
+end)
+
+t.test("Content-Length with Transfer-Encoding: read by chunked, then closed", function()
+  local c = t.connect(Site)
+  c:data("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+    "3\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+  local out = c:output()
+  local status, h, body = parse(out)
+  t.eq({ status, body, h.connection, c.closed }, { 201, "abc", "close", true })
+  t.eq(select(2, out:gsub("HTTP/1.1 ", "")), 1, "one answer only")
+end)
+
+t.test("bare LF line endings are answered", function()
+  local c = t.connect(Site)
+  c:data("GET /hello?y HTTP/1.1\nHost: x\n\n")
+  local status, _, body = parse(c:output())
+  t.eq({ status, body, c.closed }, { 200, "hello y", false })
+end)
+
 t.test("unknown paths get 404, wrong methods 405 with Allow", function()
   local c = t.connect(Site)
   t.eq((get(c, "/nope")), 404)
