@@ -645,19 +645,56 @@ function Httpd:_static(req)
   self:_send_file(req, real, st)
 end
 
+-- etag_matches reports whether an If-None-Match list names etag (weak
+-- comparison, RFC 9110 §13.1.2) or is "*".
+local function etag_matches(list, etag)
+  local want = etag:gsub("^W/", "")
+  for tag in list:gmatch("[^,]+") do
+    tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
+    if tag == want or tag == "*" then return true end
+  end
+  return false
+end
+
+-- byte_range reads a Range value for a representation of size bytes: the
+-- first and last byte of one range; "unsatisfiable"; or nil to ignore the
+-- header (not bytes, malformed, or several ranges: the whole file is sent).
+local function byte_range(value, size)
+  local spec = value:match("^%s*[Bb][Yy][Tt][Ee][Ss]%s*=%s*(.-)%s*$")
+  if not spec or spec:find(",", 1, true) then return nil end
+  local a, b = spec:match("^(%d*)%s*%-%s*(%d*)$")
+  if not a or (a == "" and b == "") or #a > 15 or #b > 15 then return nil end
+  if a == "" then -- the last b bytes
+    local n = tonumber(b)
+    if n == 0 or size == 0 then return "unsatisfiable" end
+    return math.max(0, size - n), size - 1
+  end
+  local first, last = tonumber(a), b ~= "" and tonumber(b) or size - 1
+  if b ~= "" and last < first then return nil end
+  if first >= size then return "unsatisfiable" end
+  return first, math.min(last, size - 1)
+end
+
+-- if_range reports whether an If-Range value still names the file: its
+-- strong ETag, or exactly its Last-Modified date.
+local function if_range(value, etag, mtime)
+  value = value:match("^%s*(.-)%s*$")
+  if value:sub(1, 1) == '"' then return value == etag end
+  if value:sub(1, 2) == "W/" then return false end -- weak tags never match here
+  return http.parse_date(value) == mtime
+end
+
 -- _send_file answers with a file: 304 when the client's copy is current,
--- else the head and the bytes, streamed in chunk_size pieces.
+-- 206 for one satisfiable byte range, 416 for an unsatisfiable one, else
+-- 200 with the whole file; the bytes streamed in chunk_size pieces.
 function Httpd:_send_file(req, path, st)
   local h = req.headers
   local etag = ('"%x-%x"'):format(st.mtime, st.size)
-  local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag }
+  local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag, ["Accept-Ranges"] = "bytes" }
   local inm, ims = h["if-none-match"], h["if-modified-since"]
   local fresh = false
   if inm then
-    for tag in inm:gmatch("[^,]+") do
-      tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
-      if tag == etag or tag == "*" then fresh = true end
-    end
+    fresh = etag_matches(inm, etag)
   elseif ims then
     local t = http.parse_date(ims)
     fresh = t ~= nil and st.mtime <= t
@@ -666,23 +703,45 @@ function Httpd:_send_file(req, path, st)
 
   local ext = path:match("%.([^./]+)$")
   headers["Content-Type"] = (ext and self.types[ext:lower()]) or self.default_type
+  local status, first, last = 200, 0, st.size - 1
+  local range = req.method == "GET" and h.range
+  if range and (not h["if-range"] or if_range(h["if-range"], etag, st.mtime)) then
+    local a, b = byte_range(range, st.size)
+    if a == "unsatisfiable" then
+      headers["Content-Range"] = "bytes */" .. st.size
+      headers["Content-Type"] = "text/plain; charset=utf-8"
+      return self:reply(req, 416, headers, "range not satisfiable\n")
+    elseif a then
+      status, first, last = 206, a, b
+      headers["Content-Range"] = ("bytes %d-%d/%d"):format(a, b, st.size)
+    end
+  end
+  local length = last - first + 1
   if req.method == "HEAD" then
-    self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
-    self:_log(req, 200, 0)
+    self.conn:send(self:_head(req, status, headers, length, req.keep))
+    self:_log(req, status, 0)
     return self:_finish(req.keep)
   end
   local f = io.open(path, "rb")
   if not f then return self:error(req, 403) end
-  if st.size <= self.chunk_size then -- small: one send with the head
-    local body = st.size > 0 and f:read(st.size) or ""
+  if first > 0 and not f:seek("set", first) then
+    f:close()
+    return self:error(req, 500)
+  end
+  if length <= self.chunk_size then -- small: one send with the head
+    local body = length > 0 and f:read(length) or ""
     f:close()
     body = body or ""
-    self.conn:send(self:_head(req, 200, headers, #body, req.keep) .. body)
-    self:_log(req, 200, #body)
+    if #body < length then -- the file shrank since stat: send what is there
+      status, headers["Content-Range"] = 200, nil
+      if first > 0 then return self:error(req, 500) end
+    end
+    self.conn:send(self:_head(req, status, headers, #body, req.keep) .. body)
+    self:_log(req, status, #body)
     return self:_finish(req.keep)
   end
-  self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
-  self._stream = { file = f, left = st.size, size = st.size, req = req }
+  self.conn:send(self:_head(req, status, headers, length, req.keep))
+  self._stream = { file = f, left = length, size = length, req = req, status = status }
   self._progress = nil
   self:_arm(self.request_timeout)
   -- Stop reading until the file is sent: pipelined requests wait in the
@@ -708,7 +767,7 @@ function Httpd:_pump()
         self._state = "gone"
         return self.conn:close(nil, "file truncated")
       end
-      self:_log(s.req, 200, s.size)
+      self:_log(s.req, s.status, s.size)
       return self:_finish(s.req.keep)
     end
     s.left = s.left - #chunk
