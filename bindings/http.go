@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,13 +15,14 @@ import (
 
 // httpLoader: http.parse_request(buf[, max_head]),
 // http.error_response(status[, message[, headers]]), http.chunked(...)
-// (a chunked body decoder), and the small helpers an HTTP server written
+// (a chunked body decoder), http.gzip(s[, level]), and the small helpers an HTTP server written
 // in Lua needs: http.status_text(status), http.date([unix_seconds]) and
 // http.parse_date(text).
 func httpLoader(L *lua.LState) int {
 	registerChunked(L)
 	L.Push(L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"chunked":        httpChunked,
+		"gzip":           httpGzip,
 		"parse_request":  httpParseRequest,
 		"error_response": httpErrorResponse,
 		"status_text":    httpStatusText,
@@ -332,4 +335,35 @@ func chunkedFeed(L *lua.LState) int {
 	}
 	L.Push(lua.LBool(d.Done()))
 	return 3
+}
+
+// gzipWriters pools one writer per level (1..9): a writer costs ~800 KB
+// of tables to make.
+var gzipWriters [10]sync.Pool
+
+// httpGzip: http.gzip(s[, level]) compresses s with gzip (compress/gzip),
+// level 1 (fast) to 9 (small), default 6.
+func httpGzip(L *lua.LState) int {
+	s := L.CheckString(1)
+	level := L.OptInt(2, gzip.DefaultCompression)
+	if level == gzip.DefaultCompression {
+		level = 6
+	}
+	if level < 1 || level > 9 {
+		L.ArgError(2, "level must be 1 to 9")
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(s)/3 + 64)
+	w, _ := gzipWriters[level].Get().(*gzip.Writer)
+	if w == nil {
+		w, _ = gzip.NewWriterLevel(&buf, level)
+	} else {
+		w.Reset(&buf)
+	}
+	w.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // Write only reads s; a bytes.Buffer does not fail
+	w.Close()
+	w.Reset(nil)
+	gzipWriters[level].Put(w)
+	L.Push(lua.LString(buf.String()))
+	return 1
 }

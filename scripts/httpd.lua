@@ -31,6 +31,12 @@ Httpd.keepalive_timeout = 15  -- seconds an idle connection waits for a request
 Httpd.request_timeout = 30    -- seconds from a request's first byte to its end; then 408
 Httpd.chunk_size = 65536      -- bytes read from a file per send
 Httpd.max_pipeline = 16       -- pipelined requests answered per turn of the loop; then reading waits
+Httpd.precompressed = true    -- send file.br / file.gz beside file when the client accepts it
+Httpd.compress = false        -- gzip route responses (compressible types, compress_min bytes or more)
+Httpd.compress_min = 1024     -- smallest body compress gzips, bytes
+Httpd.compress_types = { "^text/", "^application/json", "^application/javascript",
+  "^application/xml", "%+json$", "%+xml$", "^application/wasm$" } -- Lua patterns on the media type
+Httpd.cache_control = nil     -- "max-age=60", or { ["/assets/"] = "max-age=31536000, immutable", ["/"] = "no-cache" }
 Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
@@ -63,6 +69,31 @@ local function has_token(value, token)
   if not value then return false end
   for item in value:lower():gmatch("[^,]+") do
     if item:match("^%s*(.-)%s*$") == token then return true end
+  end
+  return false
+end
+
+-- accepts reports whether an Accept-Encoding value allows coding: listed
+-- with a q above 0, or covered by "*" (RFC 9110 §12.5.3).
+local function accepts(value, coding)
+  if not value then return false end
+  local star
+  for item in value:lower():gmatch("[^,]+") do
+    local name, params = item:match("^%s*([^;%s]+)%s*(.-)%s*$")
+    local q = tonumber(params and params:match("q%s*=%s*([%d.]+)") or "1") or 0
+    if name == coding then return q > 0 end
+    if name == "*" then star = q > 0 end
+  end
+  return star == true
+end
+
+-- etag_matches reports whether an If-None-Match list names etag (weak
+-- comparison, RFC 9110 §13.1.2) or is "*".
+local function etag_matches(list, etag)
+  local want = etag:gsub("^W/", "")
+  for tag in list:gmatch("[^,]+") do
+    tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
+    if tag == want or tag == "*" then return true end
   end
   return false
 end
@@ -156,6 +187,21 @@ Response.__index = Response
 function Response:header(name, value)
   self.headers[name] = value
   return self
+end
+
+-- res:etag(tag) sets the response's ETag (quoted if it is not) and, when
+-- the request's If-None-Match names it, answers 304 at once: true then,
+-- and the handler returns without a body.
+function Response:etag(tag)
+  tag = tostring(tag)
+  if not tag:match('^W?/?".*"$') then tag = '"' .. tag .. '"' end
+  self.headers.ETag = tag
+  local inm = self.req.headers["if-none-match"]
+  if inm and (self.req.method == "GET" or self.req.method == "HEAD") and etag_matches(inm, tag) then
+    self:send(304)
+    return true
+  end
+  return false
 end
 
 -- res:defer() tells the server the handler answers later with res:send.
@@ -509,6 +555,10 @@ end
 function Httpd:reply(req, status, headers, body, close)
   local keep = req.keep and not close
   body = body or ""
+  if self.compress and status >= 200 and status < 300 and status ~= 204 and status ~= 206
+    and #body >= self.compress_min then
+    body = self:_compress(req, headers, body)
+  end
   local len = #body
   if NO_BODY[status] or status < 200 then len, body = nil, "" end
   if req.method == "HEAD" then body = "" end
@@ -516,6 +566,56 @@ function Httpd:reply(req, status, headers, body, close)
   self:_log(req, status, #body)
   self:_finish(keep)
 end
+
+-- header_key returns the key under which headers holds name (any case).
+local function header_key(headers, name)
+  for k in pairs(headers) do
+    if tostring(k):lower() == name then return k end
+  end
+end
+
+-- _compress gzips a route's body when its type is compressible and the
+-- client accepts gzip; the response then varies by Accept-Encoding and its
+-- ETag, if any, becomes weak (the bytes differ from the plain body's).
+function Httpd:_compress(req, headers, body)
+  if header_key(headers, "content-encoding") then return body end
+  local ct = headers[header_key(headers, "content-type") or "Content-Type"]
+  local media = ct and tostring(ct):match("^%s*([^;%s]+)")
+  if not media then return body end
+  media = media:lower()
+  local compressible = false
+  for _, p in ipairs(self.compress_types) do
+    if media:find(p) then compressible = true break end
+  end
+  if not compressible then return body end
+  local vk = header_key(headers, "vary")
+  if not vk then
+    headers.Vary = "Accept-Encoding"
+  elseif not tostring(headers[vk]):lower():find("accept-encoding", 1, true) then
+    headers[vk] = headers[vk] .. ", Accept-Encoding"
+  end
+  if not accepts(req.headers["accept-encoding"], "gzip") then return body end
+  local z = http.gzip(body)
+  if #z >= #body then return body end
+  headers["Content-Encoding"] = "gzip"
+  local ek = header_key(headers, "etag")
+  if ek and not tostring(headers[ek]):match("^W/") then headers[ek] = "W/" .. headers[ek] end
+  return z
+end
+
+-- _cache_control is the cache_control option's value for path: the
+-- string, or the value of the longest prefix of path in the table.
+function Httpd:_cache_control(path)
+  local cc = self.cache_control
+  if type(cc) ~= "table" then return cc end
+  local best, value = -1, nil
+  for prefix, v in pairs(cc) do
+    if #prefix > best and path:sub(1, #prefix) == prefix then best, value = #prefix, v end
+  end
+  return value
+end
+
+local CACHEABLE = { [200] = true, [203] = true, [206] = true, [304] = true }
 
 -- error(req, status[, message[, headers]]) answers with a one-line text
 -- body, keeping the connection.
@@ -539,6 +639,10 @@ function Httpd:_head(req, status, headers, length, keep)
   table.sort(names)
   for _, k in ipairs(names) do
     out[#out + 1] = k .. ": " .. clean_value(headers[k]) .. "\r\n"
+  end
+  if self.cache_control and CACHEABLE[status] and not (headers and header_key(headers, "cache-control")) then
+    local cc = self:_cache_control(req.path or "/")
+    if cc then out[#out + 1] = "Cache-Control: " .. clean_value(cc) .. "\r\n" end
   end
   if length then out[#out + 1] = "Content-Length: " .. length .. "\r\n" end
   if not keep then
@@ -642,18 +746,29 @@ function Httpd:_static(req)
     if not real then return self:error(req, st) end
   end
   if not st.is_file then return self:error(req, 404) end
-  self:_send_file(req, real, st)
+  self:_send_file(req, real, st, segs)
 end
 
--- etag_matches reports whether an If-None-Match list names etag (weak
--- comparison, RFC 9110 §13.1.2) or is "*".
-local function etag_matches(list, etag)
-  local want = etag:gsub("^W/", "")
-  for tag in list:gmatch("[^,]+") do
-    tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
-    if tag == want or tag == "*" then return true end
+local VARIANTS = { { coding = "br", suffix = ".br" }, { coding = "gzip", suffix = ".gz" } }
+
+-- _variant finds a precompressed file beside the one segs names (through
+-- the same jail): its path, stat and coding when the client accepts it,
+-- and whether any variant exists (the response then varies).
+function Httpd:_variant(req, segs)
+  local last, any = segs[#segs], false
+  for _, v in ipairs(VARIANTS) do
+    segs[#segs] = last .. v.suffix
+    local real, st = self:_resolve(segs)
+    if real and type(st) == "table" and st.is_file then
+      any = true
+      if accepts(req.headers["accept-encoding"], v.coding) then
+        segs[#segs] = last
+        return real, st, v.coding, true
+      end
+    end
   end
-  return false
+  segs[#segs] = last
+  return nil, nil, nil, any
 end
 
 -- byte_range reads a Range value for a representation of size bytes: the
@@ -687,10 +802,22 @@ end
 -- _send_file answers with a file: 304 when the client's copy is current,
 -- 206 for one satisfiable byte range, 416 for an unsatisfiable one, else
 -- 200 with the whole file; the bytes streamed in chunk_size pieces.
-function Httpd:_send_file(req, path, st)
+function Httpd:_send_file(req, path, st, segs)
   local h = req.headers
-  local etag = ('"%x-%x"'):format(st.mtime, st.size)
+  local ext = path:match("%.([^./]+)$")
+  local ctype = (ext and self.types[ext:lower()]) or self.default_type
+  local coding, vary
+  if self.precompressed and segs and not (ext and (ext:lower() == "gz" or ext:lower() == "br")) then
+    local zpath, zst
+    zpath, zst, coding, vary = self:_variant(req, segs)
+    if zpath then path, st = zpath, zst end
+  end
+  -- A compressed file is its own representation: its own ETag (as
+  -- nginx's gzip_static), and ranges count its bytes.
+  local etag = coding and ('"%x-%x-%s"'):format(st.mtime, st.size, coding) or ('"%x-%x"'):format(st.mtime, st.size)
   local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag, ["Accept-Ranges"] = "bytes" }
+  if vary then headers.Vary = "Accept-Encoding" end
+  if coding then headers["Content-Encoding"] = coding end
   local inm, ims = h["if-none-match"], h["if-modified-since"]
   local fresh = false
   if inm then
@@ -701,15 +828,14 @@ function Httpd:_send_file(req, path, st)
   end
   if fresh then return self:reply(req, 304, headers, "") end
 
-  local ext = path:match("%.([^./]+)$")
-  headers["Content-Type"] = (ext and self.types[ext:lower()]) or self.default_type
+  headers["Content-Type"] = ctype
   local status, first, last = 200, 0, st.size - 1
   local range = req.method == "GET" and h.range
   if range and (not h["if-range"] or if_range(h["if-range"], etag, st.mtime)) then
     local a, b = byte_range(range, st.size)
     if a == "unsatisfiable" then
       headers["Content-Range"] = "bytes */" .. st.size
-      headers["Content-Type"] = "text/plain; charset=utf-8"
+      headers["Content-Type"], headers["Content-Encoding"] = "text/plain; charset=utf-8", nil
       return self:reply(req, 416, headers, "range not satisfiable\n")
     elseif a then
       status, first, last = 206, a, b

@@ -50,6 +50,12 @@ function chunked:done() end
 ---@return pocketlua.http.chunked
 function http.chunked(max_body, max_trailer) end
 
+---Compresses s with gzip (compress/gzip).
+---@param s string
+---@param level? integer 1 (fast) to 9 (small), default 6
+---@return string
+function http.gzip(s, level) end
+
 ---A whole HTTP error response with a one-line text body.
 ---@param status integer
 ---@param message? string default: the status text
