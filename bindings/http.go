@@ -161,40 +161,6 @@ func headTable(L *lua.LState, h *httphead.Head) *lua.LTable {
 	return t
 }
 
-// lowerHeader lower-cases a canonical header name; the common ones of a
-// WebSocket handshake without allocating.
-func lowerHeader(name string) string {
-	switch name {
-	case "Upgrade":
-		return "upgrade"
-	case "Connection":
-		return "connection"
-	case "Sec-Websocket-Key":
-		return "sec-websocket-key"
-	case "Sec-Websocket-Version":
-		return "sec-websocket-version"
-	case "Sec-Websocket-Extensions":
-		return "sec-websocket-extensions"
-	case "Sec-Websocket-Protocol":
-		return "sec-websocket-protocol"
-	case "Origin":
-		return "origin"
-	case "User-Agent":
-		return "user-agent"
-	case "Accept-Encoding":
-		return "accept-encoding"
-	case "Accept-Language":
-		return "accept-language"
-	case "Cache-Control":
-		return "cache-control"
-	case "Pragma":
-		return "pragma"
-	case "Cookie":
-		return "cookie"
-	}
-	return strings.ToLower(name)
-}
-
 // wsHeaderNames are the only headers the ws helpers read from a request
 // (ws: CheckUpgrade, Protocols, Extensions, the handshake key).
 var wsHeaderNames = [...]string{"Host", "Upgrade", "Connection", "Sec-Websocket-Version",
