@@ -90,7 +90,8 @@ func badRequest(reason string) *HTTPError {
 // Every complete line is checked as it arrives, so a bad line is refused
 // at once rather than after the blank line. Lines may end in CRLF or a
 // bare LF (§2.2), and empty lines before the request line are skipped.
-// n counts the bytes of the head, the skipped lines included.
+// n counts the bytes of the head, the skipped lines included (they count
+// toward maxHead too, so a stream of empty lines cannot grow a buffer).
 func ReadHead(buf []byte, maxHead int) (h *Head, n int, err error) {
 	if maxHead <= 0 {
 		maxHead = DefaultMaxHead
@@ -101,8 +102,8 @@ func ReadHead(buf []byte, maxHead int) (h *Head, n int, err error) {
 	}
 	// Find the end of the head, checking each line on the way.
 	end, lines := -1, 0
-	for i := start; i < len(buf) && i < start+maxHead; {
-		j := indexByte(buf[i:min(len(buf), start+maxHead)], '\n')
+	for i := start; i < len(buf) && i < maxHead; {
+		j := indexByte(buf[i:min(len(buf), maxHead)], '\n')
 		if j < 0 {
 			break
 		}
@@ -125,7 +126,7 @@ func ReadHead(buf []byte, maxHead int) (h *Head, n int, err error) {
 		lines++
 	}
 	if end < 0 {
-		if len(buf)-start >= maxHead {
+		if len(buf) >= maxHead {
 			return nil, 0, &HTTPError{Status: http.StatusRequestHeaderFieldsTooLarge, Reason: "request head too large"}
 		}
 		return nil, 0, nil

@@ -35,6 +35,20 @@ func TestReadHeadIncomplete(t *testing.T) {
 	}
 }
 
+// TestReadHeadLimit: a head of exactly maxHead bytes is read; one byte
+// more, or maxHead empty lines, is 431.
+func TestReadHeadLimit(t *testing.T) {
+	if h, n, err := httphead.ReadHead([]byte(browserHead), len(browserHead)); h == nil || n != len(browserHead) || err != nil {
+		t.Fatalf("at the limit: %v %d %v", h, n, err)
+	}
+	for _, buf := range []string{browserHead, strings.Repeat("\r\n", len(browserHead))} {
+		_, _, err := httphead.ReadHead([]byte(buf), len(browserHead)-1)
+		if he, ok := err.(*httphead.HTTPError); !ok || he.Status != 431 {
+			t.Fatalf("%.20q over the limit: %v", buf, err)
+		}
+	}
+}
+
 // TestChunkedBytewise: a body fed one byte at a time decodes the same as
 // whole, and the decoder stops exactly at the end of the body.
 func TestChunkedBytewise(t *testing.T) {
