@@ -555,7 +555,7 @@ end
 function Httpd:reply(req, status, headers, body, close)
   local keep = req.keep and not close
   body = body or ""
-  if self.compress and status >= 200 and status < 300 and status ~= 204 and status ~= 206
+  if self.compress and headers and status >= 200 and status < 300 and status ~= 204 and status ~= 206
     and #body >= self.compress_min then
     body = self:_compress(req, headers, body)
   end
