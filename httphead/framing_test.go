@@ -174,6 +174,8 @@ func referenceOne(br *bufio.Reader, raw func() []byte) (r framed, onPurpose bool
 	head := string(raw())
 	// "obs-fold": a field line that starts with whitespace.
 	onPurpose = strings.Contains(head, "\n ") || strings.Contains(head, "\n\t")
+	// "empty target": CONNECT with nothing between the spaces.
+	onPurpose = onPurpose || req.RequestURI == ""
 	if req.ProtoMajor != 1 {
 		return r, onPurpose, errors.New("505")
 	}
@@ -263,6 +265,8 @@ var differences = []struct {
 		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA B: 1\r\n\r\n", "reject", "eof", 400},
 	{"trailer lookahead", "net/http reads a non-empty trailer section only once it sees CRLFCRLF within its 4 KiB buffer; we read trailer lines as they come, ending at an empty line (bare LF accepted as in heads)",
 		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\nGET / HTTP/1.1\nHost: x\n\n", "eof", "incomplete", 0},
+	{"empty target", "RFC 9112 §3.2: a request-target is never empty; net/http takes \"CONNECT  HTTP/1.0\" as CONNECT to no host",
+		"CONNECT  HTTP/1.0\r\n\r\n", "reject", "close", 400},
 	{"early refusal", "a line that can never be valid is refused when it is complete, without waiting for the rest of the head; net/http may ask for more bytes first",
 		"GET / HTTP/1.1\r\nHost: x\r\n\x01\r\n", "reject", "", 400},
 }
@@ -365,6 +369,8 @@ var framingSeeds = []string{
 	"0 * HTTP/1.1\nHost:\n 000000000000000000000000\n\n000000000\n",
 	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:Chunked\n\n0\r\n\n0",
 	"0 * HTTP/1.1\nHost:\nContent-Length:0\nTrAnsfer-EnCoding:Chunked\n\n0\r\n\n0",
+	"CONNECT  HTTP/1.0\n\n",
+	"GET / HTTP/1.1\rHost: x\r",
 }
 
 // FuzzFramingDifferential feeds the same bytes to our framing and to

@@ -105,6 +105,11 @@ func ReadHead(buf []byte, maxHead int) (h *Head, n int, err error) {
 	for i := start; i < len(buf) && i < maxHead; {
 		j := indexByte(buf[i:min(len(buf), maxHead)], '\n')
 		if j < 0 {
+			// A CR that is not the end of a line makes no valid head
+			// (RFC 9112 §2.2): refuse it now rather than wait.
+			if k := indexByte(buf[i:min(len(buf), maxHead)], '\r'); k >= 0 && i+k+1 < len(buf) && buf[i+k+1] != '\n' {
+				return nil, 0, badRequest("CR without LF")
+			}
 			break
 		}
 		line := buf[i : i+j]

@@ -52,6 +52,8 @@ func TestHTTPFraming(t *testing.T) {
 			"GET /hello.txt HTTP/1.1\r\nHost : x\r\n\r\n", "GET", []int{400}, nil, false},
 		{"a NUL in a value is 400",
 			"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", "GET", []int{400}, nil, false},
+		{"a bare CR is refused at once",
+			"GET /hello.txt HTTP/1.1\rHost: x\r", "GET", []int{400}, nil, false},
 		{"a bad line is refused before the head ends",
 			"GET /hello.txt HTTP/1.1\r\nHost: x\r\nno colon here\r\n", "GET", []int{400}, nil, false},
 		{"no Host on HTTP/1.1 is 400",
