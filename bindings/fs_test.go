@@ -164,7 +164,17 @@ local req2 = http.parse_request("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 
 assert(req2.headers["content-length"] == "3", req2.headers["content-length"])
 assert(req2.headers["transfer-encoding"] == nil)
 local none, status = http.parse_request("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n")
-assert(none == nil and status == 400)
+assert(none == nil and status == 501) -- RFC 9112 §6.1: a coding we do not know
+assert(req.chunked == true and req.keep == true and req2.length == 3 and not req2.chunked)
+local amb = http.parse_request("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+assert(amb.ambiguous and amb.keep == false and amb.headers["content-length"] == nil)
+local d = http.chunked(10)
+local data, rest, done = d:feed("3;x\r\nabc\r\n0\r")
+assert(data == "abc" and rest == "0\r" and done == false)
+data, rest, done = d:feed(rest .. "\n\r\nGET")
+assert(data == "" and rest == "GET" and done == true and d:done())
+local bad, st, resp = http.chunked(2):feed("3\r\nabc\r\n")
+assert(bad == nil and st == 413 and resp:find("^HTTP/1.1 413"))
 `)
 }
 

@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"bytes"
+	"compress/gzip"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,11 +14,15 @@ import (
 )
 
 // httpLoader: http.parse_request(buf[, max_head]),
-// http.error_response(status[, message[, headers]]), and the small helpers
-// an HTTP server written in Lua needs: http.status_text(status),
-// http.date([unix_seconds]) and http.parse_date(text).
+// http.error_response(status[, message[, headers]]), http.chunked(...)
+// (a chunked body decoder), http.gzip(s[, level]), and the small helpers an HTTP server written
+// in Lua needs: http.status_text(status), http.date([unix_seconds]) and
+// http.parse_date(text).
 func httpLoader(L *lua.LState) int {
+	registerChunked(L)
 	L.Push(L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"chunked":        httpChunked,
+		"gzip":           httpGzip,
 		"parse_request":  httpParseRequest,
 		"error_response": httpErrorResponse,
 		"status_text":    httpStatusText,
@@ -60,16 +66,16 @@ func httpParseDate(L *lua.LState) int {
 func httpParseRequest(L *lua.LState) int {
 	buf := L.CheckString(1)
 	maxHead := L.OptInt(2, httphead.DefaultMaxHead)
-	// ParseRequest only reads buf and keeps no reference to it.
-	req, n, err := httphead.ParseRequest(unsafe.Slice(unsafe.StringData(buf), len(buf)), maxHead)
+	// ReadHead only reads buf and keeps no reference to it.
+	h, n, err := httphead.ReadHead(unsafe.Slice(unsafe.StringData(buf), len(buf)), maxHead)
 	if err != nil {
 		return pushHTTPError(L, err)
 	}
-	if req == nil {
+	if h == nil {
 		L.Push(lua.LNil)
 		return 1
 	}
-	L.Push(requestTable(L, req))
+	L.Push(headTable(L, h))
 	L.Push(lua.LNumber(n))
 	return 2
 }
@@ -100,64 +106,59 @@ func httpErrorResponse(L *lua.LState) int {
 	return 1
 }
 
-// requestTable exposes a parsed request: method, target, path, query,
-// version, and headers with lower-case names (repeated ones joined by ", ";
-// identical Content-Length values merged into one).
-func requestTable(L *lua.LState, req *http.Request) *lua.LTable {
-	t := L.CreateTable(0, 8)
-	t.RawSetString("method", lua.LString(req.Method))
-	t.RawSetString("target", lua.LString(req.RequestURI))
-	t.RawSetString("path", lua.LString(req.URL.Path))
-	t.RawSetString("query", lua.LString(req.URL.RawQuery))
-	t.RawSetString("version", lua.LString(req.Proto))
-	h := L.CreateTable(0, len(req.Header)+1)
-	for name, values := range req.Header {
-		h.RawSetString(lowerHeader(name), lua.LString(strings.Join(values, ", ")))
+// headTable exposes a parsed request: method, target, path, query,
+// version, headers with lower-case names (repeated ones joined by ", ";
+// identical Content-Length values merged into one), and its framing:
+// length (Content-Length) or chunked, keep (the connection may carry
+// another request) and ambiguous (Content-Length with Transfer-Encoding).
+func headTable(L *lua.LState, h *httphead.Head) *lua.LTable {
+	t := L.CreateTable(0, 10)
+	t.RawSetString("method", lua.LString(h.Method))
+	t.RawSetString("target", lua.LString(h.Target))
+	t.RawSetString("path", lua.LString(h.Path))
+	t.RawSetString("query", lua.LString(h.Query))
+	t.RawSetString("version", lua.LString(h.Proto))
+	hdr := L.CreateTable(0, len(h.Fields))
+	if len(h.Fields) <= 32 {
+		for _, f := range h.Fields {
+			if hdr.RawGetString(f.Name) == lua.LNil { // joined at its first appearance
+				v, _ := h.Get(f.Name)
+				hdr.RawSetString(f.Name, lua.LString(v))
+			}
+		}
+	} else { // many fields: join in one pass, not one scan per name
+		joined := make(map[string]*strings.Builder, len(h.Fields))
+		var order []string
+		for _, f := range h.Fields {
+			b := joined[f.Name]
+			if b == nil {
+				b = &strings.Builder{}
+				joined[f.Name] = b
+				order = append(order, f.Name)
+			} else {
+				b.WriteString(", ")
+			}
+			b.WriteString(f.Value)
+		}
+		for _, name := range order {
+			hdr.RawSetString(name, lua.LString(joined[name].String()))
+		}
 	}
-	if req.Host != "" {
-		h.RawSetString("host", lua.LString(req.Host))
+	if h.Host != "" {
+		hdr.RawSetString("host", lua.LString(h.Host))
 	}
-	// net/http moves Transfer-Encoding out of the header map (it accepts
-	// only "chunked"); put it back so scripts see how the body is framed.
-	if len(req.TransferEncoding) > 0 {
-		h.RawSetString("transfer-encoding", lua.LString(strings.Join(req.TransferEncoding, ", ")))
+	t.RawSetString("headers", hdr)
+	switch h.Body {
+	case httphead.LengthBody:
+		t.RawSetString("length", lua.LNumber(h.Length))
+	case httphead.ChunkedBody:
+		t.RawSetString("chunked", lua.LTrue)
 	}
-	t.RawSetString("headers", h)
+	t.RawSetString("keep", lua.LBool(h.Keep))
+	if h.Ambiguous {
+		t.RawSetString("ambiguous", lua.LTrue)
+	}
 	return t
-}
-
-// lowerHeader lower-cases a canonical header name; the common ones of a
-// WebSocket handshake without allocating.
-func lowerHeader(name string) string {
-	switch name {
-	case "Upgrade":
-		return "upgrade"
-	case "Connection":
-		return "connection"
-	case "Sec-Websocket-Key":
-		return "sec-websocket-key"
-	case "Sec-Websocket-Version":
-		return "sec-websocket-version"
-	case "Sec-Websocket-Extensions":
-		return "sec-websocket-extensions"
-	case "Sec-Websocket-Protocol":
-		return "sec-websocket-protocol"
-	case "Origin":
-		return "origin"
-	case "User-Agent":
-		return "user-agent"
-	case "Accept-Encoding":
-		return "accept-encoding"
-	case "Accept-Language":
-		return "accept-language"
-	case "Cache-Control":
-		return "cache-control"
-	case "Pragma":
-		return "pragma"
-	case "Cookie":
-		return "cookie"
-	}
-	return strings.ToLower(name)
 }
 
 // wsHeaderNames are the only headers the ws helpers read from a request
@@ -246,4 +247,89 @@ func (sr *scratchRequest) release() {
 	clear(h)
 	*sr = scratchRequest{req: http.Request{Header: h}}
 	scratchRequests.Put(sr)
+}
+
+const chunkedType = "http.chunked"
+
+func registerChunked(L *lua.LState) {
+	mt := L.NewTypeMetatable(chunkedType)
+	L.SetField(mt, "__index", L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
+		"feed": chunkedFeed,
+		"done": func(L *lua.LState) int {
+			L.Push(lua.LBool(checkChunked(L).Done()))
+			return 1
+		},
+	}))
+}
+
+// httpChunked: http.chunked([max_body[, max_trailer]]) makes a decoder for
+// one chunked request body.
+func httpChunked(L *lua.LState) int {
+	d := &httphead.ChunkedDecoder{MaxBody: L.OptInt64(1, 0), MaxTrailer: L.OptInt(2, 0)}
+	ud := L.NewUserData()
+	ud.Value = d
+	L.SetMetatable(ud, L.GetTypeMetatable(chunkedType))
+	L.Push(ud)
+	return 1
+}
+
+func checkChunked(L *lua.LState) *httphead.ChunkedDecoder {
+	if d, ok := L.CheckUserData(1).Value.(*httphead.ChunkedDecoder); ok {
+		return d
+	}
+	L.ArgError(1, "http.chunked decoder expected")
+	return nil
+}
+
+// chunkedFeed: d:feed(bytes) returns the body bytes decoded from bytes,
+// the bytes it left (a partial line, or what follows the body once done)
+// and whether the body is complete; or nil, status, response when the body
+// cannot be framed (400, 413, 431).
+func chunkedFeed(L *lua.LState) int {
+	d := checkChunked(L)
+	in := L.CheckString(2)
+	// Decode only reads in.
+	out, used, err := d.Decode(nil, unsafe.Slice(unsafe.StringData(in), len(in)))
+	if err != nil {
+		return pushHTTPError(L, err)
+	}
+	L.Push(lua.LString(out))
+	if used == len(in) {
+		L.Push(lua.LString(""))
+	} else {
+		L.Push(lua.LString(in[used:]))
+	}
+	L.Push(lua.LBool(d.Done()))
+	return 3
+}
+
+// gzipWriters pools one writer per level (1..9): a writer costs ~800 KB
+// of tables to make.
+var gzipWriters [10]sync.Pool
+
+// httpGzip: http.gzip(s[, level]) compresses s with gzip (compress/gzip),
+// level 1 (fast) to 9 (small), default 6.
+func httpGzip(L *lua.LState) int {
+	s := L.CheckString(1)
+	level := L.OptInt(2, gzip.DefaultCompression)
+	if level == gzip.DefaultCompression {
+		level = 6
+	}
+	if level < 1 || level > 9 {
+		L.ArgError(2, "level must be 1 to 9")
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(s)/3 + 64)
+	w, _ := gzipWriters[level].Get().(*gzip.Writer)
+	if w == nil {
+		w, _ = gzip.NewWriterLevel(&buf, level)
+	} else {
+		w.Reset(&buf)
+	}
+	w.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // Write only reads s; a bytes.Buffer does not fail
+	w.Close()
+	w.Reset(nil)
+	gzipWriters[level].Put(w)
+	L.Push(lua.LString(buf.String()))
+	return 1
 }

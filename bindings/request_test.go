@@ -1,12 +1,15 @@
 package bindings
 
 import (
+	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
 
+	"pocketlua/httphead"
 	"pocketlua/ws"
 )
 
@@ -86,4 +89,36 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestHeadTableJoins: the Lua headers table joins repeated fields in
+// order with ", " the same way with few fields and with many (the two
+// code paths of headTable), and equals Head.Get.
+func TestHeadTableJoins(t *testing.T) {
+	for _, n := range []int{3, 40} {
+		var b strings.Builder
+		b.WriteString("GET / HTTP/1.1\r\nHost: h\r\n")
+		for i := range n {
+			fmt.Fprintf(&b, "X-%d: a%d\r\nAccept: t%d\r\n", i%3, i, i)
+		}
+		b.WriteString("\r\n")
+		h, _, err := httphead.ReadHead([]byte(b.String()), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		L := lua.NewState()
+		tbl := headTable(L, h).RawGetString("headers").(*lua.LTable)
+		count := 0
+		tbl.ForEach(func(k, v lua.LValue) {
+			count++
+			want, _ := h.Get(k.String())
+			if v.String() != want {
+				t.Errorf("%d fields: %s = %q, want %q", n, k, v, want)
+			}
+		})
+		if count != 5 {
+			t.Errorf("%d fields: %d names", n, count)
+		}
+		L.Close()
+	}
 }

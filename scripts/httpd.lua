@@ -30,6 +30,13 @@ Httpd.max_body = 1048576      -- request body, bytes; larger gives 413
 Httpd.keepalive_timeout = 15  -- seconds an idle connection waits for a request
 Httpd.request_timeout = 30    -- seconds from a request's first byte to its end; then 408
 Httpd.chunk_size = 65536      -- bytes read from a file per send
+Httpd.max_pipeline = 16       -- pipelined requests answered per turn of the loop; then reading waits
+Httpd.precompressed = true    -- send file.br / file.gz beside file when the client accepts it
+Httpd.compress = false        -- gzip route responses (compressible types, compress_min bytes or more)
+Httpd.compress_min = 1024     -- smallest body compress gzips, bytes
+Httpd.compress_types = { "^text/", "^application/json", "^application/javascript",
+  "^application/xml", "%+json$", "%+xml$", "^application/wasm$" } -- Lua patterns on the media type
+Httpd.cache_control = nil     -- "max-age=60", or { ["/assets/"] = "max-age=31536000, immutable", ["/"] = "no-cache" }
 Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
@@ -62,6 +69,31 @@ local function has_token(value, token)
   if not value then return false end
   for item in value:lower():gmatch("[^,]+") do
     if item:match("^%s*(.-)%s*$") == token then return true end
+  end
+  return false
+end
+
+-- accepts reports whether an Accept-Encoding value allows coding: listed
+-- with a q above 0, or covered by "*" (RFC 9110 §12.5.3).
+local function accepts(value, coding)
+  if not value then return false end
+  local star
+  for item in value:lower():gmatch("[^,]+") do
+    local name, params = item:match("^%s*([^;%s]+)%s*(.-)%s*$")
+    local q = tonumber(params and params:match("q%s*=%s*([%d.]+)") or "1") or 0
+    if name == coding then return q > 0 end
+    if name == "*" then star = q > 0 end
+  end
+  return star == true
+end
+
+-- etag_matches reports whether an If-None-Match list names etag (weak
+-- comparison, RFC 9110 §13.1.2) or is "*".
+local function etag_matches(list, etag)
+  local want = etag:gsub("^W/", "")
+  for tag in list:gmatch("[^,]+") do
+    tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
+    if tag == want or tag == "*" then return true end
   end
   return false
 end
@@ -155,6 +187,21 @@ Response.__index = Response
 function Response:header(name, value)
   self.headers[name] = value
   return self
+end
+
+-- res:etag(tag) sets the response's ETag (quoted if it is not) and, when
+-- the request's If-None-Match names it, answers 304 at once: true then,
+-- and the handler returns without a body.
+function Response:etag(tag)
+  tag = tostring(tag)
+  if not tag:match('^W?/?".*"$') then tag = '"' .. tag .. '"' end
+  self.headers.ETag = tag
+  local inm = self.req.headers["if-none-match"]
+  if inm and (self.req.method == "GET" or self.req.method == "HEAD") and etag_matches(inm, tag) then
+    self:send(304)
+    return true
+  end
+  return false
 end
 
 -- res:defer() tells the server the handler answers later with res:send.
@@ -272,10 +319,24 @@ end
 function Httpd:_process()
   if self._processing then return end
   self._processing = true
-  while self.conn:is_open() and self:_step() do end
+  self._round = 0
+  while self.conn:is_open() and self:_step() do
+    if self._round >= self.max_pipeline and self._buf ~= "" then
+      -- Enough pipelined requests answered in one go: let the loop serve
+      -- others and stop reading; the rest waits for the next turn.
+      self._paused = true
+      self.conn:pause()
+      self._later = self.conn:after(0, function()
+        self._later = nil
+        self:_process()
+      end)
+      self._processing = false
+      return
+    end
+  end
   self._processing = false
   -- reading was held for a response: go on once we wait for input again
-  if self._paused and self._state ~= "busy" and self._state ~= nil then
+  if self._paused and not self._later and self._state ~= "busy" and self._state ~= nil then
     self._paused = false
     self.conn:resume()
   end
@@ -292,7 +353,7 @@ end
 
 function Httpd:_read_head()
   local buf = self._buf
-  local skip = buf:match("^[\r\n]+") -- stray CRLF between requests
+  local skip = buf:match("^[\r\n]+") -- empty lines between requests (RFC 9112 §2.2)
   if skip then buf = buf:sub(#skip + 1); self._buf = buf end
   if buf == "" then return false end
   if not self._started then
@@ -307,12 +368,10 @@ function Httpd:_read_head()
     self:_fail(414, "request target longer than " .. self.max_uri .. " bytes")
     return false
   end
+  -- The head's framing (RFC 9112) is checked in Go: bad heads come back
+  -- as a status and a ready response.
   local req, n, response = http.parse_request(buf, self.max_head)
   if not req then
-    if n == 400 and response:find("transfer encoding", 1, true) then
-      -- net/http refuses every coding but chunked; RFC 9112 wants 501
-      n, response = 501, http.error_response(501, "only the chunked transfer coding is supported")
-    end
     if n then self:_fail(n, nil, response) end
     return false
   end
@@ -327,12 +386,9 @@ function Httpd:_begin(req, raw)
   self._req = req
   req.client = self
   req.body = ""
-  if req.version == "HTTP/1.0" then
-    req.keep = has_token(h.connection, "keep-alive")
-  else
-    req.keep = not has_token(h.connection, "close")
-    if not h.host then return self:_fail(400, "Host header required") end
-  end
+  -- req.keep comes from the parser: the version, Connection, and false
+  -- after an ambiguous framing (Content-Length with Transfer-Encoding),
+  -- which must close after its response (RFC 9112 §6.1).
 
   -- A route to a class, or an upgrade to WebSocket, hands the connection over.
   local routes = self.routes
@@ -343,19 +399,16 @@ function Httpd:_begin(req, raw)
     return false
   end
 
-  -- The parser has checked the framing: Transfer-Encoding is "chunked"
-  -- (it wins over Content-Length) or absent; Content-Length is one number.
-  local te, cl = h["transfer-encoding"], h["content-length"]
-  if te then
-    self._parts, self._size, self._chunk = {}, 0, "size"
+  -- The parser has checked the framing: a body is chunked (that wins
+  -- over Content-Length), has req.length bytes, or is absent.
+  if req.chunked then
+    self._parts, self._chunked = {}, http.chunked(self.max_body, self.max_head)
     self._state = "chunked"
-  elseif cl then
-    local first = cl:match("^%s*(%d+)%s*$")
-    if not first then return self:_fail(400, "bad Content-Length") end
-    if #first > 15 or tonumber(first) > self.max_body then
+  elseif req.length then
+    if req.length > self.max_body then
       return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
     end
-    self._parts, self._need = {}, tonumber(first)
+    self._parts, self._need = {}, req.length
     self._state = "body"
   else
     return self:_dispatch(req)
@@ -385,56 +438,21 @@ function Httpd:_read_body()
 end
 
 function Httpd:_read_chunked()
-  while true do
-    local buf, st = self._buf, self._chunk
-    if st == "size" or st == "trailer" then
-      local e = buf:find("\r\n", 1, true)
-      if not e then
-        if #buf > 4096 then self:_fail(400, "chunk line too long") end
-        return false
-      end
-      local line = buf:sub(1, e - 1)
-      self._buf = buf:sub(e + 2)
-      if st == "size" then
-        local hex, rest = line:match("^(%x+)[ \t]*(.*)$")
-        if not hex or #hex > 12 or (rest ~= "" and rest:sub(1, 1) ~= ";") then
-          return self:_fail(400, "bad chunk size")
-        end
-        local n = tonumber(hex, 16)
-        if n == 0 then
-          self._chunk, self._trailers = "trailer", 0
-        elseif self._size + n > self.max_body then
-          return self:_fail(413, "request body larger than " .. self.max_body .. " bytes")
-        else
-          self._need, self._chunk = n, "data"
-        end
-      elseif line == "" then
-        return self:_body_done()
-      else
-        self._trailers = self._trailers + #line
-        if self._trailers > self.max_head then return self:_fail(431, "trailers too large") end
-      end
-    elseif st == "data" then
-      if buf == "" then return false end
-      local take = math.min(self._need, #buf)
-      self._parts[#self._parts + 1] = buf:sub(1, take)
-      self._buf = buf:sub(take + 1)
-      self._need = self._need - take
-      self._size = self._size + take
-      if self._need == 0 then self._chunk = "crlf" end
-    else -- "crlf" after the chunk's data
-      if #buf < 2 then return false end
-      if buf:sub(1, 2) ~= "\r\n" then return self:_fail(400, "bad chunk end") end
-      self._buf = buf:sub(3)
-      self._chunk = "size"
-    end
-  end
+  local buf = self._buf
+  if buf == "" then return false end
+  local data, rest, done = self._chunked:feed(buf)
+  if not data then return self:_fail(rest, nil, done) end -- nil, status, response
+  if data ~= "" then self._parts[#self._parts + 1] = data end
+  self._buf = rest
+  if not done then return false end
+  self._chunked = nil
+  return self:_body_done()
 end
 
 function Httpd:_body_done()
   local req = self._req
   req.body = table.concat(self._parts)
-  self._parts, self._need, self._chunk = nil, nil, nil
+  self._parts, self._need = nil, nil
   return self:_dispatch(req)
 end
 
@@ -454,6 +472,7 @@ end
 -- static files. True when the connection is ready for the next request.
 function Httpd:_dispatch(req)
   self._state = "busy"
+  self._round = (self._round or 0) + 1
   if self._timer then self._timer:cancel(); self._timer = nil end
   local method, path = req.method, req.path
   local fn, allow, caps, route = self:_find_route(method, path)
@@ -536,6 +555,10 @@ end
 function Httpd:reply(req, status, headers, body, close)
   local keep = req.keep and not close
   body = body or ""
+  if self.compress and headers and status >= 200 and status < 300 and status ~= 204 and status ~= 206
+    and #body >= self.compress_min then
+    body = self:_compress(req, headers, body)
+  end
   local len = #body
   if NO_BODY[status] or status < 200 then len, body = nil, "" end
   if req.method == "HEAD" then body = "" end
@@ -543,6 +566,56 @@ function Httpd:reply(req, status, headers, body, close)
   self:_log(req, status, #body)
   self:_finish(keep)
 end
+
+-- header_key returns the key under which headers holds name (any case).
+local function header_key(headers, name)
+  for k in pairs(headers) do
+    if tostring(k):lower() == name then return k end
+  end
+end
+
+-- _compress gzips a route's body when its type is compressible and the
+-- client accepts gzip; the response then varies by Accept-Encoding and its
+-- ETag, if any, becomes weak (the bytes differ from the plain body's).
+function Httpd:_compress(req, headers, body)
+  if header_key(headers, "content-encoding") then return body end
+  local ct = headers[header_key(headers, "content-type") or "Content-Type"]
+  local media = ct and tostring(ct):match("^%s*([^;%s]+)")
+  if not media then return body end
+  media = media:lower()
+  local compressible = false
+  for _, p in ipairs(self.compress_types) do
+    if media:find(p) then compressible = true break end
+  end
+  if not compressible then return body end
+  local vk = header_key(headers, "vary")
+  if not vk then
+    headers.Vary = "Accept-Encoding"
+  elseif not tostring(headers[vk]):lower():find("accept-encoding", 1, true) then
+    headers[vk] = headers[vk] .. ", Accept-Encoding"
+  end
+  if not accepts(req.headers["accept-encoding"], "gzip") then return body end
+  local z = http.gzip(body)
+  if #z >= #body then return body end
+  headers["Content-Encoding"] = "gzip"
+  local ek = header_key(headers, "etag")
+  if ek and not tostring(headers[ek]):match("^W/") then headers[ek] = "W/" .. headers[ek] end
+  return z
+end
+
+-- _cache_control is the cache_control option's value for path: the
+-- string, or the value of the longest prefix of path in the table.
+function Httpd:_cache_control(path)
+  local cc = self.cache_control
+  if type(cc) ~= "table" then return cc end
+  local best, value = -1, nil
+  for prefix, v in pairs(cc) do
+    if #prefix > best and path:sub(1, #prefix) == prefix then best, value = #prefix, v end
+  end
+  return value
+end
+
+local CACHEABLE = { [200] = true, [203] = true, [206] = true, [304] = true }
 
 -- error(req, status[, message[, headers]]) answers with a one-line text
 -- body, keeping the connection.
@@ -566,6 +639,10 @@ function Httpd:_head(req, status, headers, length, keep)
   table.sort(names)
   for _, k in ipairs(names) do
     out[#out + 1] = k .. ": " .. clean_value(headers[k]) .. "\r\n"
+  end
+  if self.cache_control and CACHEABLE[status] and not (headers and header_key(headers, "cache-control")) then
+    local cc = self:_cache_control(req.path or "/")
+    if cc then out[#out + 1] = "Cache-Control: " .. clean_value(cc) .. "\r\n" end
   end
   if length then out[#out + 1] = "Content-Length: " .. length .. "\r\n" end
   if not keep then
@@ -669,47 +746,128 @@ function Httpd:_static(req)
     if not real then return self:error(req, st) end
   end
   if not st.is_file then return self:error(req, 404) end
-  self:_send_file(req, real, st)
+  self:_send_file(req, real, st, segs)
+end
+
+local VARIANTS = { { coding = "br", suffix = ".br" }, { coding = "gzip", suffix = ".gz" } }
+
+-- _variant finds a precompressed file beside the one segs names (through
+-- the same jail): its path, stat and coding when the client accepts it,
+-- and whether any variant exists (the response then varies).
+function Httpd:_variant(req, segs)
+  local last, any = segs[#segs], false
+  for _, v in ipairs(VARIANTS) do
+    segs[#segs] = last .. v.suffix
+    local real, st = self:_resolve(segs)
+    if real and type(st) == "table" and st.is_file then
+      any = true
+      if accepts(req.headers["accept-encoding"], v.coding) then
+        segs[#segs] = last
+        return real, st, v.coding, true
+      end
+    end
+  end
+  segs[#segs] = last
+  return nil, nil, nil, any
+end
+
+-- byte_range reads a Range value for a representation of size bytes: the
+-- first and last byte of one range; "unsatisfiable"; or nil to ignore the
+-- header (not bytes, malformed, or several ranges: the whole file is sent).
+local function byte_range(value, size)
+  local spec = value:match("^%s*[Bb][Yy][Tt][Ee][Ss]%s*=%s*(.-)%s*$")
+  if not spec or spec:find(",", 1, true) then return nil end
+  local a, b = spec:match("^(%d*)%s*%-%s*(%d*)$")
+  if not a or (a == "" and b == "") or #a > 15 or #b > 15 then return nil end
+  if a == "" then -- the last b bytes
+    local n = tonumber(b)
+    if n == 0 or size == 0 then return "unsatisfiable" end
+    return math.max(0, size - n), size - 1
+  end
+  local first, last = tonumber(a), b ~= "" and tonumber(b) or size - 1
+  if b ~= "" and last < first then return nil end
+  if first >= size then return "unsatisfiable" end
+  return first, math.min(last, size - 1)
+end
+
+-- if_range reports whether an If-Range value still names the file: its
+-- strong ETag, or exactly its Last-Modified date.
+local function if_range(value, etag, mtime)
+  value = value:match("^%s*(.-)%s*$")
+  if value:sub(1, 1) == '"' then return value == etag end
+  if value:sub(1, 2) == "W/" then return false end -- weak tags never match here
+  return http.parse_date(value) == mtime
 end
 
 -- _send_file answers with a file: 304 when the client's copy is current,
--- else the head and the bytes, streamed in chunk_size pieces.
-function Httpd:_send_file(req, path, st)
+-- 206 for one satisfiable byte range, 416 for an unsatisfiable one, else
+-- 200 with the whole file; the bytes streamed in chunk_size pieces.
+function Httpd:_send_file(req, path, st, segs)
   local h = req.headers
-  local etag = ('"%x-%x"'):format(st.mtime, st.size)
-  local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag }
+  local ext = path:match("%.([^./]+)$")
+  local ctype = (ext and self.types[ext:lower()]) or self.default_type
+  local coding, vary
+  if self.precompressed and segs and not (ext and (ext:lower() == "gz" or ext:lower() == "br")) then
+    local zpath, zst
+    zpath, zst, coding, vary = self:_variant(req, segs)
+    if zpath then path, st = zpath, zst end
+  end
+  -- A compressed file is its own representation: its own ETag (as
+  -- nginx's gzip_static), and ranges count its bytes.
+  local etag = coding and ('"%x-%x-%s"'):format(st.mtime, st.size, coding) or ('"%x-%x"'):format(st.mtime, st.size)
+  local headers = { ["Last-Modified"] = http.date(st.mtime), ETag = etag, ["Accept-Ranges"] = "bytes" }
+  if vary then headers.Vary = "Accept-Encoding" end
+  if coding then headers["Content-Encoding"] = coding end
   local inm, ims = h["if-none-match"], h["if-modified-since"]
   local fresh = false
   if inm then
-    for tag in inm:gmatch("[^,]+") do
-      tag = tag:match("^%s*(.-)%s*$"):gsub("^W/", "")
-      if tag == etag or tag == "*" then fresh = true end
-    end
+    fresh = etag_matches(inm, etag)
   elseif ims then
     local t = http.parse_date(ims)
     fresh = t ~= nil and st.mtime <= t
   end
   if fresh then return self:reply(req, 304, headers, "") end
 
-  local ext = path:match("%.([^./]+)$")
-  headers["Content-Type"] = (ext and self.types[ext:lower()]) or self.default_type
+  headers["Content-Type"] = ctype
+  local status, first, last = 200, 0, st.size - 1
+  local range = req.method == "GET" and h.range
+  if range and (not h["if-range"] or if_range(h["if-range"], etag, st.mtime)) then
+    local a, b = byte_range(range, st.size)
+    if a == "unsatisfiable" then
+      headers["Content-Range"] = "bytes */" .. st.size
+      headers["Content-Type"], headers["Content-Encoding"] = "text/plain; charset=utf-8", nil
+      return self:reply(req, 416, headers, "range not satisfiable\n")
+    elseif a then
+      status, first, last = 206, a, b
+      headers["Content-Range"] = ("bytes %d-%d/%d"):format(a, b, st.size)
+    end
+  end
+  local length = last - first + 1
   if req.method == "HEAD" then
-    self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
-    self:_log(req, 200, 0)
+    self.conn:send(self:_head(req, status, headers, length, req.keep))
+    self:_log(req, status, 0)
     return self:_finish(req.keep)
   end
   local f = io.open(path, "rb")
   if not f then return self:error(req, 403) end
-  if st.size <= self.chunk_size then -- small: one send with the head
-    local body = st.size > 0 and f:read(st.size) or ""
+  if first > 0 and not f:seek("set", first) then
+    f:close()
+    return self:error(req, 500)
+  end
+  if length <= self.chunk_size then -- small: one send with the head
+    local body = length > 0 and f:read(length) or ""
     f:close()
     body = body or ""
-    self.conn:send(self:_head(req, 200, headers, #body, req.keep) .. body)
-    self:_log(req, 200, #body)
+    if #body < length then -- the file shrank since stat: send what is there
+      status, headers["Content-Range"] = 200, nil
+      if first > 0 then return self:error(req, 500) end
+    end
+    self.conn:send(self:_head(req, status, headers, #body, req.keep) .. body)
+    self:_log(req, status, #body)
     return self:_finish(req.keep)
   end
-  self.conn:send(self:_head(req, 200, headers, st.size, req.keep))
-  self._stream = { file = f, left = st.size, size = st.size, req = req }
+  self.conn:send(self:_head(req, status, headers, length, req.keep))
+  self._stream = { file = f, left = length, size = length, req = req, status = status }
   self._progress = nil
   self:_arm(self.request_timeout)
   -- Stop reading until the file is sent: pipelined requests wait in the
@@ -735,7 +893,7 @@ function Httpd:_pump()
         self._state = "gone"
         return self.conn:close(nil, "file truncated")
       end
-      self:_log(s.req, 200, s.size)
+      self:_log(s.req, s.status, s.size)
       return self:_finish(s.req.keep)
     end
     s.left = s.left - #chunk

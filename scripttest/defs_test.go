@@ -37,6 +37,7 @@ return {
   ["server.lua:server"] = server,
   ["log.lua:log"] = log,
   ["http.lua:http"] = require "http",
+  ["http.lua:chunked"] = getmetatable((require "http").chunked()).__index,
   ["ws.lua:ws"] = require "ws",
   ["json.lua:json"] = require "json",
   ["fs.lua:fs"] = require "fs",

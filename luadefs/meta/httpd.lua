@@ -15,6 +15,12 @@
 ---@field keepalive_timeout number seconds an idle connection waits for a request (15)
 ---@field request_timeout number seconds from a request's first byte to its end (30); then 408
 ---@field chunk_size integer bytes read from a file per send (65536)
+---@field max_pipeline integer pipelined requests answered per turn of the loop (16)
+---@field precompressed boolean send file.br / file.gz beside file when the client accepts it (true)
+---@field compress boolean gzip route responses of compressible types (false)
+---@field compress_min integer smallest body compress gzips, bytes (1024)
+---@field compress_types string[] Lua patterns on the media type of compressible responses
+---@field cache_control? string|table<string, string> Cache-Control for 200/206/304 answers: one value, or by path prefix (the longest wins)
 ---@field dotfiles boolean serve names that start with "."
 ---@field access_log boolean log.info one line per response
 ---@field server_name string the Server header
@@ -96,6 +102,12 @@ function HttpResponse:header(name, value) end
 
 ---Tells the server the handler answers later with res:send.
 function HttpResponse:defer() end
+
+---Sets the ETag (quoted if it is not); when the request's If-None-Match
+---names it, answers 304 at once and returns true: the handler then returns.
+---@param tag string
+---@return boolean answered
+function HttpResponse:etag(tag) end
 
 ---Answers the request, once; false when it was answered already or the client is gone.
 ---@param status integer

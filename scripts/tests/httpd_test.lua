@@ -58,6 +58,64 @@ t.test("a body comes through Content-Length, split across reads", function()
   t.eq({ status, body, h["content-type"] }, { 201, "abcde", "application/octet-stream" })
 end)
 
+t.test("a chunked body is decoded in Go, split at every byte", function()
+  local c = t.connect(Site)
+  local raw = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"
+  for i = 1, #raw do c:data(raw:sub(i, i)) end
+  local status, _, body = parse(c:output())
+  t.eq({ status, body, c.closed }, { 201, "abcde", false })
+end)
+
+t.test("Content-Length with Transfer-Encoding: read by chunked, then closed", function()
+  local c = t.connect(Site)
+  c:data("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+    "3\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+  local out = c:output()
+  local status, h, body = parse(out)
+  t.eq({ status, body, h.connection, c.closed }, { 201, "abc", "close", true })
+  t.eq(select(2, out:gsub("HTTP/1.1 ", "")), 1, "one answer only")
+end)
+
+t.test("bare LF line endings are answered", function()
+  local c = t.connect(Site)
+  c:data("GET /hello?y HTTP/1.1\nHost: x\n\n")
+  local status, _, body = parse(c:output())
+  t.eq({ status, body, c.closed }, { 200, "hello y", false })
+end)
+
+t.test("res:etag answers 304 for a matching If-None-Match", function()
+  local Tagged = Httpd:extend({ routes = {
+    ["GET /doc"] = function(req, res)
+      if res:etag("v2") then return end
+      return 200, "doc"
+    end,
+  } })
+  local c = t.connect(Tagged)
+  local status, h, body = get(c, "/doc")
+  t.eq({ status, h.etag, body }, { 200, '"v2"', "doc" })
+  status, h, body = get(c, "/doc", 'If-None-Match: "v1", W/"v2"\r\n')
+  t.eq({ status, h.etag, body, c.closed }, { 304, '"v2"', "", false })
+  status = get(c, "/doc", 'If-None-Match: "v1"\r\n')
+  t.eq(status, 200)
+end)
+
+t.test("compress gzips a large compressible body for a client that accepts gzip", function()
+  local text = string.rep("compress me ", 200)
+  local Zipped = Httpd:extend({ compress = true, routes = {
+    ["GET /t"] = function(req, res) return 200, text end,
+    ["GET /small"] = function(req, res) return 200, "small" end,
+  } })
+  local c = t.connect(Zipped)
+  local status, h, body = get(c, "/t", "Accept-Encoding: gzip\r\n")
+  t.eq({ status, h["content-encoding"], h.vary }, { 200, "gzip", "Accept-Encoding" })
+  t.ok(#body < #text and body:sub(1, 2) == "\31\139", "a gzip stream, smaller")
+  t.eq(tonumber(h["content-length"]), #body)
+  status, h, body = get(c, "/t")
+  t.eq({ h["content-encoding"], h.vary, body }, { nil, "Accept-Encoding", text })
+  status, h = get(c, "/small", "Accept-Encoding: gzip\r\n")
+  t.eq(h["content-encoding"], nil)
+end)
+
 t.test("unknown paths get 404, wrong methods 405 with Allow", function()
   local c = t.connect(Site)
   t.eq((get(c, "/nope")), 404)
