@@ -74,33 +74,46 @@ var docTestSummary = regexp.MustCompile(`(?m)^\d+ passed, \d+ failed$`)
 func TestDocExamples(t *testing.T) {
 	dirs := map[string]string{}
 	for _, doc := range []string{"../README.md", "../docs/LUA_API.md"} {
-		examples := docExamples(t, doc)
-		if len(examples) < 3 {
-			t.Fatalf("%s: only %d scripts found; the marker is a first line '-- name.lua'", doc, len(examples))
-		}
-		dir := docFolder(t, examples)
-		dirs[filepath.Base(doc)] = dir
-		for _, ex := range examples {
-			t.Run("check/"+filepath.Base(doc)+"/"+ex.name, func(t *testing.T) {
-				if strings.HasSuffix(ex.name, "_test.lua") {
-					// A script's unit tests load in the test runner, which
-					// has pocketlua.test (some fail on purpose: the doc
-					// shows a failure; TestScriptTestDocExample checks them).
-					r := rawRunCLI(t, dir, "test", ex.name)
-					if !docTestSummary.MatchString(r.stdout) || strings.Contains(r.stdout, "(loading)") {
-						t.Fatalf("%s:%d: %s does not load in pocketlua test: exit %d\n%s%s", ex.doc, ex.line, ex.name, r.code, r.stdout, r.stderr)
-					}
-					return
-				}
-				r := rawRunCLI(t, dir, "--check", ex.name)
-				if r.code != 0 || !strings.Contains(r.stdout, ex.name+": ok") {
-					t.Fatalf("%s:%d: %s does not load: exit %d\n%s", ex.doc, ex.line, ex.name, r.code, r.stderr)
-				}
-			})
-		}
+		dirs[filepath.Base(doc)] = checkDocExamples(t, doc)
 	}
 	readme, api := dirs["README.md"], dirs["LUA_API.md"]
+	runReadmeExamples(t, readme)
+	runAPIScriptExamples(t, api)
+	runAPINetworkExamples(t, api)
+}
 
+// checkDocExamples loads every script of doc (pocketlua --check, or the
+// test runner for a _test.lua) and returns the folder they were written to.
+func checkDocExamples(t *testing.T, doc string) string {
+	t.Helper()
+	examples := docExamples(t, doc)
+	if len(examples) < 3 {
+		t.Fatalf("%s: only %d scripts found; the marker is a first line '-- name.lua'", doc, len(examples))
+	}
+	dir := docFolder(t, examples)
+	for _, ex := range examples {
+		t.Run("check/"+filepath.Base(doc)+"/"+ex.name, func(t *testing.T) {
+			if strings.HasSuffix(ex.name, "_test.lua") {
+				// A script's unit tests load in the test runner, which
+				// has pocketlua.test (some fail on purpose: the doc
+				// shows a failure; TestScriptTestDocExample checks them).
+				r := rawRunCLI(t, dir, "test", ex.name)
+				if !docTestSummary.MatchString(r.stdout) || strings.Contains(r.stdout, "(loading)") {
+					t.Fatalf("%s:%d: %s does not load in pocketlua test: exit %d\n%s%s", ex.doc, ex.line, ex.name, r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			r := rawRunCLI(t, dir, "--check", ex.name)
+			if r.code != 0 || !strings.Contains(r.stdout, ex.name+": ok") {
+				t.Fatalf("%s:%d: %s does not load: exit %d\n%s", ex.doc, ex.line, ex.name, r.code, r.stderr)
+			}
+		})
+	}
+	return dir
+}
+
+// runReadmeExamples runs README.md's scripts whose behaviour it states.
+func runReadmeExamples(t *testing.T, readme string) {
 	t.Run("run/README.md/shout.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: readme}.start(t, "shout.lua")
 		c := dialRaw(t, srv.Addr)
@@ -121,7 +134,11 @@ func TestDocExamples(t *testing.T) {
 		rawWaitLogs(t, srv, 10*time.Second, 1, "msg=reloaded version=2 ", "migrated=1", "on_versions=v2:1")
 		c.roundTrip("y", "v2: y") // the open connection runs the new version
 	})
+}
 
+// runAPIScriptExamples runs LUA_API.md's raw TCP, timer, reload and JSON
+// scripts whose behaviour it states.
+func runAPIScriptExamples(t *testing.T, api string) {
 	t.Run("run/LUA_API.md/upper.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: api}.start(t, "upper.lua")
 		c := dialRaw(t, srv.Addr)
@@ -191,7 +208,11 @@ func TestDocExamples(t *testing.T) {
 			t.Fatal("docs/LUA_API.md no longer states jsonline.lua's answer to [1,2]")
 		}
 	})
+}
 
+// runAPINetworkExamples runs LUA_API.md's HTTP, WebSocket, FTP and
+// connection-limit scripts whose behaviour it states.
+func runAPINetworkExamples(t *testing.T, api string) {
 	t.Run("run/LUA_API.md/site.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: api}.start(t, "site.lua")
 		base := "http://" + srv.Addr
