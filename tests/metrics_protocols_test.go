@@ -60,7 +60,8 @@ func kernelSendBufferMax(t *testing.T) int {
 // TestMetricsProtocolsAndCauses: WebSocket traffic counted to the byte
 // under protocol=websocket, an FTP download under protocol=ftp, and the
 // close causes timeout (WebSocket idle_timeout), slow_consumer (a client
-// that never reads, past --max-queued-bytes) and shutdown; meanwhile
+// that never reads, past --max-queued-bytes), memory_limit (with
+// limit=memory) and shutdown; meanwhile
 // pocketlua_queued_output_bytes holds what waits for a client that never
 // reads.
 func TestMetricsProtocolsAndCauses(t *testing.T) {
@@ -72,8 +73,10 @@ func TestMetricsProtocolsAndCauses(t *testing.T) {
 	// client never reads: the held output must be larger to be queued.
 	hold := kernelSendBufferMax(t) + 1<<20
 	maxQueued := hold + 1<<20
+	// Room for the flood's copies under the memory cap the hog passes.
+	maxMemory := 4*maxQueued + 64<<20
 	srv := startServer(t, "epoll", "--metrics", "127.0.0.1:0", "--shutdown-grace", "10s",
-		"--max-queued-bytes", strconv.Itoa(maxQueued), script)
+		"--max-queued-bytes", strconv.Itoa(maxQueued), "--max-memory", strconv.Itoa(maxMemory), script)
 	maddr := metricsAddr(t, srv.Logs)
 	w := "worker=1"
 
@@ -155,6 +158,22 @@ func TestMetricsProtocolsAndCauses(t *testing.T) {
 	if queued > float64(hold) {
 		t.Fatalf("queued output %v, more than the %d bytes sent", queued, hold)
 	}
+
+	// memory_limit: a handler that allocates without end.
+	hog, err := net.DialTimeout("tcp", sink, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hog.Close()
+	hog.Write([]byte("hog\n"))
+	hog.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := hog.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the hog's connection read %d bytes, want it closed", n)
+	}
+	waitFor(t, 10*time.Second, "cause=memory_limit", func() bool {
+		return scrape(t, maddr).value(t, "pocketlua_connections_closed_total", w, "cause=memory_limit") == 1
+	})
+	scrape(t, maddr).want(t, 1, "pocketlua_lua_handlers_interrupted_total", w, "limit=memory")
 
 	// shutdown: both open connections (the WebSocket and the held sink,
 	// whose queue keeps the drain going while the scrape runs).

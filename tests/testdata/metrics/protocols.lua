@@ -2,7 +2,8 @@
 -- WebSocket and FTP traffic and the causes a scrape counts. The main port
 -- is a WebSocket echo; each other listener logs "<name> listening port=N":
 -- idle, a WebSocket closed after 0.3 s of silence; ftp, alice's read-only
--- FTP; sink, raw, which answers a line "N" with N bytes and then waits.
+-- FTP; sink, raw, which answers a line "N" with N bytes and then waits,
+-- and allocates without end on a line "hog".
 local WebSocket = require "websocket"
 local Ftp = require "ftp"
 
@@ -15,6 +16,10 @@ local Site = Ftp:extend{ root = {{lua .Root}}, users = { alice = { password = "s
 
 local Sink = {}
 function Sink:data(line)
+  if line == "hog\n" then
+    local t = {}
+    while true do t[#t + 1] = string.rep("h", 1048576) end
+  end
   local n = tonumber(line:match("^(%d+)\n$"))
   if n then self.conn:send(string.rep("s", n)) end
 end
