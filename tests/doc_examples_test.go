@@ -344,9 +344,9 @@ func runAPIStatedExamples(t *testing.T, api string) {
 	t.Run("run/LUA_API.md/oops.lua", func(t *testing.T) {
 		// "spin is answered with close 1011 handler timeout ...; every
 		// other connection ... is served again once the handler is
-		// interrupted." The docs' 500ms becomes 1s: the guard measures wall
+		// interrupted." The docs' 500ms becomes 2s: the guard measures wall
 		// time, and a loaded machine can deschedule an ordinary handler.
-		srv := launch{poller: "epoll", dir: api}.start(t, "oops.lua", "--handler-timeout", "1s")
+		srv := launch{poller: "epoll", dir: api}.start(t, "oops.lua", "--handler-timeout", "2s")
 		dial := func() *websocket.Conn {
 			c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/", nil)
 			if err != nil {
