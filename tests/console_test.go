@@ -504,3 +504,43 @@ func TestConsoleReadmeTranscript(t *testing.T) {
 	}
 	srv.stop()
 }
+
+// TestConsoleRefusesRoot: a server running as an ordinary user refuses
+// root's console, which the socket's mode cannot keep out, by the peer
+// credentials; the server's own user is let in.
+func TestConsoleRefusesRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("not root: the case needs root to start the server as another user")
+	}
+	// The other user needs a binary, a script and a folder it may reach.
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o777)
+	exe := filepath.Join(dir, "pocketlua")
+	if b, err := os.ReadFile(binary); err != nil || os.WriteFile(exe, b, 0o755) != nil {
+		t.Fatal("copying the binary", err)
+	}
+	src, err := os.ReadFile("testdata/console/hooked.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := rawWriteFile(t, dir, "hooked.lua", string(src))
+	sock := filepath.Join(dir, "admin.sock")
+	// The harness appends its own binary: run the copy instead.
+	asNobody := []string{"sh", "-c", `e=$1; shift 2; exec setpriv --reuid=65534 --regid=65534 --clear-groups "$e" "$@"`, "sh", exe}
+	srv := launch{poller: "epoll", wrapper: asNobody}.start(t, "--admin-socket", sock, script)
+
+	out, errs, st := consoleEval(t, sock, "1")
+	if st != 1 || out != "" || !strings.Contains(errs, "refused: only the user the server runs as may use its console") {
+		t.Fatalf("root's console: status %d, stdout %q, stderr %q", st, out, errs)
+	}
+	rawWaitLogs(t, srv, 10*time.Second, 1, "console: refused a connection from another user", "uid=0", "server_uid=65534")
+
+	cmd := exec.Command(exe, "console", sock, "-e", "server.stats().worker")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if b, err := cmd.CombinedOutput(); err != nil || string(b) != "1\n" {
+		t.Fatalf("the server's own user: %q %v", b, err)
+	}
+	srv.stop()
+}
