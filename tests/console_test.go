@@ -32,7 +32,14 @@ func startConsoleServer(t *testing.T, flags ...string) (*server, string) {
 // consoleEval runs `pocketlua console SOCK -e chunk`.
 func consoleEval(t *testing.T, sock, chunk string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := consoleCommand(sock, "-e", chunk)
+	return consoleRun(t, nil, sock, "-e", chunk)
+}
+
+// consoleRun runs `pocketlua console args...` with env added.
+func consoleRun(t *testing.T, env []string, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := consoleCommand(args...)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -72,7 +79,7 @@ func wsEchoRoundTrip(t *testing.T, c *websocket.Conn, send, want string) {
 }
 
 func TestConsoleEval(t *testing.T) {
-	srv, sock := startConsoleServer(t, "--handler-timeout", "5s")
+	srv, sock := startConsoleServer(t, "--handler-timeout", "5s", "--max-memory", "64MiB")
 
 	out, errs, st := consoleEval(t, sock, `return 1 + 1, "two\n", {1, x = {y = true}}`)
 	want := "2\n\"two\\n\"\n{\n  1,\n  x = {\n    y = true,\n  },\n}\n"
@@ -116,6 +123,47 @@ func TestConsoleEval(t *testing.T) {
 	wsEchoRoundTrip(t, c, "after", "after")
 	if out, _, _ = consoleEval(t, sock, `1`); out != "1\n" {
 		t.Fatalf("after the interruption the console says %q", out)
+	}
+	// So is a chunk that allocates without end, by --max-memory, long
+	// before the handler timeout.
+	_, errs, st = consoleEval(t, sock, `local t = {} while true do t[#t + 1] = string.rep("x", 1048576) end`)
+	if st != 1 || !regexp.MustCompile(`^interrupted: Go heap at \d+ MiB, over --max-memory 64 MiB\n$`).MatchString(errs) {
+		t.Fatalf("allocating without end: status %d, stderr %q", st, errs)
+	}
+	wsEchoRoundTrip(t, c, "after the heap", "after the heap")
+	in, _, _ := consoleEval(t, sock, `server.stats().messages_in`)
+	out, _, st = consoleEval(t, sock, `:stats`)
+	for _, want := range []string{"  connections = 1,\n", "  messages_in = " + strings.TrimSpace(in) + ",\n", "  worker = 1,\n", `  poller = "epoll",`} {
+		if st != 0 || !strings.Contains(out, want) {
+			t.Fatalf(":stats: status %d, no %q in:\n%s", st, want, out)
+		}
+	}
+	out, _, st = consoleEval(t, sock, `:help`)
+	for _, cmd := range []string{":worker N", ":conns [filter]", ":inspect ID", ":close ID", ":reload", ":stats", ":log [level]", ":help"} {
+		if st != 0 || !strings.Contains(out, "\n  "+cmd+" ") {
+			t.Fatalf(":help: status %d, no %s in:\n%s", st, cmd, out)
+		}
+	}
+	if _, errs, st = consoleEval(t, sock, `:log loud`); st != 1 || errs != "log level \"loud\": want debug, info, warn or error\n" {
+		t.Fatalf(":log loud: status %d, stderr %q", st, errs)
+	}
+
+	// $POCKETLUA_ADMIN_SOCKET is the path when none is given; a given
+	// path wins over it; neither is a usage error.
+	viaEnv := func(env string, args ...string) (string, string, int) {
+		return consoleRun(t, []string{"POCKETLUA_ADMIN_SOCKET=" + env}, append(args, "-e", `"which"`)...)
+	}
+	if out, errs, st := viaEnv(sock); st != 0 || out != "\"which\"\n" {
+		t.Fatalf("POCKETLUA_ADMIN_SOCKET: status %d, %q %q", st, out, errs)
+	}
+	if out, errs, st := viaEnv(sock+".nosuch", sock); st != 0 || out != "\"which\"\n" {
+		t.Fatalf("a path beside POCKETLUA_ADMIN_SOCKET: status %d, %q %q", st, out, errs)
+	}
+	if _, errs, st := viaEnv(sock + ".nosuch"); st != 1 || !strings.Contains(errs, "admin.sock.nosuch: connect: no such file") {
+		t.Fatalf("POCKETLUA_ADMIN_SOCKET naming no socket: status %d, %q", st, errs)
+	}
+	if _, errs, st := viaEnv(""); st != 2 || !strings.Contains(errs, "no socket: give PATH or set POCKETLUA_ADMIN_SOCKET") {
+		t.Fatalf("no path at all: status %d, %q", st, errs)
 	}
 
 	// Huge and cyclic tables print bounded.
@@ -273,6 +321,17 @@ func TestConsoleTerminal(t *testing.T) {
 		t.Fatal(errs)
 	}
 	p.expect(`level=WARN msg="marker from elsewhere" at=console:1 n=7`)
+	p.tty.Write([]byte{3})
+	p.expect(`log stream ended\r\npocketlua> `)
+	// :log warn leaves out what is below WARN.
+	p.typeLine(":log warn")
+	p.expect(`streaming the log at WARN and above; Ctrl-C stops`)
+	if _, errs, st := consoleEval(t, sock, `log.info("quiet marker") log.warn("loud marker")`); st != 0 {
+		t.Fatal(errs)
+	}
+	if shown := p.expect(`level=WARN msg="loud marker"`); strings.Contains(shown, "quiet marker") {
+		t.Fatalf(":log warn showed an INFO line:\n%s", shown)
+	}
 	p.tty.Write([]byte{3})
 	p.expect(`log stream ended\r\npocketlua> `)
 
@@ -442,6 +501,46 @@ func TestConsoleReadmeTranscript(t *testing.T) {
 	}
 	if string(out) != want.String() {
 		t.Fatalf("the README's transcript is not what the console says.\ngot:\n%s\nwant:\n%s", out, want.String())
+	}
+	srv.stop()
+}
+
+// TestConsoleRefusesRoot: a server running as an ordinary user refuses
+// root's console, which the socket's mode cannot keep out, by the peer
+// credentials; the server's own user is let in.
+func TestConsoleRefusesRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("not root: the case needs root to start the server as another user")
+	}
+	// The other user needs a binary, a script and a folder it may reach.
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o777)
+	exe := filepath.Join(dir, "pocketlua")
+	if b, err := os.ReadFile(binary); err != nil || os.WriteFile(exe, b, 0o755) != nil {
+		t.Fatal("copying the binary", err)
+	}
+	src, err := os.ReadFile("testdata/console/hooked.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := rawWriteFile(t, dir, "hooked.lua", string(src))
+	sock := filepath.Join(dir, "admin.sock")
+	// The harness appends its own binary: run the copy instead.
+	asNobody := []string{"sh", "-c", `e=$1; shift 2; exec setpriv --reuid=65534 --regid=65534 --clear-groups "$e" "$@"`, "sh", exe}
+	srv := launch{poller: "epoll", wrapper: asNobody}.start(t, "--admin-socket", sock, script)
+
+	out, errs, st := consoleEval(t, sock, "1")
+	if st != 1 || out != "" || !strings.Contains(errs, "refused: only the user the server runs as may use its console") {
+		t.Fatalf("root's console: status %d, stdout %q, stderr %q", st, out, errs)
+	}
+	rawWaitLogs(t, srv, 10*time.Second, 1, "console: refused a connection from another user", "uid=0", "server_uid=65534")
+
+	cmd := exec.Command(exe, "console", sock, "-e", "server.stats().worker")
+	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if b, err := cmd.CombinedOutput(); err != nil || string(b) != "1\n" {
+		t.Fatalf("the server's own user: %q %v", b, err)
 	}
 	srv.stop()
 }

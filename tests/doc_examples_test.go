@@ -74,33 +74,47 @@ var docTestSummary = regexp.MustCompile(`(?m)^\d+ passed, \d+ failed$`)
 func TestDocExamples(t *testing.T) {
 	dirs := map[string]string{}
 	for _, doc := range []string{"../README.md", "../docs/LUA_API.md"} {
-		examples := docExamples(t, doc)
-		if len(examples) < 3 {
-			t.Fatalf("%s: only %d scripts found; the marker is a first line '-- name.lua'", doc, len(examples))
-		}
-		dir := docFolder(t, examples)
-		dirs[filepath.Base(doc)] = dir
-		for _, ex := range examples {
-			t.Run("check/"+filepath.Base(doc)+"/"+ex.name, func(t *testing.T) {
-				if strings.HasSuffix(ex.name, "_test.lua") {
-					// A script's unit tests load in the test runner, which
-					// has pocketlua.test (some fail on purpose: the doc
-					// shows a failure; TestScriptTestDocExample checks them).
-					r := rawRunCLI(t, dir, "test", ex.name)
-					if !docTestSummary.MatchString(r.stdout) || strings.Contains(r.stdout, "(loading)") {
-						t.Fatalf("%s:%d: %s does not load in pocketlua test: exit %d\n%s%s", ex.doc, ex.line, ex.name, r.code, r.stdout, r.stderr)
-					}
-					return
-				}
-				r := rawRunCLI(t, dir, "--check", ex.name)
-				if r.code != 0 || !strings.Contains(r.stdout, ex.name+": ok") {
-					t.Fatalf("%s:%d: %s does not load: exit %d\n%s", ex.doc, ex.line, ex.name, r.code, r.stderr)
-				}
-			})
-		}
+		dirs[filepath.Base(doc)] = checkDocExamples(t, doc)
 	}
 	readme, api := dirs["README.md"], dirs["LUA_API.md"]
+	runReadmeExamples(t, readme)
+	runAPIScriptExamples(t, api)
+	runAPINetworkExamples(t, api)
+	runAPIStatedExamples(t, api)
+}
 
+// checkDocExamples loads every script of doc (pocketlua --check, or the
+// test runner for a _test.lua) and returns the folder they were written to.
+func checkDocExamples(t *testing.T, doc string) string {
+	t.Helper()
+	examples := docExamples(t, doc)
+	if len(examples) < 3 {
+		t.Fatalf("%s: only %d scripts found; the marker is a first line '-- name.lua'", doc, len(examples))
+	}
+	dir := docFolder(t, examples)
+	for _, ex := range examples {
+		t.Run("check/"+filepath.Base(doc)+"/"+ex.name, func(t *testing.T) {
+			if strings.HasSuffix(ex.name, "_test.lua") {
+				// A script's unit tests load in the test runner, which
+				// has pocketlua.test (some fail on purpose: the doc
+				// shows a failure; TestScriptTestDocExample checks them).
+				r := rawRunCLI(t, dir, "test", ex.name)
+				if !docTestSummary.MatchString(r.stdout) || strings.Contains(r.stdout, "(loading)") {
+					t.Fatalf("%s:%d: %s does not load in pocketlua test: exit %d\n%s%s", ex.doc, ex.line, ex.name, r.code, r.stdout, r.stderr)
+				}
+				return
+			}
+			r := rawRunCLI(t, dir, "--check", ex.name)
+			if r.code != 0 || !strings.Contains(r.stdout, ex.name+": ok") {
+				t.Fatalf("%s:%d: %s does not load: exit %d\n%s", ex.doc, ex.line, ex.name, r.code, r.stderr)
+			}
+		})
+	}
+	return dir
+}
+
+// runReadmeExamples runs README.md's scripts whose behaviour it states.
+func runReadmeExamples(t *testing.T, readme string) {
 	t.Run("run/README.md/shout.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: readme}.start(t, "shout.lua")
 		c := dialRaw(t, srv.Addr)
@@ -121,7 +135,11 @@ func TestDocExamples(t *testing.T) {
 		rawWaitLogs(t, srv, 10*time.Second, 1, "msg=reloaded version=2 ", "migrated=1", "on_versions=v2:1")
 		c.roundTrip("y", "v2: y") // the open connection runs the new version
 	})
+}
 
+// runAPIScriptExamples runs LUA_API.md's raw TCP, timer, reload and JSON
+// scripts whose behaviour it states.
+func runAPIScriptExamples(t *testing.T, api string) {
 	t.Run("run/LUA_API.md/upper.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: api}.start(t, "upper.lua")
 		c := dialRaw(t, srv.Addr)
@@ -191,7 +209,11 @@ func TestDocExamples(t *testing.T) {
 			t.Fatal("docs/LUA_API.md no longer states jsonline.lua's answer to [1,2]")
 		}
 	})
+}
 
+// runAPINetworkExamples runs LUA_API.md's HTTP, WebSocket, FTP and
+// connection-limit scripts whose behaviour it states.
+func runAPINetworkExamples(t *testing.T, api string) {
 	t.Run("run/LUA_API.md/site.lua", func(t *testing.T) {
 		srv := launch{poller: "epoll", dir: api}.start(t, "site.lua")
 		base := "http://" + srv.Addr
@@ -293,5 +315,76 @@ func TestDocExamples(t *testing.T) {
 		}
 		c.cmd("SITE NOTHING", 504)
 		c.quit()
+	})
+}
+
+// runAPIStatedExamples runs the LUA_API.md scripts whose text below states
+// what clients see: hello_http.lua, oops.lua and hello_ssh.lua.
+func runAPIStatedExamples(t *testing.T, api string) {
+	t.Run("run/LUA_API.md/hello_http.lua", func(t *testing.T) {
+		// "curl -i http://127.0.0.1:PORT/some/path prints hello from
+		// /some/path; curl -X POST gets 405 with Allow: GET; a 9000-byte
+		// header gets 431."
+		srv := launch{poller: "epoll", dir: api}.start(t, "hello_http.lua")
+		base := "http://" + srv.Addr
+		if code, body := httpStatus(t, base+"/some/path"); code != 200 || body != "hello from /some/path\n" {
+			t.Fatalf("GET /some/path: %d %q", code, body)
+		}
+		resp := httpHead(t, base+"/", "-X", "POST")
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+			t.Fatalf("POST: %d Allow %q, want 405 Allow GET", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		c := httpDialRaw(t, srv.Addr)
+		c.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 9000) + "\r\n\r\n")
+		if resp, _ := c.next("GET"); resp.StatusCode != 431 {
+			t.Fatalf("a 9000-byte header: %d, want 431", resp.StatusCode)
+		}
+	})
+
+	t.Run("run/LUA_API.md/oops.lua", func(t *testing.T) {
+		// "spin is answered with close 1011 handler timeout ...; every
+		// other connection ... is served again once the handler is
+		// interrupted." The docs' 500ms becomes 2s: the guard measures wall
+		// time, and a loaded machine can deschedule an ordinary handler.
+		srv := launch{poller: "epoll", dir: api}.start(t, "oops.lua", "--handler-timeout", "2s")
+		dial := func() *websocket.Conn {
+			c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr+"/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			return c
+		}
+		for _, tc := range [][2]string{{"boom", "error"}, {"spin", "handler timeout"}} {
+			c := dial()
+			c.WriteMessage(websocket.TextMessage, []byte(tc[0]))
+			_, _, err := c.ReadMessage()
+			if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 1011 || ce.Text != tc[1] {
+				t.Fatalf("%s: %v, want close 1011 %q", tc[0], err, tc[1])
+			}
+		}
+		c := dial()
+		c.WriteMessage(websocket.TextMessage, []byte("still here"))
+		if _, m, err := c.ReadMessage(); err != nil || string(m) != "still here" {
+			t.Fatalf("after the spin: %q %v", m, err)
+		}
+		rawWaitLogs(t, srv, 10*time.Second, 2, "msg=closed", "code=1011")
+	})
+
+	t.Run("run/LUA_API.md/hello_ssh.lua", func(t *testing.T) {
+		// "ssh -p 2222 alice@127.0.0.1 uptime  # prints "you ran uptime",
+		// exit status 0", with alice's password s3cret.
+		site := newSSHSite(t)
+		t.Setenv("XDG_STATE_HOME", filepath.Join(site.dir, "state"))
+		srv := launch{poller: "epoll", dir: api}.start(t, "hello_ssh.lua")
+		once := []string{"-o", "NumberOfPasswordPrompts=1"}
+		r := site.sshPassword(t, srv.Addr, "alice", "s3cret", once, "uptime")
+		if r.code != 0 || r.stdout != "you ran uptime\n" {
+			t.Fatalf("ssh alice@ uptime: exit %d %q %q", r.code, r.stdout, r.stderr)
+		}
+		if r := site.sshPassword(t, srv.Addr, "alice", "wrong", once, "uptime"); r.code != 255 || r.stdout != "" {
+			t.Fatalf("a wrong password: exit %d %q, want 255 and nothing run", r.code, r.stdout)
+		}
 	})
 }

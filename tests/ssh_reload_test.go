@@ -17,9 +17,9 @@ func TestSSHReloadKeepsSessions(t *testing.T) {
 	site := newSSHSite(t)
 	dir := t.TempDir()
 	keys := filepath.Join(site.dir, "authorized_keys")
-	write := func(version, extra string) string {
+	write := func(version, moved string) string {
 		return rawWriteFile(t, dir, "app.lua", renderTestdata(t, "ssh/reload.lua",
-			map[string]string{"Version": version, "Extra": extra, "Keys": keys}))
+			map[string]string{"Version": version, "Moved": moved, "Keys": keys}))
 	}
 	script := write("v1", "")
 	t.Setenv("XDG_STATE_HOME", filepath.Join(site.dir, "state"))
@@ -56,7 +56,7 @@ func TestSSHReloadKeepsSessions(t *testing.T) {
 	reload(1)
 	ask("b", "v1:b") // no reloaded: the session keeps its code
 
-	write("v3", `function Shell:reloaded(old) self:send("[moved]") end`)
+	write("v3", "yes") // defines reloaded
 	n := len(got.String())
 	reload(2)
 	waitFor(t, 10*time.Second, "reloaded", func() bool { return strings.Contains(got.String()[n:], "[moved]") })

@@ -6,13 +6,21 @@ import (
 	"strings"
 )
 
+// buildInfo is the binary's build information, nil when it has none.
+func buildInfo() *debug.BuildInfo {
+	info, _ := debug.ReadBuildInfo()
+	return info
+}
+
 // releaseVersion is -X main.version, else the module version of a
 // `go install pocketlua/cmd/pocketlua@v1.2.0` build, else devVersion.
-func releaseVersion() string {
+func releaseVersion() string { return releaseVersionOf(buildInfo()) }
+
+func releaseVersionOf(info *debug.BuildInfo) string {
 	if version != "" {
 		return version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+	if info != nil && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
 	return devVersion
@@ -22,9 +30,11 @@ func releaseVersion() string {
 // then the commit, its time and "modified" for a build from a changed
 // tree (from -X, else from the VCS stamp go build records in a checkout;
 // `go install pkg@version` builds have none), and the Go version.
-func versionLine() string {
+func versionLine() string { return versionLineOf(buildInfo()) }
+
+func versionLineOf(info *debug.BuildInfo) string {
 	rev, when, modified := commit, date, false
-	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
+	if info != nil && rev == "" {
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -49,5 +59,5 @@ func versionLine() string {
 		parts = append(parts, "modified")
 	}
 	parts = append(parts, runtime.Version())
-	return releaseVersion() + " (" + strings.Join(parts, ", ") + ")"
+	return releaseVersionOf(info) + " (" + strings.Join(parts, ", ") + ")"
 }
