@@ -80,11 +80,18 @@ func FuzzTable(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0, 2, 2, 0, 3, 3, 4, 0, 5, 0, 6, 1})
 	f.Add([]byte{0, 105, 1, 0, 150, 2, 0, 200, 3, 1, 105, 5, 0, 6, 2, 7, 0})
 	f.Add([]byte{0, 47, 1, 0, 46, 1, 0, 45, 1, 0, 0, 1, 8, 0, 2, 0, 9, 3})
+	// a queue that runs past the array part, traversed while popping
+	f.Add([]byte{10, 15, 1, 10, 15, 2, 11, 12, 0, 10, 15, 3, 11, 15, 0, 6, 0, 2,
+		10, 15, 4, 11, 15, 0, 150, 1, 1, 10, 15, 5, 6, 0, 1, 11, 3, 0, 5, 0, 0})
+	// an array cleared from the end, then a hash key (a rehash)
+	f.Add([]byte{10, 15, 1, 10, 15, 1, 10, 15, 1, 3, 47, 0, 3, 46, 0, 3, 45, 0,
+		8, 0, 0, 0, 150, 1, 5, 0, 0, 6, 0, 3})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		tb := newLTable(0, 0)
 		m := fuzzModel{}
+		head, tail := 1, 1 // a FIFO queue on keys head..tail-1
 		for i := 0; i+2 < len(ops); i += 3 {
-			op, key, val := ops[i]%10, fuzzKey(ops[i+1]), LNumber(ops[i+2])
+			op, key, val := ops[i]%12, fuzzKey(ops[i+1]), LNumber(ops[i+2])
 			switch op {
 			case 0, 1, 2: // set
 				tb.RawSet(key, val)
@@ -133,6 +140,18 @@ func FuzzTable(f *testing.F) {
 				n := checkBorder(t, tb, m)
 				tb.Append(val)
 				m[LNumber(n+1)] = val
+			case 10: // queue: push up to 16 items at the tail, 64 live at most
+				for j := 0; j <= int(ops[i+1]%16) && tail-head < 64; j++ {
+					tb.RawSetInt(tail, val)
+					m[LNumber(tail)] = val
+					tail++
+				}
+			case 11: // queue: pop up to 16 items at the head
+				for j := 0; j <= int(ops[i+1]%16) && head < tail; j++ {
+					tb.RawSetInt(head, LNil)
+					delete(m, LNumber(head))
+					head++
+				}
 			}
 		}
 		checkTraversal(t, tb, m, 0)
