@@ -257,10 +257,28 @@ func (tb *LTable) RawSet(key LValue, value LValue) {
 
 // RawSetInt sets a given LValue at a position `key` without the __newindex metamethod.
 func (tb *LTable) RawSetInt(key int, value LValue) {
-	if key >= 1 && key <= len(tb.array) {
-		tb.setArray(key-1, value)
+	if i := key - 1; uint(i) < uint(len(tb.array)) {
+		// setArray, written out: this is the hottest path
+		tb.array[i] = value
+		if !isNil(value) {
+			if i < int(tb.firstArray) {
+				tb.firstArray = int32(i)
+			}
+		} else if i == len(tb.array)-1 {
+			tb.trimArray()
+		}
 		return
 	}
+	// The common append: room in the array part, nothing to bring over
+	// from the hash part.
+	if key == len(tb.array)+1 && len(tb.array) < cap(tb.array) && tb.intKeys == 0 && tb.weak == 0 && !isNil(value) {
+		tb.array = append(tb.array, value)
+		return
+	}
+	tb.rawSetIntSlow(key, value)
+}
+
+func (tb *LTable) rawSetIntSlow(key int, value LValue) {
 	if key == len(tb.array)+1 && value != LNil && tb.weak == 0 {
 		// Growing the array part is where Lua would rehash: an array that
 		// is mostly nil (a queue popped from the front) gets Lua's size
@@ -299,14 +317,25 @@ func (tb *LTable) RawSetInt(key int, value LValue) {
 // setArray stores array[i] (i < len(array)); the part never ends in LNil.
 func (tb *LTable) setArray(i int, value LValue) {
 	tb.array[i] = value
-	if value != LNil || i != len(tb.array)-1 {
-		if value != LNil && i < int(tb.firstArray) {
+	if !isNil(value) {
+		if i < int(tb.firstArray) {
 			tb.firstArray = int32(i)
 		}
-		return
+	} else if i == len(tb.array)-1 {
+		tb.trimArray()
 	}
-	n := i
-	for n > 0 && tb.array[n-1] == LNil {
+}
+
+// isNil is value == LNil without the call an interface comparison makes.
+func isNil(value LValue) bool {
+	_, ok := value.(*LNilType)
+	return ok
+}
+
+// trimArray cuts the nils off the end of the array part.
+func (tb *LTable) trimArray() {
+	n := len(tb.array) - 1
+	for n > 0 && isNil(tb.array[n-1]) {
 		n--
 	}
 	// Reslicing is enough: the cut slots hold LNil, so they keep nothing
@@ -318,7 +347,7 @@ func (tb *LTable) setArray(i int, value LValue) {
 	// A mostly dead array gives its memory back, rarely enough that
 	// clearing from the end allocates about 1/16 of what it frees; an
 	// emptied one is dropped.
-	if c := cap(tb.array); (c > 256 && n < c/64) || (n == 0 && c > defaultArrayCap) {
+	if c := cap(tb.array); (c > 256 && n < c>>6) || (n == 0 && c > defaultArrayCap) {
 		tb.setArrayCap(4 * n)
 	}
 }
