@@ -772,6 +772,9 @@ func (tb *LTable) RawGet(key LValue) LValue {
 		return tb.RawGetString(string(k))
 	case LNumber:
 		if i, ok := intKey(k); ok {
+			if uint(i-1) < uint(len(tb.array)) {
+				return tb.array[i-1]
+			}
 			return tb.RawGetInt(i)
 		}
 	}
@@ -780,7 +783,7 @@ func (tb *LTable) RawGet(key LValue) LValue {
 
 // RawGetInt returns an LValue at position `key` without __index metamethod.
 func (tb *LTable) RawGetInt(key int) LValue {
-	if key >= 1 && key <= len(tb.array) {
+	if uint(key-1) < uint(len(tb.array)) {
 		return tb.array[key-1]
 	}
 	if tb.intKeys == 0 {
