@@ -5,6 +5,7 @@ package lua
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -153,6 +154,7 @@ func FuzzTable(f *testing.F) {
 					head++
 				}
 			}
+			checkParts(t, tb)
 		}
 		checkTraversal(t, tb, m, 0)
 		for k, v := range m {
@@ -164,5 +166,41 @@ func FuzzTable(f *testing.F) {
 		if held := tb.arrayUsed() + tb.liveSlots(); held != len(m) {
 			t.Fatalf("array and live slots hold %d entries, model %d", held, len(m))
 		}
+		checkParts(t, tb)
 	})
+}
+
+// checkParts checks the invariants the table's code relies on: the array
+// part does not end in nil, intKeys counts the hash map's integer keys,
+// every map entry names a slot, and no live slot holds a key the array
+// part covers.
+func checkParts(t *testing.T, tb *LTable) {
+	if n := len(tb.array); n > 0 && tb.array[n-1] == LNil {
+		t.Fatalf("the array part (length %d) ends in nil", n)
+	}
+	ints := int32(0)
+	for id, idx := range tb.objs {
+		if int(idx) >= len(tb.slots) {
+			t.Fatalf("map entry %v names slot %d of %d", id, idx, len(tb.slots))
+		}
+		if id.kind == keyNumber {
+			if k, ok := intKey(LNumber(math.Float64frombits(id.bits))); ok {
+				ints++
+				if k <= len(tb.array) {
+					t.Fatalf("the hash part has an entry for t[%d], inside the array part", k)
+				}
+			}
+		}
+	}
+	for _, idx := range tb.strs {
+		if int(idx) >= len(tb.slots) {
+			t.Fatalf("string map entry names slot %d of %d", idx, len(tb.slots))
+		}
+	}
+	if ints != tb.intKeys {
+		t.Fatalf("intKeys is %d, the map has %d integer keys", tb.intKeys, ints)
+	}
+	if int(tb.firstArray) > len(tb.array) {
+		t.Fatalf("firstArray %d past the array part's length %d", tb.firstArray, len(tb.array))
+	}
 }
