@@ -257,17 +257,48 @@ func (tb *LTable) RawSet(key LValue, value LValue) {
 
 // RawSetInt sets a given LValue at a position `key` without the __newindex metamethod.
 func (tb *LTable) RawSetInt(key int, value LValue) {
-	if key >= 1 && key <= len(tb.array) {
-		tb.setArray(key-1, value)
+	if i := key - 1; uint(i) < uint(len(tb.array)) {
+		// setArray, written out: this is the hottest path
+		tb.array[i] = value
+		if !isNil(value) {
+			if i < int(tb.firstArray) {
+				tb.firstArray = int32(i)
+			}
+		} else if i == len(tb.array)-1 {
+			tb.trimArray()
+		}
 		return
 	}
-	if key == len(tb.array)+1 && value != LNil && tb.weak == 0 {
-		if int(tb.firstArray) > len(tb.array) {
-			tb.firstArray = int32(len(tb.array))
-		}
-		tb.pushArray(value)
-		tb.migrate()
+	// The common append: room in the array part, nothing to bring over
+	// from the hash part.
+	if key == len(tb.array)+1 && len(tb.array) < cap(tb.array) && tb.intKeys == 0 && tb.weak == 0 && !isNil(value) {
+		tb.array = append(tb.array, value)
 		return
+	}
+	tb.rawSetIntSlow(key, value)
+}
+
+func (tb *LTable) rawSetIntSlow(key int, value LValue) {
+	if key == len(tb.array)+1 && value != LNil && tb.weak == 0 {
+		// Growing the array part is where Lua would rehash: an array that
+		// is mostly nil (a queue popped from the front) gets Lua's size
+		// first, so its live keys move to the hash part and it stays small.
+		if len(tb.array) == cap(tb.array) && tb.arrayMostlyNil() {
+			tb.resizeArray()
+			tb.fitArrayCap()
+			if key <= len(tb.array) {
+				tb.setArray(key-1, value)
+				return
+			}
+		}
+		if key == len(tb.array)+1 {
+			if int(tb.firstArray) > len(tb.array) {
+				tb.firstArray = int32(len(tb.array))
+			}
+			tb.pushArray(value)
+			tb.migrate()
+			return
+		}
 	}
 	if key < 1 || key > maxIntKey {
 		tb.RawSetH(LNumber(key), value)
@@ -286,23 +317,77 @@ func (tb *LTable) RawSetInt(key int, value LValue) {
 // setArray stores array[i] (i < len(array)); the part never ends in LNil.
 func (tb *LTable) setArray(i int, value LValue) {
 	tb.array[i] = value
-	if value != LNil || i != len(tb.array)-1 {
-		if value != LNil && i < int(tb.firstArray) {
+	if !isNil(value) {
+		if i < int(tb.firstArray) {
 			tb.firstArray = int32(i)
 		}
-		return
+	} else if i == len(tb.array)-1 {
+		tb.trimArray()
 	}
-	n := i
-	for n > 0 && tb.array[n-1] == LNil {
+}
+
+// isNil is value == LNil without the call an interface comparison makes.
+func isNil(value LValue) bool {
+	_, ok := value.(*LNilType)
+	return ok
+}
+
+// trimArray cuts the nils off the end of the array part.
+func (tb *LTable) trimArray() {
+	n := len(tb.array) - 1
+	for n > 0 && isNil(tb.array[n-1]) {
 		n--
 	}
+	// Reslicing is enough: the cut slots hold LNil, so they keep nothing
+	// alive, and appending again reuses them.
 	tb.array = tb.array[:n]
 	if int(tb.firstArray) > n {
 		tb.firstArray = int32(n)
 	}
-	if c := cap(tb.array); c > 64 && n < c/4 {
-		tb.array = append(make([]LValue, 0, 2*n), tb.array...)
+	// A mostly dead array gives its memory back, rarely enough that
+	// clearing from the end allocates about 1/16 of what it frees; an
+	// emptied one is dropped.
+	if c := cap(tb.array); (c > 256 && n < c>>6) || (n == 0 && c > defaultArrayCap) {
+		tb.setArrayCap(4 * n)
 	}
+}
+
+// setArrayCap moves the array part to a backing array of capacity c (none
+// when it is empty).
+func (tb *LTable) setArrayCap(c int) {
+	if len(tb.array) == 0 {
+		tb.array = nil
+		return
+	}
+	tb.array = append(make([]LValue, 0, c), tb.array...)
+}
+
+// fitArrayCap shrinks the array part's capacity, at a rehash, when less
+// than a quarter of it is in use.
+func (tb *LTable) fitArrayCap() {
+	if n, c := len(tb.array), cap(tb.array); c > defaultArrayCap && n < c/4 {
+		tb.setArrayCap(n + n/4)
+	}
+}
+
+// arrayMostlyNil reports whether less than half of the array part is set,
+// stopping as soon as it knows.
+func (tb *LTable) arrayMostlyNil() bool {
+	n := len(tb.array)
+	if n < 8 {
+		return false
+	}
+	used, unused := 0, 0
+	for _, v := range tb.array {
+		if v == LNil {
+			if unused++; unused*2 > n {
+				return true
+			}
+		} else if used++; used*2 >= n {
+			return false
+		}
+	}
+	return false
 }
 
 // RawSetString sets a given LValue to a given string index without the __newindex metamethod.
@@ -464,9 +549,10 @@ func (tb *LTable) rehash() {
 	if tb.weak != 0 {
 		tb.sweepWeak()
 	}
-	if tb.weak == 0 && (tb.intKeys > 0 || (len(tb.array) > 8 && tb.arrayUsed()*2 < len(tb.array))) {
+	if tb.weak == 0 && (tb.intKeys > 0 || tb.arrayMostlyNil()) {
 		tb.resizeArray()
 	}
+	tb.fitArrayCap()
 	// Growing without dead slots keeps the maps: append grows the slots.
 	// Counting here, not on every write, keeps LTable small; a rehash
 	// comes once per doubling or per compaction, so this is amortized O(1).
@@ -526,17 +612,20 @@ func (tb *LTable) resizeArray() {
 		}
 	}
 	if best < len(tb.array) {
-		tail := append([]LValue(nil), tb.array[best:]...)
-		tb.array = tb.array[:best]
-		for i, v := range tail {
-			if v != LNil {
-				tb.placeInHash(best+i+1, v)
+		// In place: the cut part is cleared and resliced away; the
+		// caller's fitArrayCap gives back the capacity if it is now mostly
+		// unused.
+		for i := best; i < len(tb.array); i++ {
+			if v := tb.array[i]; v != LNil {
+				tb.placeInHash(i+1, v)
+				tb.array[i] = LNil
 			}
 		}
-		for len(tb.array) > 0 && tb.array[len(tb.array)-1] == LNil {
-			tb.array = tb.array[:len(tb.array)-1]
+		n := best
+		for n > 0 && tb.array[n-1] == LNil {
+			n--
 		}
-		tb.array = append(make([]LValue, 0, len(tb.array)+len(tb.array)/4+1), tb.array...)
+		tb.array = tb.array[:n]
 	}
 	if best > len(tb.array) && tb.intKeys > 0 {
 		top := len(tb.array)
@@ -595,9 +684,53 @@ func ceilLog2(k int) int {
 	return b
 }
 
-// compact rebuilds the hash part with only its live slots, in their order,
-// in room for size slots.
+// compact leaves the hash part with only its live slots, in their order,
+// and room for about size slots: in place when the slots it has are enough
+// and not more than four times that, else in new ones.
 func (tb *LTable) compact(size int) {
+	if c := cap(tb.slots); c < size || c > 4*size {
+		tb.compactInto(size)
+		return
+	}
+	for k, idx := range tb.strs {
+		if tb.slotValue(int(idx)) == nil {
+			delete(tb.strs, k)
+		}
+	}
+	for id, idx := range tb.objs {
+		if tb.slotValue(int(idx)) == nil {
+			delete(tb.objs, id)
+		}
+	}
+	j, intKeys := 0, int32(0)
+	for i := range tb.slots {
+		key, value := tb.entry(i)
+		if value == nil {
+			continue
+		}
+		tb.slots[j] = tb.slots[i]
+		switch k := key.(type) {
+		case LString:
+			tb.strs[string(k)] = int32(j)
+		default:
+			id, _ := identity(k)
+			tb.objs[id] = int32(j)
+			if n, ok := k.(LNumber); ok {
+				if _, isInt := intKey(n); isInt {
+					intKeys++
+				}
+			}
+		}
+		j++
+	}
+	clear(tb.slots[j:])
+	tb.slots = tb.slots[:j]
+	tb.intKeys, tb.firstSlot = intKeys, 0
+}
+
+// compactInto rebuilds the hash part with only its live slots, in their
+// order, in new storage with room for size slots.
+func (tb *LTable) compactInto(size int) {
 	slots := make([]tableSlot, 0, size)
 	var strs map[string]int32
 	var objs map[hashKey]int32
@@ -639,6 +772,9 @@ func (tb *LTable) RawGet(key LValue) LValue {
 		return tb.RawGetString(string(k))
 	case LNumber:
 		if i, ok := intKey(k); ok {
+			if uint(i-1) < uint(len(tb.array)) {
+				return tb.array[i-1]
+			}
 			return tb.RawGetInt(i)
 		}
 	}
@@ -647,7 +783,7 @@ func (tb *LTable) RawGet(key LValue) LValue {
 
 // RawGetInt returns an LValue at position `key` without __index metamethod.
 func (tb *LTable) RawGetInt(key int) LValue {
-	if key >= 1 && key <= len(tb.array) {
+	if uint(key-1) < uint(len(tb.array)) {
 		return tb.array[key-1]
 	}
 	if tb.intKeys == 0 {

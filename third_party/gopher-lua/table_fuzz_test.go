@@ -5,6 +5,7 @@ package lua
 
 import (
 	"fmt"
+	"math"
 	"testing"
 )
 
@@ -80,11 +81,18 @@ func FuzzTable(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0, 2, 2, 0, 3, 3, 4, 0, 5, 0, 6, 1})
 	f.Add([]byte{0, 105, 1, 0, 150, 2, 0, 200, 3, 1, 105, 5, 0, 6, 2, 7, 0})
 	f.Add([]byte{0, 47, 1, 0, 46, 1, 0, 45, 1, 0, 0, 1, 8, 0, 2, 0, 9, 3})
+	// a queue that runs past the array part, traversed while popping
+	f.Add([]byte{10, 15, 1, 10, 15, 2, 11, 12, 0, 10, 15, 3, 11, 15, 0, 6, 0, 2,
+		10, 15, 4, 11, 15, 0, 150, 1, 1, 10, 15, 5, 6, 0, 1, 11, 3, 0, 5, 0, 0})
+	// an array cleared from the end, then a hash key (a rehash)
+	f.Add([]byte{10, 15, 1, 10, 15, 1, 10, 15, 1, 3, 47, 0, 3, 46, 0, 3, 45, 0,
+		8, 0, 0, 0, 150, 1, 5, 0, 0, 6, 0, 3})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		tb := newLTable(0, 0)
 		m := fuzzModel{}
+		head, tail := 1, 1 // a FIFO queue on keys head..tail-1
 		for i := 0; i+2 < len(ops); i += 3 {
-			op, key, val := ops[i]%10, fuzzKey(ops[i+1]), LNumber(ops[i+2])
+			op, key, val := ops[i]%12, fuzzKey(ops[i+1]), LNumber(ops[i+2])
 			switch op {
 			case 0, 1, 2: // set
 				tb.RawSet(key, val)
@@ -133,7 +141,20 @@ func FuzzTable(f *testing.F) {
 				n := checkBorder(t, tb, m)
 				tb.Append(val)
 				m[LNumber(n+1)] = val
+			case 10: // queue: push up to 16 items at the tail, 64 live at most
+				for j := 0; j <= int(ops[i+1]%16) && tail-head < 64; j++ {
+					tb.RawSetInt(tail, val)
+					m[LNumber(tail)] = val
+					tail++
+				}
+			case 11: // queue: pop up to 16 items at the head
+				for j := 0; j <= int(ops[i+1]%16) && head < tail; j++ {
+					tb.RawSetInt(head, LNil)
+					delete(m, LNumber(head))
+					head++
+				}
 			}
+			checkParts(t, tb)
 		}
 		checkTraversal(t, tb, m, 0)
 		for k, v := range m {
@@ -145,5 +166,41 @@ func FuzzTable(f *testing.F) {
 		if held := tb.arrayUsed() + tb.liveSlots(); held != len(m) {
 			t.Fatalf("array and live slots hold %d entries, model %d", held, len(m))
 		}
+		checkParts(t, tb)
 	})
+}
+
+// checkParts checks the invariants the table's code relies on: the array
+// part does not end in nil, intKeys counts the hash map's integer keys,
+// every map entry names a slot, and no live slot holds a key the array
+// part covers.
+func checkParts(t *testing.T, tb *LTable) {
+	if n := len(tb.array); n > 0 && tb.array[n-1] == LNil {
+		t.Fatalf("the array part (length %d) ends in nil", n)
+	}
+	ints := int32(0)
+	for id, idx := range tb.objs {
+		if int(idx) >= len(tb.slots) {
+			t.Fatalf("map entry %v names slot %d of %d", id, idx, len(tb.slots))
+		}
+		if id.kind == keyNumber {
+			if k, ok := intKey(LNumber(math.Float64frombits(id.bits))); ok {
+				ints++
+				if k <= len(tb.array) {
+					t.Fatalf("the hash part has an entry for t[%d], inside the array part", k)
+				}
+			}
+		}
+	}
+	for _, idx := range tb.strs {
+		if int(idx) >= len(tb.slots) {
+			t.Fatalf("string map entry names slot %d of %d", idx, len(tb.slots))
+		}
+	}
+	if ints != tb.intKeys {
+		t.Fatalf("intKeys is %d, the map has %d integer keys", tb.intKeys, ints)
+	}
+	if int(tb.firstArray) > len(tb.array) {
+		t.Fatalf("firstArray %d past the array part's length %d", tb.firstArray, len(tb.array))
+	}
 }

@@ -23,9 +23,16 @@ func TestWeakKeysGoAfterCollect(t *testing.T) {
 local wk = setmetatable({}, {__mode = "k"})
 local keep = {}
 wk[keep] = "kept"
-local function fill() for i = 1, 100 do wk[{}] = i end wk[function() end] = "f" end
+-- hold keeps the fresh keys until counted: a collection may start at any
+-- allocation
+local hold = {}
+local function fill()
+  for i = 1, 100 do local k = {} hold[i] = k wk[k] = i end
+  local f = function() end hold.f = f wk[f] = "f"
+end
 fill()
 local before = 0 for _ in pairs(wk) do before = before + 1 end
+hold = nil
 collectgarbage("collect")
 local after, found = 0, nil
 for k, v in pairs(wk) do after = after + 1 found = v end
@@ -39,10 +46,15 @@ func TestWeakValuesGoAfterCollect(t *testing.T) {
 	got := runLua(t, `
 local wv = setmetatable({}, {__mode = "v"})
 local keep = {}
-local function fill() for i = 1, 50 do wv[i] = {} end wv.name = {} wv.s = "string" end
+local hold = {}
+local function fill()
+  for i = 1, 50 do local v = {} hold[i] = v wv[i] = v end
+  hold.name = {} wv.name = hold.name wv.s = "string"
+end
 fill()
 wv[51] = keep
 local before = #wv
+hold = nil
 collectgarbage()
 local after = 0 for _ in pairs(wv) do after = after + 1 end
 return before .. " " .. after .. " " .. tostring(wv[51] == keep) .. " " .. tostring(wv[1]) .. " " .. wv.s .. " " .. #wv`)

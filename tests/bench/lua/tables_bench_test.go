@@ -25,11 +25,15 @@ func runLua(b *testing.B, setup, work string) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, ok := processCPU()
 	for i := 0; i < b.N; i++ {
 		L.Push(fn)
 		if err := L.PCall(0, 0, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if cpu1, ok1 := processCPU(); ok && ok1 {
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 	}
 }
 

@@ -25,12 +25,21 @@ function commands.key(arg)
   ids[n] = true
   return tostring(ids[n]) .. " " .. #ids .. " " .. count(ids)
 end
+-- hold keeps the fresh tables until weakcheck, so a collection that runs
+-- in between (any allocation may start one) cannot take them early.
+local hold
 function commands.weak()
-  for i = 1, 100 do wk[{}] = i wv[i] = {} end
+  hold = {}
+  for i = 1, 100 do
+    local k, v = {}, {}
+    hold[2 * i - 1], hold[2 * i] = k, v
+    wk[k] = i wv[i] = v
+  end
   wk[kept] = "kept" wv.kept = kept wv.s = "str"
   return count(wk) .. " " .. count(wv) .. " " .. #wv
 end
 function commands.weakcheck()
+  hold = nil
   collectgarbage()
   return count(wk) .. " " .. count(wv) .. " " .. #wv .. " " .. wk[kept] .. " " .. tostring(wv.kept == kept) .. " " .. tostring(wv[1])
 end
