@@ -51,6 +51,8 @@ func registerConn(L *lua.LState) {
 			L.Push(lua.LNumber(c.Version()))
 		case "mode":
 			L.Push(lua.LString(c.Mode()))
+		case "tls":
+			L.Push(tlsTable(L, c))
 		default:
 			L.Push(lua.LNil)
 		}

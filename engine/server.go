@@ -42,6 +42,7 @@ type Server struct {
 	stats     stats
 	started   time.Time
 	ssh       sshServer // SSH connection counts and host keys (ssh.go)
+	tls       tlsServer // TLS handshakes and sessions (tls.go)
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
@@ -379,7 +380,7 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	if class == nil {
 		class = s.main
 	}
-	s.openConn(fd, sa, class)
+	s.openConnTLS(fd, sa, class, l.configured && s.cfg.TLS != nil)
 }
 
 // connList is a snapshot, since handlers may close connections while we iterate.
@@ -481,5 +482,7 @@ func (s *Server) Stats() bindings.Stats {
 		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
 		SSHAuthFailures:    s.ssh.stats.authFailures,
 		Observed:           s.observed(),
+
+		TLS: s.tlsCounters(),
 	}
 }

@@ -327,6 +327,7 @@ function Httpd:_begin(req, raw)
   self._req = req
   req.client = self
   req.body = ""
+  req.scheme = self.conn.tls and "https" or "http"
   if req.version == "HTTP/1.0" then
     req.keep = has_token(h.connection, "keep-alive")
   else

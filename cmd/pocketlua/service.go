@@ -244,6 +244,11 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		SSHDropped:         st.SSHDropped,
 		SSHGraceTimeouts:   st.SSHGraceTimeouts,
 		SSHAuthFailures:    st.SSHAuthFailures,
+
+		TLSHandshakes:       named(bindings.TLSResultNames[:], st.TLS.Handshakes[:]),
+		TLSDropped:          st.TLS.Dropped,
+		TLSPlaintextRefused: st.TLS.PlaintextRefused,
+		TLSInFlight:         st.TLS.InFlight,
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))

@@ -1,0 +1,72 @@
+package bindings
+
+import lua "github.com/yuin/gopher-lua"
+
+// TLS handshake outcomes, the result label of
+// pocketlua_tls_handshakes_total.
+const (
+	TLSOK        = iota
+	TLSFailed    // crypto/tls refused it (version, cipher, certificate, an alert, a bad record)
+	TLSTimedOut  // not done within --tls-handshake-timeout
+	TLSMalformed // the loop could not gather a ClientHello from it
+	NumTLSResults
+)
+
+// TLSResultNames are the result label values, in order.
+var TLSResultNames = [NumTLSResults]string{"ok", "failed", "timeout", "malformed"}
+
+// TLSCounters are one worker's TLS counters.
+type TLSCounters struct {
+	Handshakes       [NumTLSResults]int64
+	Dropped          int64 // ClientHellos refused over --tls-max-startups
+	PlaintextRefused int64 // plaintext connections refused under --tls-required
+	InFlight         int   // handshakes running now
+}
+
+// TLSInfo is what conn.tls shows of a TLS connection.
+type TLSInfo struct {
+	Version    string // "TLS 1.3"
+	Cipher     string // "TLS_AES_128_GCM_SHA256"
+	ServerName string // SNI, "" when the client sent none
+	ALPN       string // "" when none was agreed
+	Peer       *TLSPeer
+}
+
+// TLSPeer is the client certificate's leaf, when one was given.
+type TLSPeer struct {
+	Subject, Issuer   string
+	NotAfter          int64 // Unix seconds
+	FingerprintSHA256 string
+}
+
+// TLSConn is implemented by connections that may speak TLS; TLS is nil on
+// plaintext. A Conn without it is plaintext.
+type TLSConn interface {
+	TLS() *TLSInfo
+}
+
+// tlsTable is conn.tls: nil on plaintext.
+func tlsTable(L *lua.LState, c Conn) lua.LValue {
+	tc, ok := c.(TLSConn)
+	if !ok {
+		return lua.LNil
+	}
+	info := tc.TLS()
+	if info == nil {
+		return lua.LNil
+	}
+	t := L.CreateTable(0, 5)
+	t.RawSetString("version", lua.LString(info.Version))
+	t.RawSetString("cipher", lua.LString(info.Cipher))
+	t.RawSetString("server_name", lua.LString(info.ServerName))
+	t.RawSetString("alpn", lua.LString(info.ALPN))
+	if p := info.Peer; p != nil {
+		pt := L.CreateTable(0, 4)
+		pt.RawSetString("subject", lua.LString(p.Subject))
+		pt.RawSetString("issuer", lua.LString(p.Issuer))
+		pt.RawSetString("not_after", lua.LNumber(p.NotAfter))
+		pt.RawSetString("fingerprint_sha256", lua.LString(p.FingerprintSHA256))
+		t.RawSetString("peer", pt)
+	}
+	return t
+}

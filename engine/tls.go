@@ -1,0 +1,432 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"io"
+	"slices"
+	"time"
+	"unsafe"
+
+	"pocketlua/bindings"
+	"pocketlua/poll"
+	"pocketlua/transport"
+)
+
+// tlsSniffWait is how long a connection on a TLS listener may stay silent
+// before start() runs in plaintext, so protocols where the server speaks
+// first (FTP behind mux.lua) still work on the port. A ClientHello that
+// comes later is still recognised while nothing has been sent.
+const tlsSniffWait = 100 * time.Millisecond
+
+// tlsPhase is where a connection on a TLS listener is.
+type tlsPhase uint8
+
+const (
+	tlsSniffing    tlsPhase = iota // no byte read yet
+	tlsHello                       // a ClientHello is arriving, gathered in head
+	tlsHandshaking                 // the handshake goroutine runs
+	tlsEstablished                 // the loop decrypts
+)
+
+const (
+	tlsOK        = bindings.TLSOK
+	tlsFailed    = bindings.TLSFailed
+	tlsTimedOut  = bindings.TLSTimedOut
+	tlsMalformed = bindings.TLSMalformed
+)
+
+// tlsConn is a connection's TLS state beside its Conn (like sshOf): a
+// Conn stays small for the plaintext ones.
+type tlsConn struct {
+	c       *Conn
+	phase   tlsPhase
+	started bool // start() ran (in plaintext, before a late ClientHello)
+	sent    bool // something went out in plaintext: no TLS on this one any more
+	head    []byte
+	timer   *poll.Timer // the sniff wait, then the handshake deadline
+	sess    *transport.Session
+	info    *bindings.TLSInfo
+	pumping bool // a pump is scheduled
+}
+
+// tlsServer is the loop's TLS bookkeeping.
+type tlsServer struct {
+	byConn   map[*Conn]*tlsConn
+	inFlight int    // handshake goroutines running
+	plain    []byte // decrypted input, handed to the instance
+	scratch  []byte // a WebSocket header and payload, encrypted as one record
+	stats    bindings.TLSCounters
+}
+
+func (c *Conn) tlsOf() *tlsConn {
+	m := c.srv.tls.byConn
+	if len(m) == 0 {
+		return nil
+	}
+	return m[c]
+}
+
+// tlsAccept takes a connection on a TLS listener after accept(info): it
+// waits for the first bytes to tell TLS from plaintext.
+func (c *Conn) tlsAccept() {
+	s := c.srv
+	t := &tlsConn{c: c}
+	if s.tls.byConn == nil {
+		s.tls.byConn = make(map[*Conn]*tlsConn)
+	}
+	s.tls.byConn[c] = t
+	if s.cfg.TLSRequired {
+		t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
+		return
+	}
+	t.timer = s.loop.AfterFunc(tlsSniffWait, func() {
+		if t.phase == tlsSniffing && !c.ended() && !t.started {
+			t.started = true
+			c.begin()
+		}
+	})
+}
+
+func (t *tlsConn) timedOut() {
+	if t.phase != tlsEstablished {
+		t.fail(tlsTimedOut, "tls handshake timeout", bindings.CloseTimeout)
+	}
+}
+
+// plaintext: the connection is not TLS after all; it is served as if the
+// listener had none.
+func (t *tlsConn) plaintext() {
+	c := t.c
+	t.drop()
+	if !t.started {
+		c.begin()
+	}
+}
+
+// drop forgets the TLS state.
+func (t *tlsConn) drop() {
+	t.timer.Stop()
+	if t.sess != nil {
+		t.sess.Close()
+	}
+	t.head = nil
+	delete(t.c.srv.tls.byConn, t.c)
+}
+
+// fail ends a connection whose TLS did not come up. One that never
+// started is closed without closed(), like a refused one.
+func (t *tlsConn) fail(result int, reason string, kind bindings.CloseCause) {
+	c := t.c
+	s := c.srv
+	if result >= 0 {
+		s.tls.stats.Handshakes[result]++
+	}
+	if c.ended() {
+		return
+	}
+	if c.state == stateStarting {
+		c.setState(stateEnded)
+		delete(s.conns, c.id)
+		c.pc.Close(&closeCause{reason: reason, kind: kind}) // a queued alert still goes out
+		return
+	}
+	c.closeWith(0, reason, kind)
+}
+
+// data is socket input on a TLS listener.
+func (t *tlsConn) data(p []byte) {
+	c := t.c
+	switch t.phase {
+	case tlsSniffing:
+		t.head = append(t.head, p...)
+		isTLS, more := transport.LooksLikeTLS(t.head)
+		if more {
+			return
+		}
+		if !isTLS || t.sent {
+			head := t.head
+			if c.srv.cfg.TLSRequired {
+				c.srv.tls.stats.PlaintextRefused++
+				t.fail(-1, "tls required", bindings.CloseProtocolError)
+				return
+			}
+			t.plaintext()
+			if !c.ended() {
+				c.plainData(head)
+			}
+			return
+		}
+		t.phase = tlsHello
+		if !c.srv.cfg.TLSRequired {
+			t.timer.Stop()
+			t.timer = c.srv.loop.AfterFunc(c.srv.cfg.TLSHandshakeTimeout, t.timedOut)
+		}
+		t.hello()
+	case tlsHello:
+		t.head = append(t.head, p...)
+		t.hello()
+	case tlsHandshaking:
+		t.sess.Feed(p)
+	case tlsEstablished:
+		t.sess.Input(p)
+		t.pump()
+	}
+}
+
+// hello starts the handshake once the ClientHello is whole.
+func (t *tlsConn) hello() {
+	c := t.c
+	s := c.srv
+	whole, err := transport.ClientHelloComplete(t.head)
+	if err == nil && !whole && len(t.head) > transport.MaxClientHello+64 {
+		err = transport.ErrNotClientHello
+	}
+	if err != nil {
+		t.fail(tlsMalformed, "tls: malformed ClientHello", bindings.CloseProtocolError)
+		return
+	}
+	if !whole {
+		return
+	}
+	if s.cfg.TLSStartups.drop(s.tls.inFlight) {
+		s.tls.stats.Dropped++
+		t.fail(-1, "too many tls handshakes", bindings.CloseProtocolError)
+		return
+	}
+	t.phase = tlsHandshaking
+	t.sess = s.cfg.TLS.NewSession(t.head, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
+	t.head = nil
+	s.tls.inFlight++
+	sess := t.sess
+	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
+	go func() {
+		err := sess.Handshake(deadline)
+		s.loop.Post(func() {
+			s.tls.inFlight--
+			t.handshakeDone(err)
+		})
+	}()
+}
+
+// output queues ciphertext; false above the high-water mark.
+func (t *tlsConn) output(p []byte) bool {
+	c := t.c
+	if !c.pc.Open() {
+		return false
+	}
+	return c.pc.Write(p)
+}
+
+func (t *tlsConn) handshakeDone(err error) {
+	c := t.c
+	if c.ended() || t.phase != tlsHandshaking || c.srv.tls.byConn[c] != t {
+		return
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.fail(tlsTimedOut, "tls handshake timeout", bindings.CloseTimeout)
+			return
+		}
+		msg := err.Error()
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		t.fail(tlsFailed, msg, bindings.CloseProtocolError)
+		return
+	}
+	t.timer.Stop()
+	c.srv.tls.stats.Handshakes[tlsOK]++
+	t.phase = tlsEstablished
+	t.sess.Established()
+	t.info = tlsInfoOf(t.sess.State())
+	if !t.started {
+		t.started = true
+		c.begin()
+	}
+	t.pump()
+}
+
+// pump decrypts what has arrived and hands it to the instance, gathering
+// records up to the buffer's size into one delivery.
+func (t *tlsConn) pump() {
+	c := t.c
+	s := c.srv
+	if s.tls.plain == nil {
+		s.tls.plain = make([]byte, 64<<10)
+	}
+	buf := s.tls.plain
+	for !c.ended() && !c.pc.Paused() && s.tls.byConn[c] == t {
+		n := 0
+		var err error
+		for n < len(buf) && err == nil {
+			var k int
+			k, err = t.sess.Read(buf[n:])
+			n += k
+		}
+		if n > 0 {
+			c.plainData(buf[:n])
+		}
+		if err == nil {
+			continue
+		}
+		if !transport.WouldBlock(err) && !c.ended() {
+			if errors.Is(err, io.EOF) {
+				c.closeWith(0, "peer closed", bindings.ClosePeer) // close_notify
+			} else {
+				c.closeWith(0, "tls: "+err.Error(), bindings.CloseProtocolError)
+			}
+		}
+		break
+	}
+	if t.sess != nil {
+		t.sess.Keep()
+	}
+}
+
+// resumed: reading was paused with input held; decrypt it in a later
+// round, not inside the handler that resumed.
+func (t *tlsConn) resumed() {
+	if t.phase != tlsEstablished || t.pumping {
+		return
+	}
+	t.pumping = true
+	t.c.srv.loop.AfterFunc(0, func() {
+		t.pumping = false
+		if !t.c.ended() && !t.c.pc.Paused() {
+			t.pump()
+		}
+	})
+}
+
+// write is the one way the engine queues output for a connection: through
+// TLS when the connection speaks it. False above the high-water mark.
+func (c *Conn) write(p []byte) bool {
+	if t := c.tlsOf(); t != nil {
+		return t.send(p)
+	}
+	return c.pc.Write(p)
+}
+
+func (c *Conn) writeString(data string) bool {
+	if t := c.tlsOf(); t != nil {
+		return t.send(unsafe.Slice(unsafe.StringData(data), len(data)))
+	}
+	return c.pc.WriteString(data)
+}
+
+// write2 is poll.Conn.Write2 (a frame header and its payload); under TLS a
+// small frame becomes one record.
+func (c *Conn) write2(head []byte, body string) bool {
+	t := c.tlsOf()
+	if t == nil {
+		return c.pc.Write2(head, body)
+	}
+	if len(body) >= 16<<10 {
+		t.send(head)
+		return t.send(unsafe.Slice(unsafe.StringData(body), len(body)))
+	}
+	s := c.srv
+	s.tls.scratch = append(append(s.tls.scratch[:0], head...), body...)
+	ok := t.send(s.tls.scratch)
+	if cap(s.tls.scratch) > 64<<10 {
+		s.tls.scratch = nil
+	}
+	return ok
+}
+
+// send encrypts p into the queue once the handshake is over; before a
+// ClientHello it goes out in plaintext, and the connection stays so.
+func (t *tlsConn) send(p []byte) bool {
+	c := t.c
+	switch t.phase {
+	case tlsEstablished:
+		if !c.pc.Open() {
+			return false
+		}
+		t.sess.Write(p)
+		return c.pc.Open() && c.pc.Queued() <= c.srv.cfg.HighWater
+	case tlsSniffing:
+		t.sent = true
+		return c.pc.Write(p)
+	}
+	return false // mid-handshake: the instance has not started
+}
+
+// tlsClose sends close_notify before a graceful close.
+func (t *tlsConn) closeNotify() {
+	if t.phase == tlsEstablished && t.c.pc.Open() {
+		t.sess.CloseNotify()
+	}
+}
+
+// TLS is conn.tls: nil on plaintext.
+func (c *Conn) TLS() *bindings.TLSInfo {
+	if t := c.tlsOf(); t != nil {
+		return t.info
+	}
+	return nil
+}
+
+func tlsInfoOf(st tls.ConnectionState) *bindings.TLSInfo {
+	info := &bindings.TLSInfo{
+		Version:    tls.VersionName(st.Version),
+		Cipher:     tls.CipherSuiteName(st.CipherSuite),
+		ServerName: st.ServerName,
+		ALPN:       st.NegotiatedProtocol,
+	}
+	if len(st.PeerCertificates) > 0 {
+		leaf := st.PeerCertificates[0]
+		sum := sha256.Sum256(leaf.Raw)
+		info.Peer = &bindings.TLSPeer{
+			Subject:           leaf.Subject.String(),
+			Issuer:            leaf.Issuer.String(),
+			NotAfter:          leaf.NotAfter.Unix(),
+			FingerprintSHA256: hex.EncodeToString(sum[:]),
+		}
+	}
+	return info
+}
+
+// reloadTLS reads the certificate files again (SIGHUP, --watch). They are
+// the process's: the first worker reads them for all.
+func (s *Server) reloadTLS(trigger string) {
+	if s.cfg.TLS == nil || s.cfg.Worker > 1 {
+		return
+	}
+	changed, err := s.cfg.TLS.Reload()
+	switch {
+	case err != nil:
+		s.log.Error("tls reload failed: keeping the certificates in use", "trigger", trigger, "err", err)
+	case changed:
+		s.log.Info("tls certificates reloaded", "trigger", trigger)
+	}
+}
+
+// tlsCounters are this worker's TLS counters.
+func (s *Server) tlsCounters() bindings.TLSCounters {
+	st := s.tls.stats
+	st.InFlight = s.tls.inFlight
+	return st
+}
+
+// tlsFiles are the certificate files --watch watches too.
+func (s *Server) tlsFiles() []string {
+	if s.cfg.TLS == nil {
+		return nil
+	}
+	return s.cfg.TLS.Files()
+}
+
+func (s *Server) onlyTLSFiles(names []string) bool {
+	files := s.tlsFiles()
+	for _, n := range names {
+		if !slices.Contains(files, n) {
+			return false
+		}
+	}
+	return len(files) > 0
+}
