@@ -51,7 +51,12 @@ type tlsConn struct {
 	sess    *transport.Session
 	info    *bindings.TLSInfo
 	pumping bool // a pump is scheduled
+	held    bool // reading paused: too much input during the handshake
 }
+
+// maxHandshakeInput is the input held for a running handshake beyond which
+// reading pauses until it ends.
+const maxHandshakeInput = 64 << 10
 
 // tlsServer is the loop's TLS bookkeeping.
 type tlsServer struct {
@@ -171,6 +176,12 @@ func (t *tlsConn) data(p []byte) {
 		t.hello()
 	case tlsHandshaking:
 		t.sess.Feed(p)
+		if t.sess.Buffered() > maxHandshakeInput {
+			// A client does not send this much before the handshake ends:
+			// let the kernel hold the rest.
+			c.pc.Pause()
+			t.held = true
+		}
 	case tlsEstablished:
 		t.sess.Input(p)
 		t.pump()
@@ -239,6 +250,10 @@ func (t *tlsConn) handshakeDone(err error) {
 		return
 	}
 	t.timer.Stop()
+	if t.held {
+		t.held = false
+		c.pc.Resume()
+	}
 	c.srv.tls.stats.Handshakes[tlsOK]++
 	t.phase = tlsEstablished
 	t.sess.Established()
