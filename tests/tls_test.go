@@ -132,6 +132,65 @@ func TestTLSOnePort(t *testing.T) {
 	if !strings.Contains(out, "Cipher is (NONE)") || !strings.Contains(out, "alert protocol version") {
 		t.Fatalf("openssl -tls1_1: want a refused handshake, got:\n%s", out)
 	}
+
+	// TLS 1.2 is served; sessions resume, in 1.2 and 1.3.
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cfg := pki.clientConfig("localhost")
+		cfg.MaxVersion = v
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		for i := range 2 {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", tls.VersionName(v), err)
+			}
+			// A round trip, so the TLS 1.3 ticket (sent after the handshake) is read.
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
+			res, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", tls.VersionName(v), err)
+			}
+			res.Body.Close()
+			st := c.ConnectionState()
+			if st.Version != v || st.DidResume != (i == 1) {
+				t.Fatalf("%s connection %d: version %s, resumed %v", tls.VersionName(v), i, tls.VersionName(st.Version), st.DidResume)
+			}
+			c.Close()
+		}
+	}
+
+	// A client that stays silent past the sniff wait gets start() in
+	// plaintext; its ClientHello is still recognised while nothing was sent.
+	late, err := net.DialTimeout("tcp", srv.Addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	lateTLS := tls.Client(late, pki.clientConfig("localhost"))
+	lateTLS.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(lateTLS, "GET /info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+	lateBody, err := io.ReadAll(lateTLS)
+	if err != nil || !strings.Contains(string(lateBody), `"scheme":"https"`) {
+		t.Fatalf("a late ClientHello: %v %q", err, lateBody)
+	}
+	late.Close()
+
+	// A record longer than TLS allows, after the handshake: the server
+	// answers with an alert and closes.
+	raw, err := net.DialTimeout("tcp", srv.Addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tc := tls.Client(raw, pki.clientConfig("localhost"))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Write(append([]byte{0x17, 0x03, 0x03, 0x48, 0x01}, make([]byte, 64)...))
+	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := tc.Read(make([]byte, 10)); err == nil || !strings.Contains(err.Error(), "record overflow") {
+		t.Fatalf("an oversized record: want a record_overflow alert, got %v", err)
+	}
 	srv.stop()
 }
 
@@ -414,6 +473,37 @@ func TestTLSCertificateReload(t *testing.T) {
 		t.Fatalf("after a bad key: serial %s, want %s still", got, second.SerialNumber)
 	}
 	request()
+	srv.stop()
+}
+
+// TestTLSWatchReload: under --watch a changed certificate file is read
+// again without reloading the script.
+func TestTLSWatchReload(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, first := pki.issue(t, "server", "localhost", false)
+	script := scriptFrom(t, "", "tls/app.lua", nil)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, "--watch", script)
+	serial := func() string {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, pki.clientConfig("localhost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	if got := serial(); got != first.SerialNumber.String() {
+		t.Fatalf("serial %s, want %s", got, first.SerialNumber)
+	}
+	_, _, second := pki.issue(t, "server", "localhost", false)
+	waitFor(t, 10*time.Second, "the watch reload", func() bool {
+		return strings.Contains(srv.Logs(), `msg="tls certificates reloaded" trigger=watch`)
+	})
+	if got := serial(); got != second.SerialNumber.String() {
+		t.Fatalf("after the change: serial %s, want %s", got, second.SerialNumber)
+	}
+	if strings.Contains(srv.Logs(), "msg=reloaded") {
+		t.Fatalf("a certificate change reloaded the script:\n%s", srv.Logs())
+	}
 	srv.stop()
 }
 
