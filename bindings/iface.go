@@ -105,5 +105,6 @@ type Stats struct {
 	SSHAuthFailures    int64 // failed authentication attempts
 	Observed                 // finer counters for /metrics (observed.go)
 
-	TLS TLSCounters // the --tls-* listeners (tls.go)
+	TLS   TLSCounters   // the --tls-* listeners (tls.go)
+	Proxy ProxyCounters // --proxy-protocol (tls.go)
 }

@@ -23,6 +23,23 @@ type TLSCounters struct {
 	InFlight         int   // handshakes running now
 }
 
+// Why a --proxy-protocol connection was refused, the reason label of
+// pocketlua_proxy_refused_total.
+const (
+	ProxySource    = iota // not from --proxy-from
+	ProxyMalformed        // no valid PROXY header
+	ProxyTimeout          // no whole header within --proxy-header-timeout
+	NumProxyRefusals
+)
+
+// ProxyRefusalNames are the reason label values, in order.
+var ProxyRefusalNames = [NumProxyRefusals]string{"source", "malformed", "timeout"}
+
+// ProxyCounters are one worker's PROXY protocol counters.
+type ProxyCounters struct {
+	Refused [NumProxyRefusals]int64
+}
+
 // TLSInfo is what conn.tls shows of a TLS connection.
 type TLSInfo struct {
 	Version    string // "TLS 1.3"

@@ -3,6 +3,7 @@ package engine
 import (
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"pocketlua/bindings"
@@ -50,6 +51,12 @@ type Config struct {
 	TLSHandshakeTimeout time.Duration // from the first byte (accept under TLSRequired) to the handshake's end
 	TLSStartups         Startups      // handshakes in flight per worker, dropped like sshd's MaxStartups
 
+	// PROXY protocol on the Listen listeners (docs/TLS.md): every
+	// connection must come from ProxyFrom and start with a v1 or v2 header.
+	ProxyProtocol      bool
+	ProxyFrom          []netip.Prefix // default: loopback
+	ProxyHeaderTimeout time.Duration
+
 	// Service and metrics (docs/SYSTEMD.md, docs/METRICS.md).
 	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
 	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
@@ -80,6 +87,8 @@ const (
 	DefaultSSHLoginGrace                     = 60 * time.Second
 	DefaultTLSHandshakeTimeout               = 10 * time.Second
 	DefaultTLSStartups                       = "1024:30:4096"
+	DefaultProxyFrom                         = "127.0.0.0/8,::1/128"
+	DefaultProxyHeaderTimeout                = 5 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -121,6 +130,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.TLSStartups.Full <= 0 {
 		c.TLSStartups = Startups{Begin: 1024, Rate: 30, Full: 4096}
+	}
+	if len(c.ProxyFrom) == 0 {
+		c.ProxyFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	if c.ProxyHeaderTimeout <= 0 {
+		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -141,6 +141,14 @@ func (s *Server) openConnTLS(fd int, sa unix.Sockaddr, class *classInfo, tlsOn b
 	}
 	c.pc = pc
 	s.stats.accepted++
+	c.admit(tlsOn)
+}
+
+// admit makes the instance and runs accept(info), then start() (or waits
+// for the first bytes to tell TLS from plaintext when tlsOn).
+func (c *Conn) admit(tlsOn bool) {
+	s := c.srv
+	pc, class := c.pc, c.cls
 	c.attach()
 
 	if class.fns[evAccept] != nil {
@@ -263,6 +271,10 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 // poll.Handler
 
 func (c *Conn) Data(p []byte) {
+	if h := c.proxyOf(); h != nil {
+		h.data(p)
+		return
+	}
 	if t := c.tlsOf(); t != nil {
 		t.data(p)
 		return
@@ -299,6 +311,11 @@ func (c *Conn) Drain() {
 }
 
 func (c *Conn) Closed(cause error) {
+	if p := c.proxyOf(); p != nil {
+		p.drop() // no instance yet: nothing to tell Lua
+		c.setState(stateEnded)
+		return
+	}
 	h := c.sshOf()
 	if h != nil {
 		c.sshEnd(h)

@@ -41,8 +41,9 @@ type Server struct {
 	listeners []*listener
 	stats     stats
 	started   time.Time
-	ssh       sshServer // SSH connection counts and host keys (ssh.go)
-	tls       tlsServer // TLS handshakes and sessions (tls.go)
+	ssh       sshServer   // SSH connection counts and host keys (ssh.go)
+	tls       tlsServer   // TLS handshakes and sessions (tls.go)
+	proxy     proxyServer // PROXY protocol headers (proxy.go)
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
@@ -333,6 +334,9 @@ func (s *Server) beginShutdown() {
 	for _, c := range s.connList() {
 		c.closeWith(ws1001, "shutdown", bindings.CloseShutdown)
 	}
+	for c := range s.proxy.byConn {
+		c.pc.Abort(poll.ErrShutdown) // still reading its PROXY header: no instance to tell
+	}
 	s.loop.AfterFunc(s.cfg.ShutdownGrace, func() {
 		s.log.Warn("shutdown grace over; dropping what is left", "descriptors", s.loop.Conns())
 		s.loop.Stop()
@@ -380,7 +384,12 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	if class == nil {
 		class = s.main
 	}
-	s.openConnTLS(fd, sa, class, l.configured && s.cfg.TLS != nil)
+	tlsOn := l.configured && s.cfg.TLS != nil
+	if l.configured && s.cfg.ProxyProtocol {
+		s.openProxied(fd, sa, class, tlsOn)
+		return
+	}
+	s.openConnTLS(fd, sa, class, tlsOn)
 }
 
 // connList is a snapshot, since handlers may close connections while we iterate.
@@ -483,6 +492,7 @@ func (s *Server) Stats() bindings.Stats {
 		SSHAuthFailures:    s.ssh.stats.authFailures,
 		Observed:           s.observed(),
 
-		TLS: s.tlsCounters(),
+		TLS:   s.tlsCounters(),
+		Proxy: s.proxy.stats,
 	}
 }

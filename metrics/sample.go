@@ -57,4 +57,5 @@ type Sample struct {
 	TLSHandshakes                   []Count // by result
 	TLSDropped, TLSPlaintextRefused int64
 	TLSInFlight                     int
+	ProxyRefused                    []Count // by reason
 }

@@ -8,6 +8,7 @@ var (
 	descTLSDropped    = newDesc("tls_handshakes_dropped_total", "ClientHellos refused at once over --tls-max-startups.")
 	descTLSPlaintext  = newDesc("tls_plaintext_refused_total", "Plaintext connections refused under --tls-required.")
 	descTLSInFlight   = newDesc("tls_handshakes_in_flight", "TLS handshakes running now (each holds a goroutine).")
+	descProxyRefused  = newDesc("proxy_refused_total", "Connections refused under --proxy-protocol, by reason.", "reason")
 )
 
 func describeTLS(ch chan<- *prometheus.Desc) {
@@ -15,6 +16,7 @@ func describeTLS(ch chan<- *prometheus.Desc) {
 	ch <- descTLSDropped
 	ch <- descTLSPlaintext
 	ch <- descTLSInFlight
+	ch <- descProxyRefused
 }
 
 func collectTLS(ch chan<- prometheus.Metric, s *Sample, worker string) {
@@ -22,4 +24,5 @@ func collectTLS(ch chan<- prometheus.Metric, s *Sample, worker string) {
 	ch <- counter(descTLSDropped, float64(s.TLSDropped), worker)
 	ch <- counter(descTLSPlaintext, float64(s.TLSPlaintextRefused), worker)
 	ch <- gauge(descTLSInFlight, float64(s.TLSInFlight), worker)
+	counts(ch, descProxyRefused, s.ProxyRefused, worker)
 }

@@ -351,6 +351,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.DurationVar(&cfg.TLSHandshakeTimeout, "tls-handshake-timeout", engine.DefaultTLSHandshakeTimeout, "time from a connection's first byte to the end of its TLS handshake")
 	tlsStartups := fs.String("tls-max-startups", engine.DefaultTLSStartups, "TLS handshakes in flight per worker, begin:rate:full as sshd's MaxStartups: past begin drop rate% of new ones, rising to all at full")
 	tlsWorkers := fs.Int("tls-crypto-workers", runtime.NumCPU(), "TLS handshakes computing at once, process-wide (the others wait their turn)")
+	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection on the --listen ports must come from --proxy-from and start with a PROXY protocol header (v1 or v2, as HAProxy sends); conn.peer is then the client's address")
+	proxyFrom := fs.String("proxy-from", engine.DefaultProxyFrom, "with --proxy-protocol: the addresses (CIDR, comma-separated) proxies may connect from")
+	fs.DurationVar(&cfg.ProxyHeaderTimeout, "proxy-header-timeout", engine.DefaultProxyHeaderTimeout, "with --proxy-protocol: time for a connection's PROXY header to arrive")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	sizeVar(fs, &o.gcReserve, "gc-reserve", 16<<20, "garbage headroom: the collector lets garbage grow to (live heap + this) × gc-percent/100 before a collection, so a busy server with a small heap is not collected dozens of times a second; costs no memory while idle (0: none)")
@@ -428,6 +431,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 		return cfg, o, fmt.Errorf("--ssh-max-conns and --ssh-login-grace must be positive")
 	}
 	if err := parseTLSFlags(fs, &cfg, &o, *tlsCerts, *tlsKeys, *tlsMin, *tlsClientCA, *tlsClientAuth, *tlsStartups, *tlsWorkers); err != nil {
+		return cfg, o, err
+	}
+	if err := parseProxyFlags(fs, &cfg, *proxyFrom); err != nil {
 		return cfg, o, err
 	}
 	cfg.Listen = *listen

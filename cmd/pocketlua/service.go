@@ -249,6 +249,7 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		TLSDropped:          st.TLS.Dropped,
 		TLSPlaintextRefused: st.TLS.PlaintextRefused,
 		TLSInFlight:         st.TLS.InFlight,
+		ProxyRefused:        named(bindings.ProxyRefusalNames[:], st.Proxy.Refused[:]),
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))

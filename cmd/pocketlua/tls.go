@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"net/netip"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -55,5 +57,28 @@ func parseTLSFlags(fs *pflag.FlagSet, cfg *engine.Config, o *cliOptions, certs, 
 		opts.Pairs = append(opts.Pairs, transport.Pair{Cert: certs[i], Key: keys[i]})
 	}
 	o.tls = opts
+	return nil
+}
+
+// parseProxyFlags checks --proxy-from and --proxy-header-timeout.
+func parseProxyFlags(fs *pflag.FlagSet, cfg *engine.Config, from string) error {
+	if !cfg.ProxyProtocol {
+		for _, name := range []string{"proxy-from", "proxy-header-timeout"} {
+			if fs.Changed(name) {
+				return fmt.Errorf("%w: --%s needs --proxy-protocol", errUsage, name)
+			}
+		}
+		return nil
+	}
+	if cfg.ProxyHeaderTimeout <= 0 {
+		return fmt.Errorf("--proxy-header-timeout must be positive")
+	}
+	for _, s := range strings.Split(from, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("--proxy-from %q: want CIDR prefixes, comma-separated (127.0.0.0/8,::1/128)", from)
+		}
+		cfg.ProxyFrom = append(cfg.ProxyFrom, p.Masked())
+	}
 	return nil
 }

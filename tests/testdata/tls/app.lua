@@ -9,7 +9,7 @@ function Echo:message(payload, kind) self:send(payload, kind) end
 
 local function info(req)
   local t = req.client.conn.tls
-  local out = { scheme = req.scheme, tls = false }
+  local out = { scheme = req.scheme, tls = false, peer = req.client.conn.peer }
   if t then
     out.tls = true
     out.version, out.cipher, out.server_name, out.alpn = t.version, t.cipher, t.server_name, t.alpn
