@@ -24,6 +24,7 @@ var connMethods = map[string]lua.LGFunction{
 	"is_open":     func(L *lua.LState) int { L.Push(lua.LBool(checkConn(L).Open())); return 1 },
 	"after":       connAfter,
 	"upgrade":     connUpgrade,
+	"start_tls":   connStartTLS,
 }
 
 // registerConn creates the conn metatable: methods, then read-only fields.

@@ -141,6 +141,11 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			srv.ReloadFromLua()
 			return 0
 		},
+		"has_tls": func(L *lua.LState) int {
+			ts, ok := srv.(TLSServer)
+			L.Push(lua.LBool(ok && ts.HasTLS()))
+			return 1
+		},
 		"script_dir": func(L *lua.LState) int {
 			L.Push(lua.LString(srv.ScriptDir()))
 			return 1

@@ -60,6 +60,38 @@ type TLSPeer struct {
 // plaintext. A Conn without it is plaintext.
 type TLSConn interface {
 	TLS() *TLSInfo
+	// StartTLS makes the next input a ClientHello: the connection becomes
+	// TLS in place. leftover is input already read that belongs to it.
+	StartTLS(leftover string) error
+}
+
+// TLSServer is implemented by servers that may hold a certificate.
+type TLSServer interface {
+	// HasTLS reports whether conn:start_tls can work (--tls-cert given).
+	HasTLS() bool
+}
+
+// connStartTLS is conn:start_tls([opts]).
+func connStartTLS(L *lua.LState) int {
+	c := checkConn(L)
+	leftover := ""
+	if opts := L.OptTable(2, nil); opts != nil {
+		switch v := opts.RawGetString("leftover").(type) {
+		case lua.LString:
+			leftover = string(v)
+		case *lua.LNilType:
+		default:
+			L.ArgError(2, "leftover must be a string")
+		}
+	}
+	tc, ok := c.(TLSConn)
+	if !ok {
+		L.RaiseError("start_tls: this connection cannot speak TLS")
+	}
+	if err := tc.StartTLS(leftover); err != nil {
+		L.RaiseError("start_tls: %s", err.Error())
+	}
+	return 0
 }
 
 // tlsTable is conn.tls: nil on plaintext.

@@ -398,6 +398,9 @@ func (c *Conn) closeWith(code int, reason string, kind bindings.CloseCause) {
 		return
 	}
 	if t := c.tlsOf(); t != nil {
+		if t.deferClose(&closeCause{reason: reason, kind: kind}) {
+			return
+		}
 		t.closeNotify()
 	}
 	c.pc.Close(&closeCause{reason: reason, kind: kind})

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -42,16 +43,18 @@ const (
 // tlsConn is a connection's TLS state beside its Conn (like sshOf): a
 // Conn stays small for the plaintext ones.
 type tlsConn struct {
-	c       *Conn
-	phase   tlsPhase
-	started bool // start() ran (in plaintext, before a late ClientHello)
-	sent    bool // something went out in plaintext: no TLS on this one any more
-	head    []byte
-	timer   *poll.Timer // the sniff wait, then the handshake deadline
-	sess    *transport.Session
-	info    *bindings.TLSInfo
-	pumping bool // a pump is scheduled
-	held    bool // reading paused: too much input during the handshake
+	c          *Conn
+	phase      tlsPhase
+	started    bool // start() ran (in plaintext, before a late ClientHello)
+	sent       bool // something went out in plaintext: no TLS on this one any more
+	head       []byte
+	timer      *poll.Timer // the sniff wait, then the handshake deadline
+	sess       *transport.Session
+	info       *bindings.TLSInfo
+	pumping    bool        // a pump is scheduled
+	held       bool        // reading paused: too much input during the handshake
+	pending    []byte      // sent by the instance during a conn:start_tls handshake
+	closeAfter *closeCause // conn:close during that handshake, with pending output
 }
 
 // maxHandshakeInput is the input held for a running handshake beyond which
@@ -130,6 +133,7 @@ func (t *tlsConn) fail(result int, reason string, kind bindings.CloseCause) {
 	if result >= 0 {
 		s.tls.stats.Handshakes[result]++
 	}
+	t.pending, t.closeAfter = nil, nil // nothing is owed to a failed handshake
 	if c.ended() {
 		return
 	}
@@ -258,6 +262,15 @@ func (t *tlsConn) handshakeDone(err error) {
 	t.phase = tlsEstablished
 	t.sess.Established()
 	t.info = tlsInfoOf(t.sess.State())
+	if pending := t.pending; pending != nil {
+		t.pending = nil
+		t.sess.Write(pending)
+	}
+	if cc := t.closeAfter; cc != nil {
+		t.closeAfter = nil
+		c.closeWith(cc.code, cc.reason, cc.kind)
+		return
+	}
 	if !t.started {
 		t.started = true
 		c.begin()
@@ -368,7 +381,13 @@ func (t *tlsConn) send(p []byte) bool {
 		t.sent = true
 		return c.pc.Write(p)
 	}
-	return false // mid-handshake: the instance has not started
+	// Mid-handshake (after conn:start_tls): kept until it is over.
+	t.pending = append(t.pending, p...)
+	if len(t.pending) > c.srv.cfg.MaxQueuedBytes {
+		c.pc.Abort(poll.ErrSlowConsumer)
+		return false
+	}
+	return len(t.pending) <= c.srv.cfg.HighWater
 }
 
 // tlsClose sends close_notify before a graceful close.
@@ -376,6 +395,61 @@ func (t *tlsConn) closeNotify() {
 	if t.phase == tlsEstablished && t.c.pc.Open() {
 		t.sess.CloseNotify()
 	}
+}
+
+// StartTLS is conn:start_tls: the connection's next input is a
+// ClientHello, through the same handshake path and limits as on a TLS
+// listener. What the instance sends meanwhile is encrypted once the
+// handshake is over.
+func (c *Conn) StartTLS(leftover string) error {
+	s := c.srv
+	switch {
+	case s.cfg.TLS == nil:
+		return errors.New("no certificate: start the server with --tls-cert and --tls-key")
+	case !c.Open():
+		return errors.New("connection is closed")
+	case c.ws != nil || c.sshOf() != nil:
+		return fmt.Errorf("the connection is in %s mode", c.Mode())
+	}
+	t := c.tlsOf()
+	if t != nil && t.phase != tlsSniffing {
+		return errors.New("the connection speaks TLS already")
+	}
+	if t == nil {
+		t = &tlsConn{c: c}
+		if s.tls.byConn == nil {
+			s.tls.byConn = make(map[*Conn]*tlsConn)
+		}
+		s.tls.byConn[c] = t
+	} else {
+		t.timer.Stop()
+	}
+	t.started = true
+	t.phase = tlsHello
+	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
+	if leftover != "" {
+		// After the handler returns: the handshake must not start inside it.
+		s.loop.AfterFunc(0, func() {
+			if s.tls.byConn[c] == t && t.phase == tlsHello && !c.ended() {
+				t.data([]byte(leftover))
+			}
+		})
+	}
+	return nil
+}
+
+// HasTLS is server.has_tls(): a certificate is configured.
+func (s *Server) HasTLS() bool { return s.cfg.TLS != nil }
+
+// deferClose: a close asked for during a conn:start_tls handshake with
+// output waiting for it happens once the handshake is over and that
+// output is queued, so a reply sent just before closing is not lost.
+func (t *tlsConn) deferClose(cause *closeCause) bool {
+	if !t.started || len(t.pending) == 0 || (t.phase != tlsHello && t.phase != tlsHandshaking) {
+		return false
+	}
+	t.closeAfter = cause
+	return true
 }
 
 // TLS is conn.tls: nil on plaintext.

@@ -15,6 +15,7 @@
 ---@field max_login_failures integer then 421 and close (3)
 ---@field chunk_size integer bytes read from a file per send (65536)
 ---@field log_transfers boolean log.info one line per transfer
+---@field require_tls boolean refuse USER before AUTH TLS (FTPS; needs --tls-cert)
 ---@field Data FtpData the data connection class
 ---@field cwd string the current folder, as the client sees it
 ---@field user? string the logged-in user

@@ -27,6 +27,7 @@ local Httpd = {}
 ---@field body string the request body
 ---@field params string[] the captures of a pattern route
 ---@field keep boolean the connection stays open after the response
+---@field scheme "http"|"https" "https" when the engine terminated TLS on the connection
 
 ---Percent-decoding ("+" stays "+").
 ---@param s string

@@ -79,6 +79,11 @@ function server.state(name, default) end
 ---Reloads the scripts after the running handler returns.
 function server.reload() end
 
+---True when a certificate is configured (--tls-cert): conn:start_tls
+---can work.
+---@return boolean
+function server.has_tls() end
+
 ---The absolute folder of the main script: relative paths a script names
 ---(roots, files) are taken from here.
 ---@return string

@@ -92,6 +92,13 @@ function conn:after(seconds, fn) end
 ---@param leftover? string input read after the handshake, decoded first
 function conn:upgrade(mode, opts, leftover) end
 
+---Makes the connection TLS in place (server side): the next input is a
+---ClientHello, through the same handshake path and limits as a TLS port.
+---Output sent meanwhile is encrypted once the handshake is over; conn.tls
+---is set then. Raises without --tls-cert, or on a connection already TLS.
+---@param opts? {leftover?: string} input already read that belongs to the handshake
+function conn:start_tls(opts) end
+
 ---A pending callback from after/every.
 ---@class pocketlua.timer: userdata
 local timer = {}
