@@ -72,7 +72,17 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 				}
 				timeout = time.Duration(float64(n) * float64(time.Second))
 			}
-			inst, err := srv.Connect(host, port, class, timeout)
+			var inst *lua.LTable
+			var err error
+			if tlsOpts := clientTLSOptions(L, L.OptTable(4, nil)); tlsOpts != nil {
+				tc, ok := srv.(TLSConnector)
+				if !ok {
+					L.RaiseError("connect: tls is not available here")
+				}
+				inst, err = tc.ConnectTLS(host, port, class, timeout, tlsOpts)
+			} else {
+				inst, err = srv.Connect(host, port, class, timeout)
+			}
 			if err != nil {
 				L.Push(lua.LNil)
 				L.Push(lua.LString(err.Error()))

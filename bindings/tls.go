@@ -1,6 +1,10 @@
 package bindings
 
-import lua "github.com/yuin/gopher-lua"
+import (
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+)
 
 // TLS handshake outcomes, the result label of
 // pocketlua_tls_handshakes_total.
@@ -69,6 +73,46 @@ type TLSConn interface {
 type TLSServer interface {
 	// HasTLS reports whether conn:start_tls can work (--tls-cert given).
 	HasTLS() bool
+}
+
+// ClientTLS are server.connect's TLS options.
+type ClientTLS struct {
+	ServerName string // verified name and SNI; default: host
+	CA         string // PEM bundle to verify against instead of the system roots
+	Cert, Key  string // a client certificate
+	Insecure   bool   // skip verification (tests only)
+}
+
+// TLSConnector is implemented by servers that can connect out over TLS.
+type TLSConnector interface {
+	ConnectTLS(host string, port int, class *lua.LTable, timeout time.Duration, opts *ClientTLS) (*lua.LTable, error)
+}
+
+// clientTLSOptions reads server.connect's tls options; nil when tls is
+// not asked for.
+func clientTLSOptions(L *lua.LState, opts *lua.LTable) *ClientTLS {
+	if opts == nil || !lua.LVAsBool(opts.RawGetString("tls")) {
+		return nil
+	}
+	o := &ClientTLS{}
+	str := func(name string, dst *string) {
+		switch v := opts.RawGetString(name).(type) {
+		case lua.LString:
+			*dst = string(v)
+		case *lua.LNilType:
+		default:
+			L.RaiseError("connect: %s must be a string, got %s", name, v.Type())
+		}
+	}
+	str("server_name", &o.ServerName)
+	str("ca", &o.CA)
+	str("cert", &o.Cert)
+	str("key", &o.Key)
+	o.Insecure = lua.LVAsBool(opts.RawGetString("insecure"))
+	if (o.Cert == "") != (o.Key == "") {
+		L.RaiseError("connect: cert and key go together")
+	}
+	return o
 }
 
 // connStartTLS is conn:start_tls([opts]).

@@ -316,6 +316,14 @@ func (c *Conn) Closed(cause error) {
 		c.setState(stateEnded)
 		return
 	}
+	if t := c.tlsOf(); t != nil && t.awaitVerdict(cause) {
+		return // closed() waits for the handshake's own reason (tls.go)
+	}
+	c.closedWith(cause)
+}
+
+// closedWith is Closed once nothing waits any more.
+func (c *Conn) closedWith(cause error) {
 	h := c.sshOf()
 	if h != nil {
 		c.sshEnd(h)

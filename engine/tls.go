@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"slices"
 	"time"
 	"unsafe"
+
+	lua "github.com/yuin/gopher-lua"
 
 	"pocketlua/bindings"
 	"pocketlua/poll"
@@ -55,6 +60,10 @@ type tlsConn struct {
 	held       bool        // reading paused: too much input during the handshake
 	pending    []byte      // sent by the instance during a conn:start_tls handshake
 	closeAfter *closeCause // conn:close during that handshake, with pending output
+	client     *tls.Config // an outbound connection's, until its handshake starts
+	outbound   bool        // server.connect's: a failure is closed(nil, reason)
+	lateCause  error       // the socket closed while the handshake ran
+	running    bool        // the handshake goroutine has not reported yet
 }
 
 // maxHandshakeInput is the input held for a running handshake beyond which
@@ -63,11 +72,12 @@ const maxHandshakeInput = 64 << 10
 
 // tlsServer is the loop's TLS bookkeeping.
 type tlsServer struct {
-	byConn   map[*Conn]*tlsConn
-	inFlight int    // handshake goroutines running
-	plain    []byte // decrypted input, handed to the instance
-	scratch  []byte // a WebSocket header and payload, encrypted as one record
-	stats    bindings.TLSCounters
+	byConn          map[*Conn]*tlsConn
+	inFlight        int    // handshake goroutines running for accepted connections
+	clientsInFlight int    // and for server.connect's
+	plain           []byte // decrypted input, handed to the instance
+	scratch         []byte // a WebSocket header and payload, encrypted as one record
+	stats           bindings.TLSCounters
 }
 
 func (c *Conn) tlsOf() *tlsConn {
@@ -121,7 +131,7 @@ func (t *tlsConn) drop() {
 	if t.sess != nil {
 		t.sess.Close()
 	}
-	t.head = nil
+	t.head, t.pending = nil, nil
 	delete(t.c.srv.tls.byConn, t.c)
 }
 
@@ -130,14 +140,14 @@ func (t *tlsConn) drop() {
 func (t *tlsConn) fail(result int, reason string, kind bindings.CloseCause) {
 	c := t.c
 	s := c.srv
-	if result >= 0 {
+	if result >= 0 && !t.outbound {
 		s.tls.stats.Handshakes[result]++
 	}
 	t.pending, t.closeAfter = nil, nil // nothing is owed to a failed handshake
 	if c.ended() {
 		return
 	}
-	if c.state == stateStarting {
+	if c.state == stateStarting && !t.outbound {
 		c.setState(stateEnded)
 		delete(s.conns, c.id)
 		c.pc.Close(&closeCause{reason: reason, kind: kind}) // a queued alert still goes out
@@ -218,10 +228,12 @@ func (t *tlsConn) hello() {
 	s.tls.inFlight++
 	sess := t.sess
 	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
+	t.running = true
 	go func() {
 		err := sess.Handshake(deadline)
 		s.loop.Post(func() {
 			s.tls.inFlight--
+			t.running = false
 			t.handshakeDone(err)
 		})
 	}()
@@ -238,6 +250,16 @@ func (t *tlsConn) output(p []byte) bool {
 
 func (t *tlsConn) handshakeDone(err error) {
 	c := t.c
+	if cause := t.lateCause; cause != nil {
+		// The socket closed while the handshake ran: its verdict is the
+		// better reason (a certificate the client refused, say).
+		t.lateCause = nil
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			cause = &closeCause{reason: handshakeReason(err), kind: bindings.CloseProtocolError}
+		}
+		c.closedWith(cause)
+		return
+	}
 	if c.ended() || t.phase != tlsHandshaking || c.srv.tls.byConn[c] != t {
 		return
 	}
@@ -246,11 +268,7 @@ func (t *tlsConn) handshakeDone(err error) {
 			t.fail(tlsTimedOut, "tls handshake timeout", bindings.CloseTimeout)
 			return
 		}
-		msg := err.Error()
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		t.fail(tlsFailed, msg, bindings.CloseProtocolError)
+		t.fail(tlsFailed, handshakeReason(err), bindings.CloseProtocolError)
 		return
 	}
 	t.timer.Stop()
@@ -258,7 +276,9 @@ func (t *tlsConn) handshakeDone(err error) {
 		t.held = false
 		c.pc.Resume()
 	}
-	c.srv.tls.stats.Handshakes[tlsOK]++
+	if !t.outbound {
+		c.srv.tls.stats.Handshakes[tlsOK]++
+	}
 	t.phase = tlsEstablished
 	t.sess.Established()
 	t.info = tlsInfoOf(t.sess.State())
@@ -438,6 +458,26 @@ func (c *Conn) StartTLS(leftover string) error {
 	return nil
 }
 
+// awaitVerdict: an outbound connection's socket closed mid-handshake (the
+// peer hung up after our alert, typically): closed() waits for the
+// handshake goroutine, whose error says why. True when it waits.
+func (t *tlsConn) awaitVerdict(cause error) bool {
+	if !t.outbound || !t.running || t.c.ended() || t.lateCause != nil {
+		return false
+	}
+	t.lateCause = cause
+	t.sess.Close()
+	return true
+}
+
+func handshakeReason(err error) string {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
 // HasTLS is server.has_tls(): a certificate is configured.
 func (s *Server) HasTLS() bool { return s.cfg.TLS != nil }
 
@@ -518,4 +558,68 @@ func (s *Server) onlyTLSFiles(names []string) bool {
 		}
 	}
 	return len(files) > 0
+}
+
+// ConnectTLS is server.connect with tls = true: the connection's start
+// runs once the TLS handshake is over; a failure, a certificate that does
+// not verify included, is closed(nil, reason) with the library's words.
+func (s *Server) ConnectTLS(host string, port int, class *lua.LTable, timeout time.Duration, o *bindings.ClientTLS) (*lua.LTable, error) {
+	addr := poll.JoinHostPort(host, port)
+	cfg := &tls.Config{ServerName: o.ServerName, InsecureSkipVerify: o.Insecure, MinVersion: tls.VersionTLS12}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	if o.CA != "" {
+		b, err := os.ReadFile(o.CA)
+		if err != nil {
+			return nil, fmt.Errorf("connect %s: ca: %w", addr, err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("connect %s: ca %s: no PEM certificate in it", addr, o.CA)
+		}
+	}
+	if o.Cert != "" {
+		pair, err := tls.LoadX509KeyPair(o.Cert, o.Key)
+		if err != nil {
+			return nil, fmt.Errorf("connect %s: certificate %s with key %s: %w", addr, o.Cert, o.Key, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return s.connect(host, port, class, timeout, cfg)
+}
+
+// tlsClient is an outbound connection's TLS state from the start: what
+// the instance sends before the handshake is over waits for it.
+func (s *Server) tlsClient(c *Conn, cfg *tls.Config) *tlsConn {
+	t := &tlsConn{c: c, phase: tlsHandshaking, client: cfg, outbound: true}
+	if s.tls.byConn == nil {
+		s.tls.byConn = make(map[*Conn]*tlsConn)
+	}
+	s.tls.byConn[c] = t
+	return t
+}
+
+// clientConnected: the TCP connect succeeded; the handshake begins.
+func (t *tlsConn) clientConnected() {
+	c := t.c
+	s := c.srv
+	if c.ended() || s.tls.byConn[c] != t {
+		return
+	}
+	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
+	t.sess = transport.NewClientSession(t.client, s.cfg.TLS, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
+	t.client = nil
+	s.tls.clientsInFlight++
+	sess := t.sess
+	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
+	t.running = true
+	go func() {
+		err := sess.Handshake(deadline)
+		s.loop.Post(func() {
+			s.tls.clientsInFlight--
+			t.running = false
+			t.handshakeDone(err)
+		})
+	}()
 }

@@ -31,6 +31,14 @@ func (t *TLS) NewSession(hello []byte, post func(func()), write func([]byte) boo
 	return &Session{tc: tls.Server(mc, t.base), mc: mc, t: t}
 }
 
+// NewClientSession starts the client side of a session (server.connect
+// with tls); cfg is the caller's.
+func NewClientSession(cfg *tls.Config, pool *TLS, post func(func()), write func([]byte) bool, local, peer net.Addr) *Session {
+	mc := &memConn{post: post, write: write, local: local, peer: peer, done: make(chan struct{})}
+	mc.cond.L = &mc.mu
+	return &Session{tc: tls.Client(mc, cfg), mc: mc, t: pool}
+}
+
 // Handshake runs the handshake until deadline; call it on a goroutine of
 // its own. The crypto pool bounds how many handshakes compute at once: a
 // handshake holds a slot only while it has input to work on, not while it
@@ -38,7 +46,9 @@ func (t *TLS) NewSession(hello []byte, post func(func()), write func([]byte) boo
 func (s *Session) Handshake(deadline time.Time) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	s.mc.pool = s.t.crypto
+	if s.t != nil {
+		s.mc.pool = s.t.crypto
+	}
 	if !s.mc.acquire() {
 		return net.ErrClosed
 	}

@@ -27,7 +27,7 @@ function server.listen(opts) end
 ---@param host string
 ---@param port integer
 ---@param class table
----@param opts? {connect_timeout?: number}
+---@param opts? {connect_timeout?: number, tls?: boolean, server_name?: string, ca?: string, cert?: string, key?: string, insecure?: boolean}
 ---@return table? instance
 ---@return string? err
 function server.connect(host, port, class, opts) end
