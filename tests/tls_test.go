@@ -508,6 +508,27 @@ func TestTLSWatchReload(t *testing.T) {
 	srv.stop()
 }
 
+// TestTLSHTTPSRedirect: httpd.lua's https_redirect answers plaintext with
+// 308 to the same URL over https (same port), and https responses carry
+// Strict-Transport-Security; curl -L follows it.
+func TestTLSHTTPSRedirect(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/redirect.lua"))
+	p := port(srv.Addr)
+	resolve := []string{"--cacert", pki.caFile, "--resolve", "localhost:" + p + ":127.0.0.1"}
+	r := curlOK(t, append(resolve, "--include", "http://localhost:"+p+"/hello?x=1")...)
+	if !strings.HasPrefix(r.stdout, "HTTP/1.1 308") || !strings.Contains(r.stdout, "Location: https://localhost:"+p+"/hello?x=1\r\n") ||
+		strings.Contains(r.stdout, "Strict-Transport-Security") {
+		t.Fatalf("plaintext request: %q", r.stdout)
+	}
+	r = curlOK(t, append(resolve, "--include", "--location", "http://localhost:"+p+"/hello")...)
+	if !strings.Contains(r.stdout, "Strict-Transport-Security: max-age=600\r\n") || !strings.HasSuffix(r.stdout, "hello over https\n") {
+		t.Fatalf("followed to https: %q", r.stdout)
+	}
+	srv.stop()
+}
+
 // TestTLSBadFilesAtStartup: a missing or unreadable certificate stops the
 // server at once with a message naming the file.
 func TestTLSBadFilesAtStartup(t *testing.T) {

@@ -18,6 +18,8 @@
 ---@field dotfiles boolean serve names that start with "."
 ---@field access_log boolean log.info one line per response
 ---@field server_name string the Server header
+---@field https_redirect boolean plaintext requests get 308 to https:// (needs --tls-cert)
+---@field hsts_max_age integer with https_redirect: Strict-Transport-Security max-age on https responses (31536000; 0: none)
 ---@field types table<string, string> Content-Type by file extension
 ---@field default_type string Content-Type of other files
 local Httpd = {}
