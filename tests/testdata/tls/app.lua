@@ -27,6 +27,14 @@ App.routes = {
   { name = "http", match = Mux.http, class = Httpd:extend{ routes = {
       ["GET /info"] = info,
       ["GET /echo"] = Echo,
+      ["GET /page"] = function(req)
+        return 200, [[<!doctype html><title>tls</title><script>
+const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/echo");
+ws.onopen = () => ws.send("hi over " + location.protocol);
+ws.onmessage = (e) => { document.title = "echo: " + e.data; };
+ws.onerror = () => { document.title = "error"; };
+</script>]], { ["Content-Type"] = "text/html; charset=utf-8" }
+      end,
   } } },
   { name = "echo", match = "ECHO ", class = require "tcp_echo" },
 }
