@@ -83,6 +83,12 @@ type ClientTLS struct {
 	Insecure   bool   // skip verification (tests only)
 }
 
+// TLSBinder is implemented by servers that can serve TLS on a script's
+// listener (socket_bind's tls option).
+type TLSBinder interface {
+	SocketBindTLS(host string, port int, class *lua.LTable) (Listener, error)
+}
+
 // TLSConnector is implemented by servers that can connect out over TLS.
 type TLSConnector interface {
 	ConnectTLS(host string, port int, class *lua.LTable, timeout time.Duration, opts *ClientTLS) (*lua.LTable, error)

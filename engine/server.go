@@ -64,6 +64,7 @@ type listener struct {
 	ln         *poll.Listener
 	class      *classInfo // nil: the main class
 	configured bool       // from Config.Listen, not from a script
+	tls        bool       // a script's listener bound with tls = true
 }
 
 func (l *listener) Host() string { return l.ln.Host }
@@ -384,7 +385,7 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	if class == nil {
 		class = s.main
 	}
-	tlsOn := l.configured && s.cfg.TLS != nil
+	tlsOn := (l.configured || l.tls) && s.cfg.TLS != nil
 	if l.configured && s.cfg.ProxyProtocol {
 		s.openProxied(fd, sa, class, tlsOn)
 		return

@@ -478,6 +478,21 @@ func handshakeReason(err error) string {
 	return msg
 }
 
+// SocketBindTLS is server.socket_bind with tls = true: connections on the
+// listener are TLS or plaintext as on the --listen ports (plaintext
+// refused under --tls-required).
+func (s *Server) SocketBindTLS(host string, port int, class *lua.LTable) (bindings.Listener, error) {
+	if s.cfg.TLS == nil {
+		return nil, errors.New("socket_bind: tls needs a certificate: start the server with --tls-cert and --tls-key")
+	}
+	ln, err := s.SocketBind(host, port, class)
+	if err != nil {
+		return nil, err
+	}
+	ln.(*listener).tls = true
+	return ln, nil
+}
+
 // HasTLS is server.has_tls(): a certificate is configured.
 func (s *Server) HasTLS() bool { return s.cfg.TLS != nil }
 

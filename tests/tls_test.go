@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -525,6 +526,32 @@ func TestTLSHTTPSRedirect(t *testing.T) {
 	r = curlOK(t, append(resolve, "--include", "--location", "http://localhost:"+p+"/hello")...)
 	if !strings.Contains(r.stdout, "Strict-Transport-Security: max-age=600\r\n") || !strings.HasSuffix(r.stdout, "hello over https\n") {
 		t.Fatalf("followed to https: %q", r.stdout)
+	}
+	srv.stop()
+}
+
+// TestTLSScriptListeners: socket_bind with tls = true serves TLS beside
+// plaintext like a --listen port; a script listener without it stays
+// plaintext, where mux.lua's Mux.tls route refuses a ClientHello.
+func TestTLSScriptListeners(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/bind.lua"))
+	m := regexp.MustCompile(`script_listeners=(\S+),(\S+)`).FindStringSubmatch(srv.Logs())
+	if m == nil {
+		t.Fatalf("no script listeners in the startup line:\n%s", srv.Logs())
+	}
+	withTLS, plain := m[1], m[2]
+	if info, err := getInfo(t, withTLS, pki.clientConfig("localhost")); err != nil || !info.TLS {
+		t.Fatalf("socket_bind with tls: %+v %v", info, err)
+	}
+	if _, err := getInfo(t, plain, pki.clientConfig("localhost")); err == nil || !strings.Contains(err.Error(), "handshake failure") {
+		t.Fatalf("plaintext socket_bind: want Mux.RefuseTLS's alert, got %v", err)
+	}
+	for _, addr := range []string{withTLS, plain} {
+		if code, body := httpStatus(t, "http://"+addr+"/info"); code != 200 || decodeInfo(t, body).TLS {
+			t.Fatalf("plaintext on %s: %d %s", addr, code, body)
+		}
 	}
 	srv.stop()
 }

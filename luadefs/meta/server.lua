@@ -10,13 +10,14 @@ local server = {}
 ---@param host? string default 127.0.0.1
 ---@param port? integer default 0: a free port
 ---@param class? table
+---@param opts? {tls?: boolean} tls: serve TLS beside plaintext (needs --tls-cert)
 ---@return pocketlua.listener listener
 ---@return string host
 ---@return integer port
-function server.socket_bind(host, port, class) end
+function server.socket_bind(host, port, class, opts) end
 
 ---server.socket_bind with named options.
----@param opts {host?: string, port?: integer, class?: table}
+---@param opts {host?: string, port?: integer, class?: table, tls?: boolean}
 ---@return pocketlua.listener listener
 ---@return string host
 ---@return integer port
