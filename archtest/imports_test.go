@@ -36,6 +36,7 @@ var allowed = map[string][]string{
 	"archtest":          {},
 	"tests":             {},
 	"tests/soak":        {},
+	"tests/tlsstall":    {},
 }
 
 // isTop reports the packages nothing imports, not even a test: the
