@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,9 +47,9 @@ func decodeInfo(t *testing.T, body string) tlsInfo {
 	return info
 }
 
-// getInfo asks GET /info over a Go HTTPS client with cfg.
+// getInfo asks GET /info over a Go HTTPS client with cfg; safe from any
+// goroutine.
 func getInfo(t *testing.T, addr string, cfg *tls.Config) (tlsInfo, error) {
-	t.Helper()
 	c := http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
 	res, err := c.Get("https://" + addr + "/info")
 	if err != nil {
@@ -59,7 +60,11 @@ func getInfo(t *testing.T, addr string, cfg *tls.Config) (tlsInfo, error) {
 	if err != nil {
 		return tlsInfo{}, err
 	}
-	return decodeInfo(t, string(b)), nil
+	var info tlsInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return tlsInfo{}, fmt.Errorf("GET /info: %v in %q", err, b)
+	}
+	return info, nil
 }
 
 func port(addr string) string {
@@ -133,6 +138,13 @@ func TestTLSOnePort(t *testing.T) {
 	out = openssl(t, "", "s_client", "-connect", srv.Addr, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0")
 	if !strings.Contains(out, "Cipher is (NONE)") || !strings.Contains(out, "alert protocol version") {
 		t.Fatalf("openssl -tls1_1: want a refused handshake, got:\n%s", out)
+	}
+
+	// A renegotiation attempt (openssl's R command, TLS 1.2) is refused
+	// with an alert and the connection ends.
+	out = openssl(t, "R\n", "s_client", "-connect", srv.Addr, "-tls1_2", "-servername", "localhost", "-CAfile", pki.caFile)
+	if !strings.Contains(out, "RENEGOTIATING") || !strings.Contains(out, "alert unexpected message") {
+		t.Fatalf("renegotiation: want it refused with an alert, got:\n%s", out)
 	}
 
 	// TLS 1.2 is served; sessions resume, in 1.2 and 1.3.
@@ -456,9 +468,39 @@ func TestTLSCertificateReload(t *testing.T) {
 	}
 	request()
 
+	// Clients keep handshaking and asking while the certificate changes:
+	// none of them fails.
+	stop := make(chan struct{})
+	loadErrs := make(chan error, 4)
+	var done sync.WaitGroup
+	for range 4 {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			cfg := pki.clientConfig("localhost")
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := getInfo(t, srv.Addr, cfg); err != nil {
+					loadErrs <- err
+					return
+				}
+			}
+		}()
+	}
 	_, _, second := pki.issue(t, "server", "localhost", false) // the same files, new contents
 	srv.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, 10*time.Second, "the reload line", func() bool { return strings.Contains(srv.Logs(), "tls certificates reloaded") })
+	time.Sleep(200 * time.Millisecond) // more handshakes, with the new certificate
+	close(stop)
+	done.Wait()
+	close(loadErrs)
+	for err := range loadErrs {
+		t.Fatalf("a client under reload: %v", err)
+	}
 	if got := serial(); got != second.SerialNumber.String() {
 		t.Fatalf("after SIGHUP: serial %s, want %s", got, second.SerialNumber)
 	}
