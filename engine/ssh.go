@@ -198,7 +198,7 @@ func (h *sshConn) Output(p []byte) bool {
 		return true
 	}
 	c.srv.stats.obs.BytesOut[c.cls.proto] += int64(len(p))
-	return c.pc.Write(p)
+	return c.write(p) // encrypted when the connection came over TLS
 }
 
 func (h *sshConn) ResumeReading() {

@@ -598,6 +598,38 @@ func TestTLSScriptListeners(t *testing.T) {
 	srv.stop()
 }
 
+// TestTLSWorkers: with --workers 2 every worker serves TLS with the one
+// certificate store, and a SIGHUP reload reaches handshakes on both.
+func TestTLSWorkers(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--workers", "2", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/app.lua"))
+	serials := func() map[string]bool {
+		seen := map[string]bool{}
+		for range 20 {
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, pki.clientConfig("localhost"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[c.ConnectionState().PeerCertificates[0].SerialNumber.String()] = true
+			c.Close()
+		}
+		return seen
+	}
+	before := serials()
+	_, _, second := pki.issue(t, "server", "localhost", false)
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the reload line", func() bool { return strings.Contains(srv.Logs(), "tls certificates reloaded") })
+	after := serials()
+	if len(before) != 1 || len(after) != 1 || !after[second.SerialNumber.String()] {
+		t.Fatalf("serials before %v, after %v (want only %s)", before, after, second.SerialNumber)
+	}
+	if n := strings.Count(srv.Logs(), "tls certificates reloaded"); n != 1 {
+		t.Fatalf("the certificates were read %d times for one SIGHUP", n)
+	}
+	srv.stop()
+}
+
 // TestTLSBadFilesAtStartup: a missing or unreadable certificate stops the
 // server at once with a message naming the file.
 func TestTLSBadFilesAtStartup(t *testing.T) {
