@@ -45,8 +45,15 @@ func main() {
 	half := flag.Int("half", 10000, "connections that send half a ClientHello and stall")
 	whole := flag.Int("whole", 1000, "connections that send a whole ClientHello and stall")
 	timeout := flag.Duration("timeout", 10*time.Second, "--tls-handshake-timeout")
+	idle := flag.Int("idle", 0, "instead: memory per idle connection, TLS and plaintext, with this many connections to tcp_echo.lua")
 	flag.Parse()
-	if err := run(*half, *whole, *timeout); err != nil {
+	var err error
+	if *idle > 0 {
+		err = idleMemory(*idle)
+	} else {
+		err = run(*half, *whole, *timeout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tlsstall:", err)
 		os.Exit(1)
 	}
@@ -126,6 +133,97 @@ func run(half, whole int, timeout time.Duration) error {
 		c.Close()
 	}
 	fmt.Printf("stalled connections the server closed: %d of %d\n", closed, len(conns))
+	return nil
+}
+
+// idleMemory prints the server's RSS per connection for n idle
+// connections to tcp_echo.lua, plaintext and TLS, after one small echo
+// and after one of 16 KiB.
+func idleMemory(n int) error {
+	lim := syscall.Rlimit{Cur: uint64(n) + 4096, Max: uint64(n) + 4096}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "tlsidle")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "pocketlua")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	cert, key, pool, err := certificate(dir)
+	if err != nil {
+		return err
+	}
+	for _, withTLS := range []bool{false, true} {
+		srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
+			"--max-conns", strconv.Itoa(n+100), "scripts/tcp_echo.lua")
+		stderr, _ := srv.StderrPipe()
+		if err := srv.Start(); err != nil {
+			return err
+		}
+		addr, _, err := addresses(stderr)
+		if err != nil {
+			srv.Process.Kill()
+			return err
+		}
+		go io.Copy(io.Discard, stderr)
+		time.Sleep(300 * time.Millisecond)
+		base := rssKiB(srv.Process.Pid)
+		var conns []net.Conn
+		echo := func(c net.Conn, size int) error {
+			msg := make([]byte, size)
+			for i := range msg {
+				msg[i] = 'a' + byte(i%26)
+			}
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := c.Write(msg); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(c, msg)
+			return err
+		}
+		for range n {
+			var c net.Conn
+			if withTLS {
+				c, err = tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+			} else {
+				c, err = net.DialTimeout("tcp", addr, 10*time.Second)
+			}
+			if err != nil {
+				srv.Process.Kill()
+				return err
+			}
+			if err := echo(c, 16); err != nil {
+				srv.Process.Kill()
+				return err
+			}
+			conns = append(conns, c)
+		}
+		time.Sleep(2 * time.Second) // idle buffers trimmed, garbage collected
+		small := rssKiB(srv.Process.Pid)
+		for _, c := range conns {
+			if err := echo(c, 16<<10); err != nil {
+				srv.Process.Kill()
+				return err
+			}
+		}
+		time.Sleep(2 * time.Second)
+		large := rssKiB(srv.Process.Pid)
+		name := "plaintext"
+		if withTLS {
+			name = "TLS 1.3"
+		}
+		fmt.Printf("%-9s %d connections: %.1f KiB each after a 16-byte echo, %.1f KiB after a 16 KiB echo (RSS %d -> %d -> %d KiB)\n",
+			name, n, float64(small-base)/float64(n), float64(large-base)/float64(n), base, small, large)
+		for _, c := range conns {
+			c.Close()
+		}
+		srv.Process.Kill()
+		srv.Wait()
+	}
 	return nil
 }
 
