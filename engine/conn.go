@@ -316,8 +316,8 @@ func (c *Conn) Closed(cause error) {
 		c.setState(stateEnded)
 		return
 	}
-	if t := c.tlsOf(); t != nil && t.awaitVerdict(cause) {
-		return // closed() waits for the handshake's own reason (tls.go)
+	if t := c.tlsOf(); t != nil && (t.awaitVerdict(cause) || t.endUnstarted()) {
+		return // closed() waits for the handshake's verdict, or is not owed (tls.go)
 	}
 	c.closedWith(cause)
 }

@@ -148,9 +148,9 @@ func (t *tlsConn) fail(result int, reason string, kind bindings.CloseCause) {
 		return
 	}
 	if c.state == stateStarting && !t.outbound {
-		c.setState(stateEnded)
-		delete(s.conns, c.id)
-		c.pc.Close(&closeCause{reason: reason, kind: kind}) // a queued alert still goes out
+		// Closed then ends it without closed() (endUnstarted); a queued
+		// alert still goes out.
+		c.pc.Close(&closeCause{reason: reason, kind: kind})
 		return
 	}
 	c.closeWith(0, reason, kind)
@@ -467,6 +467,24 @@ func (t *tlsConn) awaitVerdict(cause error) bool {
 	}
 	t.lateCause = cause
 	t.sess.Close()
+	return true
+}
+
+// endUnstarted: an accepted connection that ends before its first bytes
+// or its handshake are through never ran start(), so closed() is not owed
+// either, as for one accept(info) refused.
+func (t *tlsConn) endUnstarted() bool {
+	c := t.c
+	if t.started || t.outbound || c.state != stateStarting {
+		return false
+	}
+	c.setState(stateEnded)
+	delete(c.srv.conns, c.id)
+	for _, lt := range c.timers { // accept(info) may have armed some
+		lt.stop()
+	}
+	c.timers = nil
+	t.drop()
 	return true
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -626,6 +627,47 @@ func TestTLSWorkers(t *testing.T) {
 	}
 	if n := strings.Count(srv.Logs(), "tls certificates reloaded"); n != 1 {
 		t.Fatalf("the certificates were read %d times for one SIGHUP", n)
+	}
+	srv.stop()
+}
+
+// TestTLSLifecycle: on a TLS port accept(info) runs at once, start()
+// after the handshake (with conn.tls), and a connection that goes before
+// its handshake is through gets no start() and so no closed().
+func TestTLSLifecycle(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/lifecycle.lua"))
+	events := func(id int) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`msg=event .*name=(\w+) id=`+strconv.Itoa(id)+`\b(.*)`).FindAllStringSubmatch(srv.Logs(), -1) {
+			out = append(out, m[1]+strings.TrimRight(m[2], " "))
+		}
+		return out
+	}
+	half, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half.Write(clientHello(t, "localhost")[:50])
+	waitFor(t, 10*time.Second, "accept of the first", func() bool { return len(events(1)) == 1 })
+	half.Close()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, pki.clientConfig("localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("ping"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	waitFor(t, 10*time.Second, "closed of the second", func() bool { return len(events(2)) == 3 })
+	if got := strings.Join(events(1), "; "); got != "accept" {
+		t.Errorf("half a ClientHello, then gone: %s", got)
+	}
+	if got := strings.Join(events(2), "; "); got != `accept; start tls=true; closed reason="peer closed"` {
+		t.Errorf("a TLS connection: %s", got)
 	}
 	srv.stop()
 }
