@@ -9,8 +9,11 @@ const (
 	maxRecordPayload = 16384 + 2048 // TLSCiphertext's limit; a ClientHello record is far below
 	handshakeHeader  = 4
 	typeClientHello  = 1
-	// MaxClientHello bounds what the loop buffers before a handshake starts.
-	MaxClientHello = 64 << 10
+	// MaxClientHello bounds what the loop buffers before a handshake
+	// starts, so a stalled client costs at most this: one full record.
+	// Browsers' ClientHellos, post-quantum key shares included, are a
+	// few KiB.
+	MaxClientHello = 16 << 10
 )
 
 // ErrNotClientHello: the bytes are a TLS record but not a ClientHello that
