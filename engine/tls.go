@@ -72,12 +72,11 @@ const maxHandshakeInput = 64 << 10
 
 // tlsServer is the loop's TLS bookkeeping.
 type tlsServer struct {
-	byConn          map[*Conn]*tlsConn
-	inFlight        int    // handshake goroutines running for accepted connections
-	clientsInFlight int    // and for server.connect's
-	plain           []byte // decrypted input, handed to the instance
-	scratch         []byte // a WebSocket header and payload, encrypted as one record
-	stats           bindings.TLSCounters
+	byConn   map[*Conn]*tlsConn
+	inFlight int    // handshake goroutines running for accepted connections (not server.connect's)
+	plain    []byte // decrypted input, handed to the instance
+	scratch  []byte // a WebSocket header and payload, encrypted as one record
+	stats    bindings.TLSCounters
 }
 
 func (c *Conn) tlsOf() *tlsConn {
@@ -643,14 +642,12 @@ func (t *tlsConn) clientConnected() {
 	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
 	t.sess = transport.NewClientSession(t.client, s.cfg.TLS, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
 	t.client = nil
-	s.tls.clientsInFlight++
 	sess := t.sess
 	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
 	t.running = true
 	go func() {
 		err := sess.Handshake(deadline)
 		s.loop.Post(func() {
-			s.tls.clientsInFlight--
 			t.running = false
 			t.handshakeDone(err)
 		})
