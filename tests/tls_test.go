@@ -121,6 +121,22 @@ func TestTLSOnePort(t *testing.T) {
 		}
 	}
 
+	// Compressed (permessage-deflate) over wss.
+	zd := &websocket.Dialer{TLSClientConfig: pki.clientConfig("localhost"), HandshakeTimeout: 10 * time.Second, EnableCompression: true}
+	zc, res, err := zd.Dial("wss://"+srv.Addr+"/echo", nil)
+	if err != nil {
+		t.Fatalf("wss with deflate: %v", err)
+	}
+	if ext := res.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("deflate not agreed: %q", ext)
+	}
+	for _, n := range []int{10, 1000, 100 << 10} {
+		if err := wsGorillaEcho(zc, websocket.TextMessage, wsPattern(n)); err != nil {
+			t.Fatalf("deflate over wss, %d bytes: %v", n, err)
+		}
+	}
+	zc.Close()
+
 	// openssl s_client speaks HTTP over the same port.
 	out := openssl(t, "GET /info HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
 		"s_client", "-connect", srv.Addr, "-servername", "localhost", "-CAfile", pki.caFile, "-verify_return_error", "-quiet")

@@ -4,7 +4,7 @@ local Mux = require "mux"
 local Httpd = require "httpd"
 local WebSocket = require "websocket"
 
-local Echo = WebSocket:extend()
+local Echo = WebSocket:extend{ compress = true } -- permessage-deflate when the client offers it
 function Echo:message(payload, kind) self:send(payload, kind) end
 
 local function info(req)
