@@ -46,9 +46,12 @@ func main() {
 	whole := flag.Int("whole", 1000, "connections that send a whole ClientHello and stall")
 	timeout := flag.Duration("timeout", 10*time.Second, "--tls-handshake-timeout")
 	idle := flag.Int("idle", 0, "instead: memory per idle connection, TLS and plaintext, with this many connections to tcp_echo.lua")
+	handshakes := flag.Duration("handshakes", 0, "instead: full and resumed handshakes per second and per server CPU-second, each for this long")
 	flag.Parse()
 	var err error
-	if *idle > 0 {
+	if *handshakes > 0 {
+		err = handshakeRate(*handshakes)
+	} else if *idle > 0 {
 		err = idleMemory(*idle)
 	} else {
 		err = run(*half, *whole, *timeout)
@@ -225,6 +228,93 @@ func idleMemory(n int) error {
 		srv.Wait()
 	}
 	return nil
+}
+
+// handshakeRate runs 8 clients doing TLS 1.3 handshakes (ECDSA P-256),
+// each followed by a one-byte echo from tcp_echo.lua, for d: full ones,
+// then resumed ones (session tickets), and prints the rate and the rate
+// per CPU-second the server spent.
+func handshakeRate(d time.Duration) error {
+	dir, err := os.MkdirTemp("", "tlshs")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "pocketlua")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	cert, key, pool, err := certificate(dir)
+	if err != nil {
+		return err
+	}
+	srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "scripts/tcp_echo.lua")
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Process.Kill()
+	addr, _, err := addresses(stderr)
+	if err != nil {
+		return err
+	}
+	go io.Copy(io.Discard, stderr)
+	for _, resumed := range []bool{false, true} {
+		cache := tls.NewLRUClientSessionCache(64)
+		cpu0 := cpuSeconds(srv.Process.Pid)
+		start := time.Now()
+		counts := make(chan int, 8)
+		for range 8 {
+			go func() {
+				n := 0
+				for time.Since(start) < d {
+					cfg := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS13}
+					if resumed {
+						cfg.ClientSessionCache = cache
+					}
+					c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, cfg)
+					if err != nil {
+						continue
+					}
+					c.SetDeadline(time.Now().Add(10 * time.Second))
+					b := []byte{'x'}
+					if _, err := c.Write(b); err == nil {
+						if _, err := io.ReadFull(c, b); err == nil && c.ConnectionState().DidResume == resumed {
+							n++
+						}
+					}
+					c.Close()
+				}
+				counts <- n
+			}()
+		}
+		total := 0
+		for range 8 {
+			total += <-counts
+		}
+		elapsed := time.Since(start).Seconds()
+		cpu := cpuSeconds(srv.Process.Pid) - cpu0
+		name := "full"
+		if resumed {
+			name = "resumed"
+		}
+		fmt.Printf("%-8s handshakes: %6.0f/s, %6.0f per server CPU-second (%d in %.1f s, server CPU %.2f s)\n",
+			name, float64(total)/elapsed, float64(total)/cpu, total, elapsed, cpu)
+	}
+	return nil
+}
+
+// cpuSeconds is the user and system time the process used so far.
+func cpuSeconds(pid int) float64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // clock ticks; 100 per second on Linux
 }
 
 func errText(err error) string {
