@@ -39,6 +39,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 func main() {
@@ -47,9 +49,12 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "--tls-handshake-timeout")
 	idle := flag.Int("idle", 0, "instead: memory per idle connection, TLS and plaintext, with this many connections to tcp_echo.lua")
 	handshakes := flag.Duration("handshakes", 0, "instead: full and resumed handshakes per second and per server CPU-second, each for this long")
+	echo := flag.Int("echo", 0, "instead: WebSocket echo messages per server CPU-second with this many clients, ws and wss, 5 s each")
 	flag.Parse()
 	var err error
-	if *handshakes > 0 {
+	if *echo > 0 {
+		err = echoRate(*echo, 5*time.Second)
+	} else if *handshakes > 0 {
 		err = handshakeRate(*handshakes)
 	} else if *idle > 0 {
 		err = idleMemory(*idle)
@@ -300,6 +305,79 @@ func handshakeRate(d time.Duration) error {
 		}
 		fmt.Printf("%-8s handshakes: %6.0f/s, %6.0f per server CPU-second (%d in %.1f s, server CPU %.2f s)\n",
 			name, float64(total)/elapsed, float64(total)/cpu, total, elapsed, cpu)
+	}
+	return nil
+}
+
+// echoRate runs n gorilla clients against scripts/echo.lua, each sending a
+// 64-byte message and waiting for its echo in a loop, over ws and then
+// wss, and prints the messages per server CPU-second.
+func echoRate(n int, d time.Duration) error {
+	dir, err := os.MkdirTemp("", "tlsecho")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "pocketlua")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, out)
+	}
+	cert, key, pool, err := certificate(dir)
+	if err != nil {
+		return err
+	}
+	srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "scripts/echo.lua")
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer srv.Process.Kill()
+	addr, _, err := addresses(stderr)
+	if err != nil {
+		return err
+	}
+	go io.Copy(io.Discard, stderr)
+	for _, scheme := range []string{"ws", "wss"} {
+		dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
+		var conns []*websocket.Conn
+		for range n {
+			c, _, err := dialer.Dial(scheme+"://"+addr+"/", nil)
+			if err != nil {
+				return err
+			}
+			conns = append(conns, c)
+		}
+		cpu0 := cpuSeconds(srv.Process.Pid)
+		start := time.Now()
+		counts := make(chan int, n)
+		msg := make([]byte, 64)
+		for _, c := range conns {
+			go func() {
+				k := 0
+				for time.Since(start) < d {
+					c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+					c.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if c.WriteMessage(websocket.BinaryMessage, msg) != nil {
+						break
+					}
+					if _, _, err := c.ReadMessage(); err != nil {
+						break
+					}
+					k++
+				}
+				counts <- k
+			}()
+		}
+		total := 0
+		for range conns {
+			total += <-counts
+		}
+		cpu := cpuSeconds(srv.Process.Pid) - cpu0
+		fmt.Printf("%-3s %d clients: %7.0f echoes/s, %7.0f per server CPU-second (server CPU %.2f s)\n",
+			scheme, n, float64(total)/time.Since(start).Seconds(), float64(total)/cpu, cpu)
+		for _, c := range conns {
+			c.Close()
+		}
 	}
 	return nil
 }
