@@ -13,6 +13,12 @@
 // handshakes in flight, and how long a healthy handshake takes, before,
 // during and after the timeout. Run from the repository root; it raises
 // its own descriptor limit.
+//
+// Other measurements, each instead of the stall (docs/PERFORMANCE.md):
+//
+//	go run ./tests/tlsstall -idle 2000        # RSS per idle connection, TLS and plaintext
+//	go run ./tests/tlsstall -handshakes 5s    # full and resumed handshakes per server CPU-second
+//	go run ./tests/tlsstall -echo 100         # ws and wss echoes per server CPU-second
 package main
 
 import (
