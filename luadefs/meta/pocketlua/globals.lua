@@ -21,7 +21,7 @@ function table.compact(t) end
 ---@field local_addr string the local address, host:port
 ---@field version integer the script version the connection started with
 ---@field mode "raw"|"websocket" the framing mode
----@field tls pocketlua.tls_info? nil on plaintext; the TLS the engine terminated (docs/TLS.md)
+---@field tls? pocketlua.tls_info nil on plaintext; the TLS the engine terminated (docs/TLS.md)
 local conn = {}
 
 ---conn.tls: what was negotiated.
