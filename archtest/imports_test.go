@@ -24,17 +24,19 @@ var allowed = map[string][]string{
 	"ws":                {"httphead"},
 	"bindings":          {"httphead", "ws"},
 	"sshd":              {},
-	"engine":            {"bindings", "httphead", "poll", "sandbox", "sshd", "ws"},
+	"engine":            {"bindings", "httphead", "poll", "sandbox", "sshd", "transport", "ws"},
 	"console":           {},
 	"luadefs":           {},
 	"scripttest":        {"bindings", "engine", "ws"},
 	"metrics":           {},
-	"cmd/pocketlua":     {"bindings", "console", "engine", "luadefs", "metrics", "sandbox", "scripts", "scripttest"},
+	"cmd/pocketlua":     {"bindings", "console", "engine", "luadefs", "metrics", "sandbox", "scripts", "scripttest", "transport"},
+	"transport":         {},
 	"cmd/pocketbench":   {},
 	"internal/loopback": {},
 	"archtest":          {},
 	"tests":             {},
 	"tests/soak":        {},
+	"tests/tlsstall":    {},
 }
 
 // isTop reports the packages nothing imports, not even a test: the

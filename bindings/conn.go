@@ -24,6 +24,7 @@ var connMethods = map[string]lua.LGFunction{
 	"is_open":     func(L *lua.LState) int { L.Push(lua.LBool(checkConn(L).Open())); return 1 },
 	"after":       connAfter,
 	"upgrade":     connUpgrade,
+	"start_tls":   connStartTLS,
 }
 
 // registerConn creates the conn metatable: methods, then read-only fields.
@@ -51,6 +52,8 @@ func registerConn(L *lua.LState) {
 			L.Push(lua.LNumber(c.Version()))
 		case "mode":
 			L.Push(lua.LString(c.Mode()))
+		case "tls":
+			L.Push(tlsTable(L, c))
 		default:
 			L.Push(lua.LNil)
 		}

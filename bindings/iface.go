@@ -104,4 +104,7 @@ type Stats struct {
 	SSHGraceTimeouts   int64 // closed after --ssh-login-grace without a login
 	SSHAuthFailures    int64 // failed authentication attempts
 	Observed                 // finer counters for /metrics (observed.go)
+
+	TLS   TLSCounters   // the --tls-* listeners (tls.go)
+	Proxy ProxyCounters // --proxy-protocol (tls.go)
 }

@@ -31,8 +31,18 @@ func Register(L *lua.LState, srv Server, logger *slog.Logger) {
 }
 
 func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable {
-	bind := func(L *lua.LState, host string, port int, class *lua.LTable) int {
-		ln, err := srv.SocketBind(host, port, class)
+	bind := func(L *lua.LState, host string, port int, class *lua.LTable, withTLS bool) int {
+		var ln Listener
+		var err error
+		if withTLS {
+			tb, ok := srv.(TLSBinder)
+			if !ok {
+				L.RaiseError("socket_bind: tls is not available here")
+			}
+			ln, err = tb.SocketBindTLS(host, port, class)
+		} else {
+			ln, err = srv.SocketBind(host, port, class)
+		}
 		if err != nil {
 			L.RaiseError("%s", err.Error())
 		}
@@ -43,7 +53,8 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 	}
 	mod := L.SetFuncs(L.NewTable(), map[string]lua.LGFunction{
 		"socket_bind": func(L *lua.LState) int {
-			return bind(L, L.OptString(1, ""), L.OptInt(2, 0), L.OptTable(3, nil))
+			opts := L.OptTable(4, nil)
+			return bind(L, L.OptString(1, ""), L.OptInt(2, 0), L.OptTable(3, nil), opts != nil && lua.LVAsBool(opts.RawGetString("tls")))
 		},
 		"listen": func(L *lua.LState) int {
 			t := L.CheckTable(1)
@@ -55,7 +66,7 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 			} else if t.RawGetString("class") != lua.LNil {
 				L.ArgError(1, "class must be a table")
 			}
-			return bind(L, host, int(port), class)
+			return bind(L, host, int(port), class, lua.LVAsBool(t.RawGetString("tls")))
 		},
 		"connect": func(L *lua.LState) int {
 			host, port, class := L.CheckString(1), L.CheckInt(2), L.CheckTable(3)
@@ -72,7 +83,17 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 				}
 				timeout = time.Duration(float64(n) * float64(time.Second))
 			}
-			inst, err := srv.Connect(host, port, class, timeout)
+			var inst *lua.LTable
+			var err error
+			if tlsOpts := clientTLSOptions(L, L.OptTable(4, nil)); tlsOpts != nil {
+				tc, ok := srv.(TLSConnector)
+				if !ok {
+					L.RaiseError("connect: tls is not available here")
+				}
+				inst, err = tc.ConnectTLS(host, port, class, timeout, tlsOpts)
+			} else {
+				inst, err = srv.Connect(host, port, class, timeout)
+			}
 			if err != nil {
 				L.Push(lua.LNil)
 				L.Push(lua.LString(err.Error()))
@@ -140,6 +161,11 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 		"reload": func(L *lua.LState) int {
 			srv.ReloadFromLua()
 			return 0
+		},
+		"has_tls": func(L *lua.LState) int {
+			ts, ok := srv.(TLSServer)
+			L.Push(lua.LBool(ok && ts.HasTLS()))
+			return 1
 		},
 		"script_dir": func(L *lua.LState) int {
 			L.Push(lua.LString(srv.ScriptDir()))

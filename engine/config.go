@@ -3,11 +3,13 @@ package engine
 import (
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"pocketlua/bindings"
 	"pocketlua/poll"
 	"pocketlua/sandbox"
+	"pocketlua/transport"
 )
 
 // Config is everything the server needs; the CLI fills it from flags.
@@ -43,6 +45,18 @@ type Config struct {
 	SSHLoginGrace                                      time.Duration // time to authenticate, like sshd's LoginGraceTime
 	Logger                                             *slog.Logger
 
+	// TLS on the Listen listeners (docs/TLS.md); nil serves plaintext only.
+	TLS                 *transport.TLS
+	TLSRequired         bool          // refuse plaintext on them
+	TLSHandshakeTimeout time.Duration // from the first byte (accept under TLSRequired) to the handshake's end
+	TLSStartups         Startups      // handshakes in flight per worker, dropped like sshd's MaxStartups
+
+	// PROXY protocol on the Listen listeners (docs/TLS.md): every
+	// connection must come from ProxyFrom and start with a v1 or v2 header.
+	ProxyProtocol      bool
+	ProxyFrom          []netip.Prefix // default: loopback
+	ProxyHeaderTimeout time.Duration
+
 	// Service and metrics (docs/SYSTEMD.md, docs/METRICS.md).
 	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
 	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
@@ -61,16 +75,20 @@ const (
 	DefaultHandlerTimeout = 2 * time.Second
 	// NoHandlerTimeout (any negative value) lets handlers run as long as
 	// they like; --max-memory still interrupts them.
-	NoHandlerTimeout      time.Duration = -1
-	DefaultShutdownGrace                = 5 * time.Second
-	DefaultCloseTimeout                 = 3 * time.Second
-	DefaultMaxMessage                   = 16 << 20
-	DefaultMaxString                    = sandbox.DefaultMaxString
-	DefaultMaxMemory                    = sandbox.DefaultMaxMemory
-	DefaultMaxSyntaxDepth               = sandbox.DefaultMaxSyntaxDepth
-	DefaultSSHMaxConns                  = 1024
-	DefaultSSHStartups                  = "10:30:100"
-	DefaultSSHLoginGrace                = 60 * time.Second
+	NoHandlerTimeout           time.Duration = -1
+	DefaultShutdownGrace                     = 5 * time.Second
+	DefaultCloseTimeout                      = 3 * time.Second
+	DefaultMaxMessage                        = 16 << 20
+	DefaultMaxString                         = sandbox.DefaultMaxString
+	DefaultMaxMemory                         = sandbox.DefaultMaxMemory
+	DefaultMaxSyntaxDepth                    = sandbox.DefaultMaxSyntaxDepth
+	DefaultSSHMaxConns                       = 1024
+	DefaultSSHStartups                       = "10:30:100"
+	DefaultSSHLoginGrace                     = 60 * time.Second
+	DefaultTLSHandshakeTimeout               = 10 * time.Second
+	DefaultTLSStartups                       = "1024:30:4096"
+	DefaultProxyFrom                         = "127.0.0.0/8,::1/128"
+	DefaultProxyHeaderTimeout                = 5 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -106,6 +124,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.SSHLoginGrace <= 0 {
 		c.SSHLoginGrace = DefaultSSHLoginGrace
+	}
+	if c.TLSHandshakeTimeout <= 0 {
+		c.TLSHandshakeTimeout = DefaultTLSHandshakeTimeout
+	}
+	if c.TLSStartups.Full <= 0 {
+		c.TLSStartups = Startups{Begin: 1024, Rate: 30, Full: 4096}
+	}
+	if len(c.ProxyFrom) == 0 {
+		c.ProxyFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
+	if c.ProxyHeaderTimeout <= 0 {
+		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -126,6 +126,12 @@ func (c *Conn) attach() {
 }
 
 func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
+	s.openConnTLS(fd, sa, class, false)
+}
+
+// openConnTLS is openConn; with tlsOn the connection's first bytes may
+// be a ClientHello (a --listen listener with TLS configured).
+func (s *Server) openConnTLS(fd int, sa unix.Sockaddr, class *classInfo, tlsOn bool) {
 	c := s.newConn(sa, class)
 	pc, err := s.loop.NewConn(fd, c)
 	if err != nil {
@@ -135,6 +141,14 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 	}
 	c.pc = pc
 	s.stats.accepted++
+	c.admit(tlsOn)
+}
+
+// admit makes the instance and runs accept(info), then start() (or waits
+// for the first bytes to tell TLS from plaintext when tlsOn).
+func (c *Conn) admit(tlsOn bool) {
+	s := c.srv
+	pc, class := c.pc, c.cls
 	c.attach()
 
 	if class.fns[evAccept] != nil {
@@ -152,6 +166,10 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 			pc.Abort(&closeCause{reason: "refused"})
 			return
 		}
+	}
+	if tlsOn {
+		c.tlsAccept() // start() runs once the first bytes tell TLS from plaintext
+		return
 	}
 	c.begin()
 }
@@ -253,6 +271,20 @@ func (s *Server) handlerFailed(c *Conn, what string, err error, timedOut bool) {
 // poll.Handler
 
 func (c *Conn) Data(p []byte) {
+	if h := c.proxyOf(); h != nil {
+		h.data(p)
+		return
+	}
+	if t := c.tlsOf(); t != nil {
+		t.data(p)
+		return
+	}
+	c.plainData(p)
+}
+
+// plainData is input as the instance sees it: read from the socket, or
+// decrypted.
+func (c *Conn) plainData(p []byte) {
 	obs := &c.srv.stats.obs
 	if c.ws != nil {
 		obs.BytesIn[bindings.ProtoWebSocket] += int64(len(p))
@@ -279,6 +311,19 @@ func (c *Conn) Drain() {
 }
 
 func (c *Conn) Closed(cause error) {
+	if p := c.proxyOf(); p != nil {
+		p.drop() // no instance yet: nothing to tell Lua
+		c.setState(stateEnded)
+		return
+	}
+	if t := c.tlsOf(); t != nil && (t.awaitVerdict(cause) || t.endUnstarted()) {
+		return // closed() waits for the handshake's verdict, or is not owed (tls.go)
+	}
+	c.closedWith(cause)
+}
+
+// closedWith is Closed once nothing waits any more.
+func (c *Conn) closedWith(cause error) {
 	h := c.sshOf()
 	if h != nil {
 		c.sshEnd(h)
@@ -286,6 +331,9 @@ func (c *Conn) Closed(cause error) {
 	c.end(cause, stateEnded)
 	if c.ws != nil {
 		c.ws.stop()
+	}
+	if t := c.tlsOf(); t != nil {
+		t.drop()
 	}
 	if h != nil {
 		delete(c.srv.ssh.byConn, c)
@@ -357,6 +405,12 @@ func (c *Conn) closeWith(code int, reason string, kind bindings.CloseCause) {
 		c.wsClose(code, reason, kind)
 		return
 	}
+	if t := c.tlsOf(); t != nil {
+		if t.deferClose(&closeCause{reason: reason, kind: kind}) {
+			return
+		}
+		t.closeNotify()
+	}
 	c.pc.Close(&closeCause{reason: reason, kind: kind})
 }
 
@@ -406,7 +460,7 @@ func (c *Conn) Send(data, kind string) (bool, error) {
 	obs := &c.srv.stats.obs
 	obs.BytesOut[c.cls.proto] += int64(len(data))
 	obs.MessagesOut[c.cls.proto]++
-	return c.pc.WriteString(data), nil
+	return c.writeString(data), nil
 }
 
 func (c *Conn) Close(code int, reason string) error {
@@ -433,6 +487,9 @@ func (c *Conn) Pause()        { c.pc.Pause() }
 
 func (c *Conn) Resume() {
 	c.pc.Resume()
+	if t := c.tlsOf(); t != nil {
+		t.resumed()
+	}
 	if c.ws != nil && c.ws.pending != nil {
 		c.scheduleFeed()
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -22,6 +23,10 @@ const DefaultConnectTimeout = 10 * time.Second
 // when no attempt could be made: a bad host or port, the server shutting
 // down, --max-conns reached, no descriptor left.
 func (s *Server) Connect(host string, port int, class *lua.LTable, timeout time.Duration) (*lua.LTable, error) {
+	return s.connect(host, port, class, timeout, nil)
+}
+
+func (s *Server) connect(host string, port int, class *lua.LTable, timeout time.Duration, clientTLS *tls.Config) (*lua.LTable, error) {
 	addr := poll.JoinHostPort(host, port)
 	if s.shuttingDown {
 		return nil, errors.New("connect: server is shutting down")
@@ -37,8 +42,16 @@ func (s *Server) Connect(host string, port int, class *lua.LTable, timeout time.
 		timeout = DefaultConnectTimeout
 	}
 	c := s.newConn(sa, s.newClassInfo(class, s.version))
-	pc, err := s.loop.Connect(sa, timeout, c, c.connected)
+	connected := c.connected
+	if clientTLS != nil {
+		t := s.tlsClient(c, clientTLS)
+		connected = t.clientConnected
+	}
+	pc, err := s.loop.Connect(sa, timeout, c, connected)
 	if err != nil {
+		if t := c.tlsOf(); t != nil {
+			t.drop()
+		}
 		return nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
 	c.pc = pc

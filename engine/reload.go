@@ -24,6 +24,9 @@ func (s *Server) reload(trigger string) error {
 	if s.shuttingDown {
 		return nil
 	}
+	if trigger != "lua" {
+		s.reloadTLS(trigger)
+	}
 	start := time.Now()
 	L := s.L
 	loaded := L.GetField(L.Get(lua.RegistryIndex), "_LOADED").(*lua.LTable)

@@ -41,7 +41,9 @@ type Server struct {
 	listeners []*listener
 	stats     stats
 	started   time.Time
-	ssh       sshServer // SSH connection counts and host keys (ssh.go)
+	ssh       sshServer   // SSH connection counts and host keys (ssh.go)
+	tls       tlsServer   // TLS handshakes and sessions (tls.go)
+	proxy     proxyServer // PROXY protocol headers (proxy.go)
 
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
@@ -62,6 +64,7 @@ type listener struct {
 	ln         *poll.Listener
 	class      *classInfo // nil: the main class
 	configured bool       // from Config.Listen, not from a script
+	tls        bool       // a script's listener bound with tls = true
 }
 
 func (l *listener) Host() string { return l.ln.Host }
@@ -332,6 +335,9 @@ func (s *Server) beginShutdown() {
 	for _, c := range s.connList() {
 		c.closeWith(ws1001, "shutdown", bindings.CloseShutdown)
 	}
+	for c := range s.proxy.byConn {
+		c.pc.Abort(poll.ErrShutdown) // still reading its PROXY header: no instance to tell
+	}
 	s.loop.AfterFunc(s.cfg.ShutdownGrace, func() {
 		s.log.Warn("shutdown grace over; dropping what is left", "descriptors", s.loop.Conns())
 		s.loop.Stop()
@@ -379,7 +385,12 @@ func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	if class == nil {
 		class = s.main
 	}
-	s.openConn(fd, sa, class)
+	tlsOn := (l.configured || l.tls) && s.cfg.TLS != nil
+	if l.configured && s.cfg.ProxyProtocol {
+		s.openProxied(fd, sa, class, tlsOn)
+		return
+	}
+	s.openConnTLS(fd, sa, class, tlsOn)
 }
 
 // connList is a snapshot, since handlers may close connections while we iterate.
@@ -481,5 +492,8 @@ func (s *Server) Stats() bindings.Stats {
 		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
 		SSHAuthFailures:    s.ssh.stats.authFailures,
 		Observed:           s.observed(),
+
+		TLS:   s.tlsCounters(),
+		Proxy: s.proxy.stats,
 	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -110,21 +109,11 @@ func (c *Conn) sshUpgrade(opts *bindings.UpgradeOptions, leftover string) error 
 	return nil
 }
 
-// sshStartupDrop decides like sshd's MaxStartups start:rate:full: past
-// start unauthenticated connections, drop rate% of new ones, rising
-// linearly to all at full.
+// sshStartupDrop decides like sshd's MaxStartups over the
+// unauthenticated connections.
 func (s *Server) sshStartupDrop() bool {
 	cfg := &s.cfg
-	n := s.ssh.unauth
-	if n >= cfg.SSHStartupsFull {
-		return true
-	}
-	if n < cfg.SSHStartupsBegin {
-		return false
-	}
-	span := max(cfg.SSHStartupsFull-cfg.SSHStartupsBegin, 1)
-	p := cfg.SSHStartupsRate + (100-cfg.SSHStartupsRate)*(n-cfg.SSHStartupsBegin)/span
-	return rand.IntN(100) < p
+	return Startups{cfg.SSHStartupsBegin, cfg.SSHStartupsRate, cfg.SSHStartupsFull}.drop(s.ssh.unauth)
 }
 
 // sshHostKeys reads the given host key files once per process, or the
@@ -209,7 +198,7 @@ func (h *sshConn) Output(p []byte) bool {
 		return true
 	}
 	c.srv.stats.obs.BytesOut[c.cls.proto] += int64(len(p))
-	return c.pc.Write(p)
+	return c.write(p) // encrypted when the connection came over TLS
 }
 
 func (h *sshConn) ResumeReading() {

@@ -46,7 +46,7 @@ func (s *Server) startWatcher() error {
 // files a failed reload read, so fixing one of them reloads again).
 func (w *watcher) update(extra []string) error {
 	files := make(map[string]string)
-	for _, f := range append(w.srv.WatchedFiles(), extra...) {
+	for _, f := range append(append(w.srv.WatchedFiles(), extra...), w.srv.tlsFiles()...) {
 		abs, err := filepath.Abs(f)
 		if err != nil {
 			continue
@@ -97,6 +97,10 @@ func (w *watcher) run() {
 			clear(changed)
 			w.srv.loop.Post(func() {
 				w.srv.log.Info("watch: changed", "files", strings.Join(names, ","))
+				if w.srv.onlyTLSFiles(names) {
+					w.srv.reloadTLS("watch") // certificates: the script stays
+					return
+				}
 				w.srv.reload("watch")
 			})
 		case err, ok := <-w.fw.Errors:

@@ -152,7 +152,7 @@ func (c *Conn) wsData(p []byte) {
 		case ws.EventPing:
 			if c.state == stateWebSocket {
 				var h [wsMaxHeader]byte
-				c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPong, len(ev.Payload)), string(ev.Payload))
+				c.write2(ws.AppendHeader(h[:0], true, ws.OpPong, len(ev.Payload)), string(ev.Payload))
 				c.callControl(evPing, ev.Payload)
 			}
 		case ws.EventPong:
@@ -222,7 +222,7 @@ func (c *Conn) wsClose(code int, reason string, kind bindings.CloseCause) {
 
 func (c *Conn) writeClose(code int, reason string) {
 	var buf [wsMaxHeader + 125]byte
-	c.pc.Write(ws.AppendClose(buf[:0], code, reason))
+	c.write(ws.AppendClose(buf[:0], code, reason))
 }
 
 // wsSend frames one message; kind "" is text, as in websocket.lua's
@@ -250,7 +250,7 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 		if frame != nil {
 			c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
 			c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(frame))
-			ok := c.pc.Write(frame)
+			ok := c.write(frame)
 			putScratch(sp)
 			return ok, nil
 		}
@@ -260,7 +260,7 @@ func (c *Conn) wsSend(data, kind string) (bool, error) {
 	head := ws.AppendHeader(h[:0], true, op, len(data))
 	c.srv.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
 	c.srv.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(head) + len(data))
-	return c.pc.Write2(head, data), nil
+	return c.write2(head, data), nil
 }
 
 // Ping sends a ping frame (payload at most 125 bytes).
@@ -275,7 +275,7 @@ func (c *Conn) Ping(payload string) (bool, error) {
 		return false, nil
 	}
 	var h [wsMaxHeader]byte
-	return c.pc.Write2(ws.AppendHeader(h[:0], true, ws.OpPing, len(payload)), payload), nil
+	return c.write2(ws.AppendHeader(h[:0], true, ws.OpPing, len(payload)), payload), nil
 }
 
 // armKeepalive pings every ping_interval and closes a peer silent for idle_timeout.
@@ -355,7 +355,7 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 			if c.ws != nil {
 				continue
 			}
-			c.pc.WriteString(data)
+			c.writeString(data)
 			s.stats.obs.BytesOut[c.cls.proto] += int64(len(data))
 			s.stats.obs.MessagesOut[c.cls.proto]++
 		} else {
@@ -384,7 +384,7 @@ func (s *Server) broadcast(data, kind string, except any) (int, error) {
 				}
 				out = frame
 			}
-			c.pc.Write(out)
+			c.write(out)
 			s.stats.obs.MessagesOut[bindings.ProtoWebSocket]++
 			s.stats.obs.BytesOut[bindings.ProtoWebSocket] += int64(len(out))
 		}

@@ -87,6 +87,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.descSSHOpen, c.descSSHUnauth, c.descSSHAccepted, c.descSSHDropped, c.descSSHGrace, c.descSSHAuthFailures} {
 		ch <- d
 	}
+	describeTLS(ch)
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -144,6 +145,7 @@ func (c *engineCollector) collectSample(ch chan<- prometheus.Metric, s *Sample, 
 	ch <- counter(c.descSSHDropped, float64(s.SSHDropped), worker)
 	ch <- counter(c.descSSHGrace, float64(s.SSHGraceTimeouts), worker)
 	ch <- counter(c.descSSHAuthFailures, float64(s.SSHAuthFailures), worker)
+	collectTLS(ch, s, worker)
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

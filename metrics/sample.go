@@ -52,4 +52,10 @@ type Sample struct {
 	// ssh.lua's connections (docs/METRICS.md).
 	SSHOpen, SSHUnauthenticated                                int
 	SSHAccepted, SSHDropped, SSHGraceTimeouts, SSHAuthFailures int64
+
+	// TLS on the --listen ports (docs/TLS.md).
+	TLSHandshakes                   []Count // by result
+	TLSDropped, TLSPlaintextRefused int64
+	TLSInFlight                     int
+	ProxyRefused                    []Count // by reason
 }

@@ -40,10 +40,11 @@ Ftp.max_login_failures = 3     -- then 421 and close
 Ftp.chunk_size = 65536         -- bytes read from a file per send
 Ftp.log_transfers = false      -- log.info one line per transfer
 Ftp.file_mode = tonumber("644", 8) -- permissions of uploaded files, less the umask
+Ftp.require_tls = false        -- refuse USER before AUTH TLS (FTPS; needs --tls-cert)
 
 -- commands that work before login
 local OPEN = { USER = true, PASS = true, QUIT = true, SYST = true, FEAT = true, NOOP = true,
-  OPTS = true, AUTH = true, HELP = true }
+  OPTS = true, AUTH = true, HELP = true, PBSZ = true, PROT = true }
 -- commands answered while a transfer runs; the others wait for its end
 local DURING = { ABOR = true, QUIT = true, NOOP = true }
 
@@ -89,7 +90,12 @@ function Data:accept(info)
   end
 end
 
-function Data:start() self.control:_data_open(self) end
+function Data:start()
+  -- PROT P: the data connection is TLS too; what is sent meanwhile waits
+  -- for the handshake.
+  if self.control._prot_private then self.conn:start_tls() end
+  self.control:_data_open(self)
+end
 function Data:data(bytes) self.control:_data_in(self, bytes) end
 function Data:drain() self.control:_data_drain(self) end
 function Data:closed(code, reason) self.control:_data_closed(self, reason) end
@@ -235,6 +241,9 @@ end
 
 function Ftp:cmd_USER(arg)
   if arg == "" then return self:reply(501, "USER needs a name.") end
+  if self.require_tls and not self.conn.tls then
+    return self:reply(530, "TLS required: use AUTH TLS first.")
+  end
   self.user, self._login = nil, arg
   self:reply(331, "Please specify the password.")
 end
@@ -275,11 +284,45 @@ end
 
 function Ftp:cmd_NOOP() self:reply(200, "NOOP ok.") end
 function Ftp:cmd_SYST() self:reply(215, "UNIX Type: L8") end
-function Ftp:cmd_AUTH() self:reply(502, "TLS is not supported.") end
+-- AUTH TLS (RFC 4217): the reply goes out in plaintext, then the control
+-- connection becomes TLS in place.
+function Ftp:cmd_AUTH(arg)
+  local mech = arg:upper()
+  if not server.has_tls() then return self:reply(502, "TLS is not configured on this server.") end
+  if mech ~= "TLS" and mech ~= "TLS-C" and mech ~= "SSL" then
+    return self:reply(504, "Only AUTH TLS is supported.")
+  end
+  if self.conn.tls then return self:reply(503, "TLS is already on.") end
+  self:reply(234, "Proceed with TLS negotiation.")
+  self.user, self._login = nil, nil -- a login starts afresh under TLS
+  local rest = self._buf -- bytes after the command belong to the handshake
+  self._buf = ""
+  self.conn:start_tls{ leftover = rest }
+end
+
+function Ftp:cmd_PBSZ(arg)
+  if not self.conn.tls then return self:reply(503, "PBSZ needs AUTH TLS first.") end
+  self:reply(200, "PBSZ=0")
+end
+
+function Ftp:cmd_PROT(arg)
+  local level = arg:upper()
+  if not self.conn.tls then return self:reply(503, "PROT needs AUTH TLS first.") end
+  if level == "P" then
+    self._prot_private = true
+    return self:reply(200, "Protection level set to Private.")
+  elseif level == "C" then
+    if self.require_tls then return self:reply(534, "Data connections must be protected.") end
+    self._prot_private = false
+    return self:reply(200, "Protection level set to Clear.")
+  end
+  self:reply(504, "Only PROT P and PROT C are supported.")
+end
 function Ftp:cmd_ALLO() self:reply(202, "ALLO not needed.") end
 
 function Ftp:cmd_FEAT()
-  self:reply(211, "Features:\n EPSV\n PASV\n SIZE\n MDTM\n REST STREAM\n UTF8\n TVFS\nEnd")
+  local tls = server.has_tls() and "\n AUTH TLS\n PBSZ\n PROT" or ""
+  self:reply(211, "Features:" .. tls .. "\n EPSV\n PASV\n SIZE\n MDTM\n REST STREAM\n UTF8\n TVFS\nEnd")
 end
 
 function Ftp:cmd_HELP()

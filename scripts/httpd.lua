@@ -41,6 +41,8 @@ Httpd.dotfiles = false        -- serve names that start with "."
 Httpd.access_log = false      -- log.info one line per response
 Httpd.server_name = "pocketlua"
 Httpd.metrics_protocol = "http" -- the traffic metrics' protocol label
+Httpd.https_redirect = false  -- plaintext requests get 308 to https:// (the engine terminates TLS: --tls-cert)
+Httpd.hsts_max_age = 31536000 -- with https_redirect: Strict-Transport-Security on https responses (0: none)
 
 Httpd.types = {
   html = "text/html; charset=utf-8", htm = "text/html; charset=utf-8",
@@ -389,6 +391,13 @@ function Httpd:_begin(req, raw)
   -- req.keep comes from the parser: the version, Connection, and false
   -- after an ambiguous framing (Content-Length with Transfer-Encoding),
   -- which must close after its response (RFC 9112 §6.1).
+  req.scheme = self.conn.tls and "https" or "http"
+  if self.https_redirect and not self.conn.tls then
+    local host = h.host
+    if not host or not host:match("^[%w%.%-:%[%]]+$") then return self:_fail(400, "Host header required") end
+    self:reply(req, 308, { Location = "https://" .. host .. req.target }, "", true)
+    return false
+  end
 
   -- A route to a class, or an upgrade to WebSocket, hands the connection over.
   local routes = self.routes
@@ -643,6 +652,9 @@ function Httpd:_head(req, status, headers, length, keep)
   if self.cache_control and CACHEABLE[status] and not (headers and header_key(headers, "cache-control")) then
     local cc = self:_cache_control(req.path or "/")
     if cc then out[#out + 1] = "Cache-Control: " .. clean_value(cc) .. "\r\n" end
+  end
+  if self.https_redirect and self.hsts_max_age > 0 and self.conn.tls then
+    out[#out + 1] = "Strict-Transport-Security: max-age=" .. math.floor(self.hsts_max_age) .. "\r\n"
   end
   if length then out[#out + 1] = "Content-Length: " .. length .. "\r\n" end
   if not keep then

@@ -50,8 +50,8 @@ const browserPrefs = `{"net": {"network_prediction_options": 2}}`
 // preconnects) and returns the context of its first tab, already started.
 // Run actions with chromedp.Run/Do on it or on tabs from newTab. The
 // browser is stopped when the test ends; the whole session is bounded by
-// browserTimeout.
-func startBrowser(t *testing.T) context.Context {
+// browserTimeout. extra adds flags.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	chromium := findChromium(t)
 	profile := t.TempDir()
@@ -75,6 +75,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1000, 800),
 	)
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() {

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -24,6 +23,7 @@ import (
 	"pocketlua/metrics"
 	"pocketlua/sandbox"
 	"pocketlua/scripts"
+	"pocketlua/transport"
 )
 
 // Release builds set these with -ldflags "-X main.version=1.2.0 -X
@@ -89,6 +89,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger = slog.New(logTee)
 	}
 	cfg.Logger = logger
+	if opts.tls != nil {
+		if cfg.TLS, err = transport.New(*opts.tls); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: tls: %v\n", err)
+			return 1
+		}
+	}
 	scriptMetrics := metrics.NewRegistry(opts.workers, opts.metricsMaxSeries)
 	cfg.Metrics = scriptMetrics
 	cfg.TimeHandlers = opts.metricsAddr != "" // only a scrape reads the histograms
@@ -302,6 +308,8 @@ type cliOptions struct {
 
 	metricsAddr      string
 	metricsMaxSeries int
+
+	tls *transport.Options // nil: no --tls-cert
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -334,6 +342,18 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&cfg.SSHMaxConns, "ssh-max-conns", engine.DefaultSSHMaxConns, "SSH connections per worker beyond which new ones are closed at once")
 	sshStartups := fs.String("ssh-max-startups", engine.DefaultSSHStartups, "unauthenticated SSH connections per worker, begin:rate:full as sshd's MaxStartups: past begin drop rate% of new ones, rising to all at full")
 	fs.DurationVar(&cfg.SSHLoginGrace, "ssh-login-grace", engine.DefaultSSHLoginGrace, "time an SSH client has to authenticate, as sshd's LoginGraceTime")
+	tlsCerts := fs.StringArray("tls-cert", nil, "serve TLS on the --listen ports with this PEM certificate chain (repeatable, paired in order with --tls-key; chosen by SNI, the first is the default; plaintext still served unless --tls-required)")
+	tlsKeys := fs.StringArray("tls-key", nil, "the PEM private key of the --tls-cert in the same position")
+	fs.BoolVar(&cfg.TLSRequired, "tls-required", false, "refuse plaintext connections on the --listen ports")
+	tlsMin := fs.String("tls-min-version", "1.2", "oldest TLS version accepted: 1.2 or 1.3")
+	tlsClientCA := fs.String("tls-client-ca", "", "PEM bundle client certificates are verified against")
+	tlsClientAuth := fs.String("tls-client-auth", "none", "client certificates: none, optional or required (optional and required need --tls-client-ca)")
+	fs.DurationVar(&cfg.TLSHandshakeTimeout, "tls-handshake-timeout", engine.DefaultTLSHandshakeTimeout, "time from a connection's first byte to the end of its TLS handshake")
+	tlsStartups := fs.String("tls-max-startups", engine.DefaultTLSStartups, "TLS handshakes in flight per worker, begin:rate:full as sshd's MaxStartups: past begin drop rate% of new ones, rising to all at full")
+	tlsWorkers := fs.Int("tls-crypto-workers", runtime.NumCPU(), "TLS handshakes computing at once, process-wide (the others wait their turn)")
+	fs.BoolVar(&cfg.ProxyProtocol, "proxy-protocol", false, "every connection on the --listen ports must come from --proxy-from and start with a PROXY protocol header (v1 or v2, as HAProxy sends); conn.peer is then the client's address")
+	proxyFrom := fs.String("proxy-from", engine.DefaultProxyFrom, "with --proxy-protocol: the addresses (CIDR, comma-separated) proxies may connect from")
+	fs.DurationVar(&cfg.ProxyHeaderTimeout, "proxy-header-timeout", engine.DefaultProxyHeaderTimeout, "with --proxy-protocol: time for a connection's PROXY header to arrive")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	sizeVar(fs, &o.gcReserve, "gc-reserve", 16<<20, "garbage headroom: the collector lets garbage grow to (live heap + this) × gc-percent/100 before a collection, so a busy server with a small heap is not collected dozens of times a second; costs no memory while idle (0: none)")
@@ -402,43 +422,24 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if cfg.HandlerTimeout == 0 {
 		cfg.HandlerTimeout = engine.NoHandlerTimeout // the flag's 0 disables
 	}
-	if err := parseStartups(*sshStartups, &cfg); err != nil {
+	st, err := engine.ParseStartups("ssh-max-startups", *sshStartups)
+	if err != nil {
 		return cfg, o, err
 	}
+	cfg.SSHStartupsBegin, cfg.SSHStartupsRate, cfg.SSHStartupsFull = st.Begin, st.Rate, st.Full
 	if cfg.SSHMaxConns <= 0 || cfg.SSHLoginGrace <= 0 {
 		return cfg, o, fmt.Errorf("--ssh-max-conns and --ssh-login-grace must be positive")
+	}
+	if err := parseTLSFlags(fs, &cfg, &o, *tlsCerts, *tlsKeys, *tlsMin, *tlsClientCA, *tlsClientAuth, *tlsStartups, *tlsWorkers); err != nil {
+		return cfg, o, err
+	}
+	if err := parseProxyFlags(fs, &cfg, *proxyFrom); err != nil {
+		return cfg, o, err
 	}
 	cfg.Listen = *listen
 	cfg.Batteries = scripts.FS
 	cfg.DefaultScript = defaultScript
 	return cfg, o, nil
-}
-
-// parseStartups reads --ssh-max-startups: begin:rate:full, or one number
-// (full, dropping nothing before it).
-func parseStartups(v string, cfg *engine.Config) error {
-	bad := fmt.Errorf("--ssh-max-startups %q: want begin:rate:full with 0 < begin <= full and rate 0-100, or one positive number", v)
-	parts := strings.Split(v, ":")
-	var n []int
-	for _, p := range parts {
-		x, err := strconv.Atoi(p)
-		if err != nil {
-			return bad
-		}
-		n = append(n, x)
-	}
-	switch len(n) {
-	case 1:
-		n = []int{n[0], 100, n[0]}
-	case 3:
-	default:
-		return bad
-	}
-	if n[0] <= 0 || n[0] > n[2] || n[1] < 0 || n[1] > 100 {
-		return bad
-	}
-	cfg.SSHStartupsBegin, cfg.SSHStartupsRate, cfg.SSHStartupsFull = n[0], n[1], n[2]
-	return nil
 }
 
 func scriptName(cfg engine.Config) string {

@@ -244,6 +244,12 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		SSHDropped:         st.SSHDropped,
 		SSHGraceTimeouts:   st.SSHGraceTimeouts,
 		SSHAuthFailures:    st.SSHAuthFailures,
+
+		TLSHandshakes:       named(bindings.TLSResultNames[:], st.TLS.Handshakes[:]),
+		TLSDropped:          st.TLS.Dropped,
+		TLSPlaintextRefused: st.TLS.PlaintextRefused,
+		TLSInFlight:         st.TLS.InFlight,
+		ProxyRefused:        named(bindings.ProxyRefusalNames[:], st.Proxy.Refused[:]),
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))

@@ -15,6 +15,7 @@
 ---@field max_login_failures integer then 421 and close (3)
 ---@field chunk_size integer bytes read from a file per send (65536)
 ---@field log_transfers boolean log.info one line per transfer
+---@field require_tls boolean refuse USER before AUTH TLS (FTPS; needs --tls-cert)
 ---@field Data FtpData the data connection class
 ---@field cwd string the current folder, as the client sees it
 ---@field user? string the logged-in user
@@ -59,8 +60,18 @@ function Ftp:cmd_NOOP() end
 ---215 UNIX Type: L8.
 function Ftp:cmd_SYST() end
 
----502: no TLS.
-function Ftp:cmd_AUTH() end
+---AUTH TLS: 234, then the control connection becomes TLS (conn:start_tls);
+---502 without a certificate (--tls-cert), 504 for another mechanism.
+---@param arg string
+function Ftp:cmd_AUTH(arg) end
+
+---PBSZ 0 after AUTH TLS: 200 (503 before).
+---@param arg string
+function Ftp:cmd_PBSZ(arg) end
+
+---PROT P (data connections over TLS) or C: 200; 534 for C under require_tls.
+---@param arg string
+function Ftp:cmd_PROT(arg) end
 
 ---202: not needed.
 function Ftp:cmd_ALLO() end

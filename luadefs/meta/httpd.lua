@@ -24,6 +24,8 @@
 ---@field dotfiles boolean serve names that start with "."
 ---@field access_log boolean log.info one line per response
 ---@field server_name string the Server header
+---@field https_redirect boolean plaintext requests get 308 to https:// (needs --tls-cert)
+---@field hsts_max_age integer with https_redirect: Strict-Transport-Security max-age on https responses (31536000; 0: none)
 ---@field types table<string, string> Content-Type by file extension
 ---@field default_type string Content-Type of other files
 local Httpd = {}
@@ -33,6 +35,7 @@ local Httpd = {}
 ---@field body string the request body
 ---@field params string[] the captures of a pattern route
 ---@field keep boolean the connection stays open after the response
+---@field scheme "http"|"https" "https" when the engine terminated TLS on the connection
 
 ---Percent-decoding ("+" stays "+").
 ---@param s string

@@ -10,13 +10,14 @@ local server = {}
 ---@param host? string default 127.0.0.1
 ---@param port? integer default 0: a free port
 ---@param class? table
+---@param opts? {tls?: boolean} tls: serve TLS beside plaintext (needs --tls-cert)
 ---@return pocketlua.listener listener
 ---@return string host
 ---@return integer port
-function server.socket_bind(host, port, class) end
+function server.socket_bind(host, port, class, opts) end
 
 ---server.socket_bind with named options.
----@param opts {host?: string, port?: integer, class?: table}
+---@param opts {host?: string, port?: integer, class?: table, tls?: boolean}
 ---@return pocketlua.listener listener
 ---@return string host
 ---@return integer port
@@ -27,7 +28,7 @@ function server.listen(opts) end
 ---@param host string
 ---@param port integer
 ---@param class table
----@param opts? {connect_timeout?: number}
+---@param opts? {connect_timeout?: number, tls?: boolean, server_name?: string, ca?: string, cert?: string, key?: string, insecure?: boolean}
 ---@return table? instance
 ---@return string? err
 function server.connect(host, port, class, opts) end
@@ -78,6 +79,11 @@ function server.state(name, default) end
 
 ---Reloads the scripts after the running handler returns.
 function server.reload() end
+
+---True when a certificate is configured (--tls-cert): conn:start_tls
+---can work.
+---@return boolean
+function server.has_tls() end
 
 ---The absolute folder of the main script: relative paths a script names
 ---(roots, files) are taken from here.

@@ -21,7 +21,23 @@ function table.compact(t) end
 ---@field local_addr string the local address, host:port
 ---@field version integer the script version the connection started with
 ---@field mode "raw"|"websocket" the framing mode
+---@field tls? pocketlua.tls_info nil on plaintext; the TLS the engine terminated (docs/TLS.md)
 local conn = {}
+
+---conn.tls: what was negotiated.
+---@class pocketlua.tls_info
+---@field version string "TLS 1.2" or "TLS 1.3"
+---@field cipher string the cipher suite's IANA name
+---@field server_name string the SNI name the client sent, "" for none
+---@field alpn string the agreed ALPN protocol ("http/1.1"), "" for none
+---@field peer pocketlua.tls_peer? the client certificate (--tls-client-auth)
+
+---The client certificate's leaf.
+---@class pocketlua.tls_peer
+---@field subject string
+---@field issuer string
+---@field not_after integer Unix seconds
+---@field fingerprint_sha256 string lowercase hex of the DER's SHA-256
 
 ---Sends bytes (raw mode) or one message (WebSocket mode); false when the
 ---queue is above the high-water mark (wait for drain).
@@ -75,6 +91,13 @@ function conn:after(seconds, fn) end
 ---@param opts? {max_message?: integer, max_frame?: integer, ping_interval?: number, idle_timeout?: number, deflate?: table}
 ---@param leftover? string input read after the handshake, decoded first
 function conn:upgrade(mode, opts, leftover) end
+
+---Makes the connection TLS in place (server side): the next input is a
+---ClientHello, through the same handshake path and limits as a TLS port.
+---Output sent meanwhile is encrypted once the handshake is over; conn.tls
+---is set then. Raises without --tls-cert, or on a connection already TLS.
+---@param opts? {leftover?: string} input already read that belongs to the handshake
+function conn:start_tls(opts) end
 
 ---A pending callback from after/every.
 ---@class pocketlua.timer: userdata
