@@ -24,6 +24,9 @@ var connMethods = map[string]lua.LGFunction{
 	"is_open":     func(L *lua.LState) int { L.Push(lua.LBool(checkConn(L).Open())); return 1 },
 	"after":       connAfter,
 	"upgrade":     connUpgrade,
+
+	"subscribe":   func(L *lua.LState) int { return subscription(L, "subscribe") },
+	"unsubscribe": func(L *lua.LState) int { return subscription(L, "unsubscribe") },
 }
 
 // registerConn creates the conn metatable: methods, then read-only fields.

@@ -153,6 +153,7 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 		},
 	})
 	mod.RawSetString("log", logMod)
+	addPubSub(L, mod, srv)
 	return mod
 }
 

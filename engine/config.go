@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"pocketlua/bindings"
+	"pocketlua/broker"
 	"pocketlua/poll"
 	"pocketlua/sandbox"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
 	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
 	TimeHandlers bool             // time every Lua handler call for the duration histograms (--metrics sets it)
+
+	// Pub/sub (docs/SCALING.md).
+	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
+	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
+	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
 }
 
 // Defaults.
@@ -71,6 +77,10 @@ const (
 	DefaultSSHMaxConns                  = 1024
 	DefaultSSHStartups                  = "10:30:100"
 	DefaultSSHLoginGrace                = 60 * time.Second
+	// Below nats-server's default max_payload (1 MiB), leaving room for
+	// the envelope (topic, node id, sequence).
+	DefaultMaxPublish       = 1<<20 - 4<<10
+	DefaultMaxSubscriptions = 100
 )
 
 func (c *Config) setDefaults() {
@@ -106,6 +116,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.SSHLoginGrace <= 0 {
 		c.SSHLoginGrace = DefaultSSHLoginGrace
+	}
+	if c.MaxPublish <= 0 {
+		c.MaxPublish = DefaultMaxPublish
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -46,6 +46,8 @@ type Server struct {
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
 	probes       probeGate  // the metrics' and watchdog's posts (observe.go)
+
+	ps pubsub // topics and subscriptions (pubsub.go)
 }
 
 type stats struct {
@@ -96,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.loop = loop
+	s.joinHub()
 	if err := s.loadMain(); err != nil {
 		s.close()
 		return nil, err
@@ -150,6 +153,7 @@ func loadForCheck(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.loop = loop
+	s.joinHub()
 	return s, s.loadMain()
 }
 
@@ -255,6 +259,7 @@ func (s *Server) close() {
 		s.watcher.close()
 	}
 	s.loop.Close() // may still run closed handlers: before the Lua state goes
+	s.ps.leave()
 	if s.guard != nil {
 		s.guard.Close()
 	}

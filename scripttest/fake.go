@@ -30,6 +30,7 @@ type world struct {
 	shutdown bool
 	reloads  int
 	dir      string // the test file's folder: server.script_dir()
+	subs     map[*fakeConn][]string // topic subscriptions (pubsub.go)
 }
 
 func newWorld() *world {

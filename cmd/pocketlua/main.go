@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"pocketlua/broker"
 	"pocketlua/console"
 	"pocketlua/engine"
 	"pocketlua/metrics"
@@ -123,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(cfg.ListenFDs) > 0 && opts.listenSet {
 		logger.Warn("--listen ignored: serving the sockets systemd passed (LISTEN_FDS)", "sockets", len(cfg.ListenFDs))
 	}
+	cfg.Hub = broker.NewHub() // one per process: every worker publishes through it
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
@@ -343,6 +345,8 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the live console on this Unix socket (mode 0600, only this user); attach with pocketlua console PATH")
 	fs.StringVar(&o.metricsAddr, "metrics", "", "serve GET /metrics (Prometheus), /healthz and /readyz on this host:port, a listener of its own (docs/METRICS.md)")
 	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
+	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
+	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -367,7 +371,8 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
 	}
 	for name, v := range map[string]int64{"max-conns": int64(cfg.MaxConns), "max-queued-bytes": int64(cfg.MaxQueuedBytes),
-		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage} {
+		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage,
+		"max-publish": int64(cfg.MaxPublish), "max-subscriptions": int64(cfg.MaxSubscriptions)} {
 		if v <= 0 {
 			return cfg, o, fmt.Errorf("--%s must be positive", name)
 		}

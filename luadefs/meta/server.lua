@@ -47,6 +47,19 @@ function server.count() end
 ---@return integer sent
 function server.broadcast(data, except, kind) end
 
+---Delivers data to every subscriber of topic in every worker (and, with
+---broker, every process); raises on a bad topic or over --max-publish.
+---@param topic string a concrete topic, no wildcard
+---@param data string
+---@param kind? "text"|"binary" the WebSocket frame kind (default "text")
+---@param except? table|pocketlua.conn a connection or instance to leave out
+function server.publish(topic, data, kind, except) end
+
+---How many subscriptions this process holds to exactly topic (a topic or pattern).
+---@param topic string
+---@return integer
+function server.subscribers(topic) end
+
 ---Calls fn once after seconds.
 ---@param seconds number
 ---@param fn fun()

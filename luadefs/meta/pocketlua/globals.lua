@@ -76,6 +76,17 @@ function conn:after(seconds, fn) end
 ---@param leftover? string input read after the handshake, decoded first
 function conn:upgrade(mode, opts, leftover) end
 
+---Subscribes to a topic or a pattern ("room.*": one token, "room.>": one or
+---more); raises on a bad topic or over --max-subscriptions. Ends at close.
+---@param topic string
+---@return boolean added false when already subscribed
+function conn:subscribe(topic) end
+
+---Ends a subscription.
+---@param topic string
+---@return boolean removed false when it was not one
+function conn:unsubscribe(topic) end
+
 ---A pending callback from after/every.
 ---@class pocketlua.timer: userdata
 local timer = {}
