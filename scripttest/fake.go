@@ -29,7 +29,7 @@ type world struct {
 	stats    struct{ accepted, refused, outbound int64 }
 	shutdown bool
 	reloads  int
-	dir      string // the test file's folder: server.script_dir()
+	dir      string                 // the test file's folder: server.script_dir()
 	subs     map[*fakeConn][]string // topic subscriptions (pubsub.go)
 }
 
