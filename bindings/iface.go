@@ -104,4 +104,15 @@ type Stats struct {
 	SSHGraceTimeouts   int64 // closed after --ssh-login-grace without a login
 	SSHAuthFailures    int64 // failed authentication attempts
 	Observed                 // finer counters for /metrics (observed.go)
+
+	PubSub PubSubStats // topics (docs/LUA_API.md 15)
+}
+
+// PubSubStats count topics: this worker's, and the process's hub.
+type PubSubStats struct {
+	Subscriptions int   // held by this worker's connections
+	Published     int64 // server.publish calls in this worker
+	Delivered     int64 // messages written (or handed to published) to this worker's subscribers
+	Dropped       int64 // process: deliveries dropped for a worker too far behind
+	Received      int64 // process: messages from other processes through the broker
 }

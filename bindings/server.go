@@ -239,5 +239,10 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("ssh_dropped", float64(st.SSHDropped))
 	set("ssh_grace_timeouts", float64(st.SSHGraceTimeouts))
 	set("ssh_auth_failures", float64(st.SSHAuthFailures))
+	set("subscriptions", float64(st.PubSub.Subscriptions))
+	set("published", float64(st.PubSub.Published))
+	set("delivered", float64(st.PubSub.Delivered))
+	set("pubsub_dropped", float64(st.PubSub.Dropped))
+	set("pubsub_received", float64(st.PubSub.Received))
 	return t
 }

@@ -271,3 +271,8 @@ func (c *Conn) callPublished(fn *lua.LFunction, m *broker.Message, kind lua.LVal
 		s.handlerFailed(c, bindings.HandlerNames[evPublished], err, timedOut)
 	}
 }
+
+func (p *pubsub) stats() bindings.PubSubStats {
+	h := p.hub.Stats()
+	return bindings.PubSubStats{Subscriptions: p.count, Published: p.published, Delivered: p.delivered, Dropped: h.Dropped, Received: h.Received}
+}

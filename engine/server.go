@@ -486,5 +486,6 @@ func (s *Server) Stats() bindings.Stats {
 		SSHGraceTimeouts:   s.ssh.stats.graceTimeouts,
 		SSHAuthFailures:    s.ssh.stats.authFailures,
 		Observed:           s.observed(),
+		PubSub:             s.ps.stats(),
 	}
 }

@@ -85,6 +85,18 @@ func TestPubSubAcrossWorkers(t *testing.T) {
 	if got := other.do("count room.b"); got != "ok count 1" {
 		t.Fatalf("room.b got something else first: %q", got)
 	}
+	// server.stats: each worker delivered to its 4 subscribers every
+	// message and the marker, and room.b got nothing.
+	asked := map[string]bool{}
+	for _, c := range cs {
+		if !asked[c.worker] {
+			asked[c.worker] = true
+			want := fmt.Sprintf("ok stats %d", clients/2*(clients*each+1))
+			if got := c.do("stats delivered"); got != want {
+				t.Errorf("worker %s: delivered %q, want %q", c.worker, got, want)
+			}
+		}
+	}
 	// Subscriptions end with the connection.
 	for _, c := range cs[1:] {
 		c.c.Close()

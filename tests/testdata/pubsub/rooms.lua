@@ -6,7 +6,7 @@
 --   pubx TOPIC DATA      the same, leaving this connection out
 --   pubbin TOPIC DATA    as binary
 --   flood TOPIC N SIZE   N publishes of SIZE bytes
---   sub TOPIC / unsub TOPIC / count TOPIC
+--   sub TOPIC / unsub TOPIC / count TOPIC / stats KEY (of server.stats())
 local WebSocket = require "websocket"
 
 local Rooms = WebSocket:extend()
@@ -31,6 +31,7 @@ local commands = {
   sub = function(self, topic) return tostring(self.conn:subscribe(topic)) end,
   unsub = function(self, topic) return tostring(self.conn:unsubscribe(topic)) end,
   count = function(self, topic) return tostring(server.subscribers(topic)) end,
+  stats = function(self, key) return tostring(server.stats()[key]) end,
 }
 
 function Rooms:message(data)
