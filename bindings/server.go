@@ -18,6 +18,7 @@ func Register(L *lua.LState, srv Server, logger *slog.Logger) {
 	registerConn(L)
 	registerTimer(L)
 	registerListener(L)
+	registerShared(L)
 	logMod := newLogModule(L, logger)
 	serverMod := newServerModule(L, srv, logMod)
 	L.PreloadModule("server", func(L *lua.LState) int { L.Push(serverMod); return 1 })
@@ -154,6 +155,7 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 	})
 	mod.RawSetString("log", logMod)
 	addPubSub(L, mod, srv)
+	addShared(L, mod, srv)
 	return mod
 }
 

@@ -9,6 +9,7 @@ import (
 	"pocketlua/broker"
 	"pocketlua/poll"
 	"pocketlua/sandbox"
+	"pocketlua/shared"
 )
 
 // Config is everything the server needs; the CLI fills it from flags.
@@ -53,6 +54,10 @@ type Config struct {
 	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
 	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
 	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
+	// server.shared's dictionaries, shared by the workers of a process;
+	// nil: a registry of this server's own.
+	Shared  *shared.Registry
+	Workers int // how many workers the process runs (for server.state's warning)
 }
 
 // Defaults.

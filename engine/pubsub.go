@@ -9,6 +9,7 @@ import (
 
 	"pocketlua/bindings"
 	"pocketlua/broker"
+	"pocketlua/shared"
 	"pocketlua/ws"
 )
 
@@ -275,4 +276,21 @@ func (c *Conn) callPublished(fn *lua.LFunction, m *broker.Message, kind lua.LVal
 func (p *pubsub) stats() bindings.PubSubStats {
 	h := p.hub.Stats()
 	return bindings.PubSubStats{Subscriptions: p.count, Published: p.published, Delivered: p.delivered, Dropped: h.Dropped, Received: h.Received}
+}
+
+// shared is the process's registry of server.shared dictionaries.
+func (s *Server) shared() *shared.Registry {
+	if s.cfg.Shared == nil {
+		s.cfg.Shared = shared.NewRegistry()
+	}
+	return s.cfg.Shared
+}
+
+// Shared is server.shared(name[, capacity]).
+func (s *Server) Shared(name string, capacity int64) (bindings.SharedDict, error) {
+	d, err := s.shared().Dict(name, capacity)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }

@@ -10,6 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"pocketlua/bindings"
+	"pocketlua/shared"
 	"pocketlua/ws"
 )
 
@@ -31,6 +32,7 @@ type world struct {
 	reloads  int
 	dir      string                 // the test file's folder: server.script_dir()
 	subs     map[*fakeConn][]string // topic subscriptions (pubsub.go)
+	dicts    *shared.Registry       // server.shared, on the virtual clock
 }
 
 func newWorld() *world {

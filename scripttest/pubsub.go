@@ -3,11 +3,13 @@ package scripttest
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
 	"pocketlua/bindings"
 	"pocketlua/broker"
+	"pocketlua/shared"
 	"pocketlua/ws"
 )
 
@@ -103,4 +105,18 @@ func (w *world) Subscribers(topic string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Shared is server.shared, one registry per test file, whose expiries
+// follow the virtual clock.
+func (w *world) Shared(name string, capacity int64) (bindings.SharedDict, error) {
+	if w.dicts == nil {
+		epoch := time.Unix(0, 0)
+		w.dicts = shared.NewRegistryClock(func() time.Time { return epoch.Add(w.clock.now) })
+	}
+	d, err := w.dicts.Dict(name, capacity)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
 }

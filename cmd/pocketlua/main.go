@@ -25,6 +25,7 @@ import (
 	"pocketlua/metrics"
 	"pocketlua/sandbox"
 	"pocketlua/scripts"
+	"pocketlua/shared"
 )
 
 // Release builds set these with -ldflags "-X main.version=1.2.0 -X
@@ -125,6 +126,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("--listen ignored: serving the sockets systemd passed (LISTEN_FDS)", "sockets", len(cfg.ListenFDs))
 	}
 	cfg.Hub = broker.NewHub() // one per process: every worker publishes through it
+	cfg.Shared = shared.NewRegistry()
+	cfg.Workers = opts.workers
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)

@@ -55,6 +55,13 @@ function server.broadcast(data, except, kind) end
 ---@param except? table|pocketlua.conn a connection or instance to leave out
 function server.publish(topic, data, kind, except) end
 
+---A dictionary shared by every worker of the process, made with capacity
+---bytes (default 1 MiB) on first use; it survives reloads.
+---@param name string
+---@param capacity? integer
+---@return pocketlua.shared
+function server.shared(name, capacity) end
+
 ---How many subscriptions this process holds to exactly topic (a topic or pattern).
 ---@param topic string
 ---@return integer
