@@ -115,4 +115,9 @@ type PubSubStats struct {
 	Delivered     int64 // messages written (or handed to published) to this worker's subscribers
 	Dropped       int64 // process: deliveries dropped for a worker too far behind
 	Received      int64 // process: messages from other processes through the broker
+
+	// The process's broker (--broker): "none", "connecting", "up" or "down".
+	Broker                                    string
+	BrokerSent, BrokerReceived, BrokerDropped int64
+	BrokerIdle                                time.Duration // since the last message sent or received; -1: none yet
 }

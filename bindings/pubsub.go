@@ -19,6 +19,8 @@ type Publisher interface {
 	Publish(topic, data, kind string, except Conn) error
 	// Subscribers counts the process's subscriptions to exactly topic.
 	Subscribers(topic string) (int, error)
+	// OnBroker has fn(state) called at each change of the broker's state.
+	OnBroker(fn *lua.LFunction)
 }
 
 func subscription(L *lua.LState, what string) int {
@@ -59,6 +61,10 @@ func addPubSub(L *lua.LState, mod *lua.LTable, srv Server) {
 			if err := p.Publish(topic, data, kind, except); err != nil {
 				L.RaiseError("%s", err.Error())
 			}
+			return 0
+		},
+		"on_broker": func(L *lua.LState) int {
+			need(L, "on_broker").OnBroker(L.CheckFunction(1))
 			return 0
 		},
 		"subscribers": func(L *lua.LState) int {

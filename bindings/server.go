@@ -246,5 +246,10 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("delivered", float64(st.PubSub.Delivered))
 	set("pubsub_dropped", float64(st.PubSub.Dropped))
 	set("pubsub_received", float64(st.PubSub.Received))
+	t.RawSetString("broker", lua.LString(st.PubSub.Broker))
+	set("broker_sent", float64(st.PubSub.BrokerSent))
+	set("broker_received", float64(st.PubSub.BrokerReceived))
+	set("broker_dropped", float64(st.PubSub.BrokerDropped))
+	set("broker_idle", st.PubSub.BrokerIdle.Seconds())
 	return t
 }

@@ -19,6 +19,7 @@ type Remote interface {
 	// and when the last one leaves.
 	Subscribe(topic string)
 	Unsubscribe(topic string)
+	Stats() RemoteStats
 	Close()
 }
 
@@ -91,8 +92,9 @@ type Worker struct {
 	number  int32
 	post    func(func())
 	deliver func([]*Message)
-	subs    atomic.Int64 // the worker's subscriptions: a worker with none is skipped
-	seq     uint64       // its publishes so far: only its loop publishes
+	onState atomic.Pointer[func(string)] // told of each change of the broker's state, on the loop
+	subs    atomic.Int64                 // the worker's subscriptions: a worker with none is skipped
+	seq     uint64                       // its publishes so far: only its loop publishes
 
 	mu        sync.Mutex
 	pending   []*Message
@@ -250,4 +252,24 @@ func (w *Worker) Subscribers(topic string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.interest[topic]
+}
+
+// RemoteStats are the broker's counters; State is StateNone without one.
+func (h *Hub) RemoteStats() RemoteStats {
+	if r := h.remoteAt.Load(); r != nil {
+		return (*r).Stats()
+	}
+	return RemoteStats{State: StateNone}
+}
+
+// OnBroker has fn run on the worker's loop at each change of the broker's
+// state (server.on_broker).
+func (w *Worker) OnBroker(fn func(state string)) { w.onState.Store(&fn) }
+
+func (h *Hub) brokerState(s string) {
+	for _, w := range *h.workers.Load() {
+		if fn := w.onState.Load(); fn != nil {
+			w.post(func() { (*fn)(s) })
+		}
+	}
 }

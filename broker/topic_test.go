@@ -72,3 +72,30 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestRedisGlobCoversPattern(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"room.*":    "room.*",
+		"room.>":    "room.*",
+		"*.a.>":     "*.a.*",
+		"a?b.[x].*": `a\?b.\[x\].*`,
+		`a\b.*`:     `a\\b.*`,
+	} {
+		if got := redisGlob(pattern); got != want {
+			t.Errorf("redisGlob(%q) = %q, want %q", pattern, got, want)
+		}
+	}
+}
+
+func TestEnvelope(t *testing.T) {
+	m := &Message{Topic: "a.b", Data: "\x00data", Binary: true, Node: 1 << 60, Worker: 3, Seq: 1<<40 + 5}
+	got, err := decode(encode(m))
+	if err != nil || got.Topic != m.Topic || got.Data != m.Data || !got.Binary || got.Node != m.Node || got.Worker != 3 || got.Seq != m.Seq {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "x", "p\x00", string(encode(m))[:envelopeHead+1], "q" + string(encode(m))[1:]} {
+		if _, err := decode([]byte(bad)); err == nil {
+			t.Errorf("decode(%q) took it", bad)
+		}
+	}
+}

@@ -274,8 +274,28 @@ func (c *Conn) callPublished(fn *lua.LFunction, m *broker.Message, kind lua.LVal
 }
 
 func (p *pubsub) stats() bindings.PubSubStats {
-	h := p.hub.Stats()
-	return bindings.PubSubStats{Subscriptions: p.count, Published: p.published, Delivered: p.delivered, Dropped: h.Dropped, Received: h.Received}
+	h, r := p.hub.Stats(), p.hub.RemoteStats()
+	st := bindings.PubSubStats{Subscriptions: p.count, Published: p.published, Delivered: p.delivered, Dropped: h.Dropped, Received: h.Received,
+		Broker: r.State, BrokerSent: r.Sent, BrokerReceived: r.Received, BrokerDropped: r.Dropped, BrokerIdle: -1}
+	if !r.LastMessage.IsZero() {
+		st.BrokerIdle = time.Since(r.LastMessage)
+	}
+	return st
+}
+
+// PubSubProcess is the process's topic and broker counters, safe from
+// any goroutine (the worker's own fields are left zero).
+func (s *Server) PubSubProcess() bindings.PubSubStats {
+	p := pubsub{hub: s.ps.hub}
+	return p.stats()
+}
+
+// OnBroker is server.on_broker(fn): fn(state) runs on this worker's loop
+// at each change of the broker's state.
+func (s *Server) OnBroker(fn *lua.LFunction) {
+	s.ps.w.OnBroker(func(state string) {
+		s.invoke(nil, fn, nil, 1, lua.LString(state), nil, 0, evTimer)
+	})
 }
 
 // shared is the process's registry of server.shared dictionaries.

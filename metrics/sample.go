@@ -52,4 +52,8 @@ type Sample struct {
 	// ssh.lua's connections (docs/METRICS.md).
 	SSHOpen, SSHUnauthenticated                                int
 	SSHAccepted, SSHDropped, SSHGraceTimeouts, SSHAuthFailures int64
+
+	// Topics (docs/METRICS.md).
+	PubSubSubscriptions              int
+	PubSubPublished, PubSubDelivered int64
 }

@@ -120,3 +120,7 @@ func (w *world) Shared(name string, capacity int64) (bindings.SharedDict, error)
 	}
 	return d, nil
 }
+
+// OnBroker accepts the callback: a test run has no broker, whose state
+// never changes.
+func (w *world) OnBroker(fn *lua.LFunction) {}

@@ -128,10 +128,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.Hub = broker.NewHub() // one per process: every worker publishes through it
 	cfg.Shared = shared.NewRegistry()
 	cfg.Workers = opts.workers
+	if opts.brokerURL != "" { // a URL that cannot work stops the start before anything binds
+		if err := broker.CheckURL(opts.brokerURL); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			return 2
+		}
+	}
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 1
+	}
+	if opts.brokerURL != "" {
+		// After the workers loaded their scripts: each server.on_broker
+		// sees the first change of state.
+		remote, err := broker.Dial(opts.brokerURL, cfg.Hub, opts.brokerQueue, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			for _, srv := range srvs {
+				srv.Shutdown()
+				srv.Run()
+			}
+			return 2
+		}
+		defer remote.Close()
 	}
 	svc := &service{srvs: srvs, notify: newNotifier(logger), log: logger, stop: make(chan struct{})}
 	defer svc.close()
@@ -307,6 +327,9 @@ type cliOptions struct {
 
 	metricsAddr      string
 	metricsMaxSeries int
+
+	brokerURL   string
+	brokerQueue int
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -350,6 +373,8 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
 	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
 	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
+	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
+	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker; more are dropped and counted")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -385,6 +410,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	if o.gcPercent < 10 || o.gcPercent > 1000 {
 		return cfg, o, fmt.Errorf("--gc-percent must be between 10 and 1000")
+	}
+	if o.brokerQueue < 1 {
+		return cfg, o, fmt.Errorf("--broker-queue must be positive")
 	}
 	if o.metricsMaxSeries < 1 {
 		return cfg, o, fmt.Errorf("--metrics-max-series must be positive")

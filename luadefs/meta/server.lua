@@ -62,6 +62,11 @@ function server.publish(topic, data, kind, except) end
 ---@return pocketlua.shared
 function server.shared(name, capacity) end
 
+---Calls fn(state) on this worker at each change of the broker's state
+---("connecting", "up", "down"); with no --broker it is never called.
+---@param fn fun(state: "connecting"|"up"|"down")
+function server.on_broker(fn) end
+
 ---How many subscriptions this process holds to exactly topic (a topic or pattern).
 ---@param topic string
 ---@return integer

@@ -1,6 +1,7 @@
 -- rooms.lua: WebSocket clients in rooms over topics. /room/NAME subscribes
 -- to room.NAME and answers "joined worker=W"; /filter/NAME does the same
--- with a published handler that rewrites what it gets. Messages are
+-- with a published handler that rewrites what it gets. Each change of the
+-- broker's state is logged ("rooms: broker"). Messages are
 -- commands, each answered "ok ..." or "error <message>":
 --   pub TOPIC DATA       server.publish(TOPIC, DATA)
 --   pubx TOPIC DATA      the same, leaving this connection out
@@ -8,6 +9,8 @@
 --   flood TOPIC N SIZE   N publishes of SIZE bytes
 --   sub TOPIC / unsub TOPIC / count TOPIC / stats KEY (of server.stats())
 local WebSocket = require "websocket"
+
+server.on_broker(function(state) log.info("rooms: broker", "state", state) end)
 
 local Rooms = WebSocket:extend()
 local Filter = Rooms:extend()

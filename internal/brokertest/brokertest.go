@@ -1,0 +1,128 @@
+// Package brokertest starts the real brokers the tests run against: the
+// Debian nats-server and redis-server, each as a process of its own on a
+// free loopback port, persistence off, stopped by PID when the test ends.
+package brokertest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is a running broker.
+type Server struct {
+	Kind string // "nats" or "redis"
+	Port int
+	URL  string
+	tb   testing.TB
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartNATS runs nats-server; the test is skipped when it is not installed.
+func StartNATS(tb testing.TB) *Server { return start(tb, "nats") }
+
+// StartRedis runs redis-server; the test is skipped when it is not installed.
+func StartRedis(tb testing.TB) *Server { return start(tb, "redis") }
+
+// Start runs the broker kind names ("nats" or "redis").
+func Start(tb testing.TB, kind string) *Server { return start(tb, kind) }
+
+func start(tb testing.TB, kind string) *Server {
+	tb.Helper()
+	bin := map[string]string{"nats": "nats-server", "redis": "redis-server"}[kind]
+	if _, err := exec.LookPath(bin); err != nil {
+		tb.Skipf("%s is not installed (tests/deps installs it)", bin)
+	}
+	s := &Server{Kind: kind, tb: tb, dir: tb.TempDir(), Port: freePort(tb)}
+	s.URL = fmt.Sprintf("%s://127.0.0.1:%d", kind, s.Port)
+	if kind == "redis" {
+		s.URL += "/0"
+	}
+	tb.Cleanup(s.Kill)
+	s.Restart()
+	return s
+}
+
+func freePort(tb testing.TB) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Restart starts the broker again on its port, after Kill, and waits
+// until it answers.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	port := strconv.Itoa(s.Port)
+	if s.Kind == "nats" {
+		s.cmd = exec.Command("nats-server", "-a", "127.0.0.1", "-p", port)
+	} else {
+		s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+			"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no")
+	}
+	if err := s.cmd.Start(); err != nil {
+		s.tb.Fatalf("start %s: %v", s.Kind, err)
+	}
+	done := make(chan struct{})
+	s.done = done
+	go func(cmd *exec.Cmd) { cmd.Wait(); close(done) }(s.cmd)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := s.ping(); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			s.tb.Fatalf("%s on port %d does not answer: %v", s.Kind, s.Port, err)
+		}
+		select {
+		case <-done:
+			s.tb.Fatalf("%s on port %d exited at start", s.Kind, s.Port)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// ping checks that the broker speaks: NATS sends INFO, Redis answers PING.
+func (s *Server) ping() error {
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)), time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if s.Kind == "redis" {
+		fmt.Fprintf(c, "PING\r\n")
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "INFO ") && !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected greeting %q", line)
+	}
+	return nil
+}
+
+// Kill ends the broker with SIGKILL, by its PID, and waits for it.
+func (s *Server) Kill() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
