@@ -119,7 +119,8 @@ func (h *Hub) Join(post func(func()), deliver func([]*Message)) *Worker {
 	return w
 }
 
-// Leave takes the worker out; what is pending for it is dropped.
+// Leave takes the worker out; what is pending for it is dropped, and
+// nothing is posted to its loop any more.
 func (w *Worker) Leave() {
 	h := w.hub
 	h.mu.Lock()
@@ -194,12 +195,13 @@ func (w *Worker) enqueue(m *Message) {
 		return
 	}
 	w.pending = append(w.pending, m)
-	post := !w.scheduled
-	w.scheduled = true
-	w.mu.Unlock()
-	if post {
+	if !w.scheduled {
+		w.scheduled = true
+		// Under w.mu: once Leave returns, nothing posts to a loop that
+		// may be closing its wake-up descriptor.
 		w.post(w.run)
 	}
+	w.mu.Unlock()
 }
 
 // run delivers the batch on the worker's loop.
@@ -269,7 +271,11 @@ func (w *Worker) OnBroker(fn func(state string)) { w.onState.Store(&fn) }
 func (h *Hub) brokerState(s string) {
 	for _, w := range *h.workers.Load() {
 		if fn := w.onState.Load(); fn != nil {
-			w.post(func() { (*fn)(s) })
+			w.mu.Lock()
+			if !w.left {
+				w.post(func() { (*fn)(s) })
+			}
+			w.mu.Unlock()
 		}
 	}
 }

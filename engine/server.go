@@ -258,8 +258,8 @@ func (s *Server) close() {
 	if s.watcher != nil {
 		s.watcher.close()
 	}
+	s.ps.leave()   // before the loop closes its wake-up descriptor
 	s.loop.Close() // may still run closed handlers: before the Lua state goes
-	s.ps.leave()
 	if s.guard != nil {
 		s.guard.Close()
 	}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bufio"
 	"fmt"
 	"net"
 	"strconv"
@@ -297,5 +298,92 @@ func TestPubSubPublishedHandler(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestPubSubDeflateAndRaw: a subscriber that negotiated permessage-deflate
+// gets the shared compressed frame (gorilla inflates it), one without
+// gets the plain frame, and raw TCP subscribers get the bytes.
+func TestPubSubDeflateAndRaw(t *testing.T) {
+	srv := startServer(t, "epoll", testdata(t, "pubsub/rooms.lua"))
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, EnableCompression: true}
+	zc, resp, err := d.Dial("ws://"+srv.Addr+"/room/z", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer zc.Close()
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); !strings.Contains(ext, "permessage-deflate") {
+		t.Fatalf("no compression negotiated: %q", ext)
+	}
+	z := &psClient{t: t, c: zc}
+	z.next() // joined
+	plain := psDial(t, srv.Addr, "/room/z")
+	big := strings.Repeat("compress me ", 500)
+	var before, after int
+	fmt.Sscanf(plain.do("stats bytes_out"), "ok stats %d", &before)
+	for _, c := range []*psClient{z, plain} {
+		c.send("pub room.z " + big)
+	}
+	for _, c := range []*psClient{z, plain} {
+		for n := 0; n < 2; {
+			m := c.next()
+			if strings.HasPrefix(m, "ok ") {
+				continue
+			}
+			if m != big {
+				t.Fatalf("got %d bytes, want the %d published", len(m), len(big))
+			}
+			n++
+		}
+	}
+	// Four deliveries: two plain frames, two compressed ones.
+	fmt.Sscanf(plain.do("stats bytes_out"), "ok stats %d", &after)
+	if sent := after - before; sent < 2*len(big) || sent > 2*len(big)+2000 {
+		t.Fatalf("%d bytes out for 2 plain and 2 compressed deliveries of %d bytes: the compressed frame was not used", sent, len(big))
+	}
+
+	raw := startServer(t, "epoll", testdata(t, "pubsub/raw.lua"))
+	var conns []net.Conn
+	for range 2 {
+		c, err := net.DialTimeout("tcp", raw.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	// Both are subscribed once start ran: publish until the second gets one.
+	r0 := bufio.NewReader(conns[0])
+	r1 := bufio.NewReader(conns[1])
+	conns[1].SetDeadline(time.Now().Add(10 * time.Second))
+	conns[0].SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conns[1], "pub first\n")
+	if line, err := r1.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("raw subscriber: %q %v", line, err)
+	}
+	if line, err := r0.ReadString('\n'); err != nil || line != "first\n" {
+		t.Fatalf("the other raw subscriber: %q %v", line, err)
+	}
+}
+
+// TestPubSubInterruptedPublisher: a handler that publishes and is then
+// interrupted by --handler-timeout loses its connection, but what it
+// published is delivered and the server goes on.
+func TestPubSubInterruptedPublisher(t *testing.T) {
+	srv := startServer(t, "epoll", "--handler-timeout", "300ms", testdata(t, "pubsub/rooms.lua"))
+	sub := psDial(t, srv.Addr, "/room/i")
+	pub := psDial(t, srv.Addr, "/room/other")
+	pub.send("publoop room.i before the loop")
+	if m := sub.next(); m != "before the loop" {
+		t.Fatalf("got %q", m)
+	}
+	pub.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, _, err := pub.c.ReadMessage(); !websocket.IsCloseError(err, 1011) {
+		t.Fatalf("the interrupted publisher: %v, want close 1011", err)
+	}
+	sub.do("pub room.i after")
+	if m := sub.next(); m != "after" {
+		t.Fatalf("after the interrupt: %q", m)
 	}
 }

@@ -7,12 +7,14 @@
 --   pubx TOPIC DATA      the same, leaving this connection out
 --   pubbin TOPIC DATA    as binary
 --   flood TOPIC N SIZE   N publishes of SIZE bytes
+--   publoop TOPIC DATA   publish, then loop until interrupted
 --   sub TOPIC / unsub TOPIC / count TOPIC / stats KEY (of server.stats())
 local WebSocket = require "websocket"
 
 server.on_broker(function(state) log.info("rooms: broker", "state", state) end)
 
 local Rooms = WebSocket:extend()
+Rooms.compress = true -- for clients that offer permessage-deflate
 local Filter = Rooms:extend()
 
 function Rooms:open(req)
@@ -30,6 +32,11 @@ local commands = {
     local n, size = args:match("^(%d+) (%d+)$")
     local body = string.rep("x", tonumber(size))
     for i = 1, tonumber(n) do server.publish(topic, body) end
+  end,
+  -- publishes, then runs until --handler-timeout interrupts it
+  publoop = function(self, topic, data)
+    server.publish(topic, data)
+    while true do end
   end,
   sub = function(self, topic) return tostring(self.conn:subscribe(topic)) end,
   unsub = function(self, topic) return tostring(self.conn:unsubscribe(topic)) end,
