@@ -42,7 +42,13 @@ type Hub struct {
 	lastSeq  map[origin]uint64      // the highest Seq received from each publisher
 
 	published, received, dropped, duplicates atomic.Int64
+	brokerLimit                              atomic.Int64 // the largest data the broker takes, envelope aside; 0: no limit known
 }
+
+// BrokerLimit is the largest message data the broker takes once the
+// envelope is added (NATS's max_payload, read from the connection); 0
+// when no broker has said.
+func (h *Hub) BrokerLimit() int64 { return h.brokerLimit.Load() }
 
 // NewHub makes a process's hub with a random node id.
 // origin is a publishing worker of a process.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,8 +33,8 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(2*time.Second),
 		nats.PingInterval(2*time.Second), nats.MaxPingsOutstanding(2),
-		nats.ConnectHandler(func(*nats.Conn) { b.setState(StateUp, nil) }),
-		nats.ReconnectHandler(func(*nats.Conn) { b.setState(StateUp, nil) }),
+		nats.ConnectHandler(func(nc *nats.Conn) { r.up(nc) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { r.up(nc) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
@@ -45,11 +46,20 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	}
 	r.nc = nc
 	if nc.IsConnected() {
-		b.setState(StateUp, nil)
+		r.up(nc)
 	}
 	go r.run()
 	go r.receive()
 	return r, nil
+}
+
+// up records the connection: the server's max_payload bounds what
+// server.publish takes, with room for the envelope of the longest topic.
+func (r *natsRemote) up(nc *nats.Conn) {
+	if mp := nc.MaxPayload(); mp > 0 {
+		r.hub.brokerLimit.Store(max(mp-int64(EnvelopeSize(strings.Repeat("x", MaxTopic))), 1))
+	}
+	r.setState(StateUp, nil)
 }
 
 func (r *natsRemote) receive() {

@@ -146,6 +146,9 @@ func (s *Server) Publish(topic, data, kind string, except bindings.Conn) error {
 	if len(data) > s.cfg.MaxPublish {
 		return fmt.Errorf("publish: the message is %d bytes, over the limit of %d (--max-publish)", len(data), s.cfg.MaxPublish)
 	}
+	if limit := s.ps.hub.BrokerLimit(); limit > 0 && int64(len(data)) > limit {
+		return fmt.Errorf("publish: the message is %d bytes, over the broker's limit of %d (its max_payload, less room for the envelope)", len(data), limit)
+	}
 	var exceptID int64
 	if c, ok := except.(*Conn); ok && c.srv == s {
 		exceptID = c.id

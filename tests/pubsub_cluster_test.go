@@ -288,3 +288,18 @@ func TestBrokerBadURL(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokerMaxPayload: under NATS, server.publish refuses data that would
+// not fit the server's max_payload once the envelope is added.
+func TestBrokerMaxPayload(t *testing.T) {
+	b := brokertest.StartNATSConfig(t, "max_payload: 4096")
+	srv := startServer(t, "epoll", "--broker", b.URL, testdata(t, "pubsub/rooms.lua"))
+	c := psDial(t, srv.Addr, "/room/a")
+	waitFor(t, 10*time.Second, "the broker to be up", func() bool { return c.do("stats broker") == "ok stats up" })
+	if got := c.do("pub room.a " + strings.Repeat("x", 3000)); got != "ok pub " {
+		t.Fatalf("3000 bytes: %q", got)
+	}
+	if got := c.do("pub room.a " + strings.Repeat("x", 4000)); !strings.Contains(got, "over the broker's limit of 3818 (its max_payload") {
+		t.Fatalf("4000 bytes: %q", got)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,6 +24,7 @@ type Server struct {
 	URL  string
 	tb   testing.TB
 	dir  string
+	conf string // nats-server configuration lines
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -35,7 +38,24 @@ func StartRedis(tb testing.TB) *Server { return start(tb, "redis") }
 // Start runs the broker kind names ("nats" or "redis").
 func Start(tb testing.TB, kind string) *Server { return start(tb, kind) }
 
+// StartNATSConfig runs nats-server with lines of its configuration file
+// (max_payload: 4096, ...).
+func StartNATSConfig(tb testing.TB, conf string) *Server {
+	tb.Helper()
+	s := prepare(tb, "nats")
+	s.conf = conf
+	s.Restart()
+	return s
+}
+
 func start(tb testing.TB, kind string) *Server {
+	tb.Helper()
+	s := prepare(tb, kind)
+	s.Restart()
+	return s
+}
+
+func prepare(tb testing.TB, kind string) *Server {
 	tb.Helper()
 	bin := map[string]string{"nats": "nats-server", "redis": "redis-server"}[kind]
 	if _, err := exec.LookPath(bin); err != nil {
@@ -47,7 +67,6 @@ func start(tb testing.TB, kind string) *Server {
 		s.URL += "/0"
 	}
 	tb.Cleanup(s.Kill)
-	s.Restart()
 	return s
 }
 
@@ -66,7 +85,15 @@ func (s *Server) Restart() {
 	s.tb.Helper()
 	port := strconv.Itoa(s.Port)
 	if s.Kind == "nats" {
-		s.cmd = exec.Command("nats-server", "-a", "127.0.0.1", "-p", port)
+		args := []string{"-a", "127.0.0.1", "-p", port}
+		if s.conf != "" {
+			path := filepath.Join(s.dir, "nats.conf")
+			if err := os.WriteFile(path, []byte(s.conf+"\n"), 0o600); err != nil {
+				s.tb.Fatal(err)
+			}
+			args = append(args, "-c", path)
+		}
+		s.cmd = exec.Command("nats-server", args...)
 	} else {
 		s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 			"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no")
