@@ -21,6 +21,9 @@ type Publisher interface {
 	Subscribers(topic string) (int, error)
 	// OnBroker has fn(state) called at each change of the broker's state.
 	OnBroker(fn *lua.LFunction)
+	// Presence calls fn(count, nodes) later with the subscriptions to
+	// exactly topic over every node, and the ids of the nodes holding any.
+	Presence(topic string, fn *lua.LFunction) error
 }
 
 func subscription(L *lua.LState, what string) int {
@@ -65,6 +68,12 @@ func addPubSub(L *lua.LState, mod *lua.LTable, srv Server) {
 		},
 		"on_broker": func(L *lua.LState) int {
 			need(L, "on_broker").OnBroker(L.CheckFunction(1))
+			return 0
+		},
+		"presence": func(L *lua.LState) int {
+			if err := need(L, "presence").Presence(L.CheckString(1), L.CheckFunction(2)); err != nil {
+				L.RaiseError("%s", err.Error())
+			}
 			return 0
 		},
 		"subscribers": func(L *lua.LState) int {

@@ -270,6 +270,15 @@ func (h *Hub) RemoteStats() RemoteStats {
 	return RemoteStats{State: StateNone}
 }
 
+// Post runs fn on the worker's loop unless the worker has left.
+func (w *Worker) Post(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.left {
+		w.post(fn)
+	}
+}
+
 // OnBroker has fn run on the worker's loop at each change of the broker's
 // state (server.on_broker).
 func (w *Worker) OnBroker(fn func(state string)) { w.onState.Store(&fn) }

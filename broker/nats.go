@@ -48,6 +48,7 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	if nc.IsConnected() {
 		r.up(nc)
 	}
+	r.answerPresence()
 	go r.run()
 	go r.receive()
 	return r, nil

@@ -39,6 +39,7 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 	go r.receive(msgs)
 	go r.run()
 	go r.watch()
+	go r.heartbeat()
 	return r, nil
 }
 

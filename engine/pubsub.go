@@ -293,6 +293,25 @@ func (s *Server) PubSubProcess() bindings.PubSubStats {
 	return p.stats()
 }
 
+// Presence is server.presence(topic, fn): fn(count, nodes) runs on this
+// loop once every node on the broker answered or PresenceWait passed.
+func (s *Server) Presence(topic string, fn *lua.LFunction) error {
+	if err := broker.CheckTopic(topic, true); err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	w := s.ps.w
+	s.ps.hub.Presence(topic, func(total int, nodes []string) {
+		w.Post(func() {
+			t := s.L.CreateTable(len(nodes), 0)
+			for _, n := range nodes {
+				t.Append(lua.LString(n))
+			}
+			s.invoke(nil, fn, nil, 2, lua.LNumber(total), t, 0, evTimer)
+		})
+	})
+	return nil
+}
+
 // OnBroker is server.on_broker(fn): fn(state) runs on this worker's loop
 // at each change of the broker's state.
 func (s *Server) OnBroker(fn *lua.LFunction) {

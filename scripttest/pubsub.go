@@ -124,3 +124,20 @@ func (w *world) Shared(name string, capacity int64) (bindings.SharedDict, error)
 // OnBroker accepts the callback: a test run has no broker, whose state
 // never changes.
 func (w *world) OnBroker(fn *lua.LFunction) {}
+
+// Presence answers at once, from this test's subscriptions, with one node.
+func (w *world) Presence(topic string, fn *lua.LFunction) error {
+	n, err := w.Subscribers(topic)
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	nodes := w.L.NewTable()
+	if n > 0 {
+		nodes.Append(lua.LString("test"))
+	}
+	w.L.Push(fn)
+	w.L.Push(lua.LNumber(n))
+	w.L.Push(nodes)
+	w.L.Call(2, 0)
+	return nil
+}

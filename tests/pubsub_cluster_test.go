@@ -189,6 +189,8 @@ func pubsubCluster(t *testing.T, kind string) {
 
 	settle("a")
 	burst(0)
+	// server.presence: room 0's 15 members, over the 3 processes.
+	presence(t, byRoom[0][0], 15, 3)
 
 	// The broker dies.
 	b.Kill()
@@ -214,10 +216,13 @@ func pubsubCluster(t *testing.T, kind string) {
 		return a != "ok stats 0"
 	})
 	for i, p := range procs {
-		if p.cmd.ProcessState != nil {
+		select {
+		case <-p.done:
 			t.Fatalf("process %d exited while the broker was down:\n%s", i, p.Logs())
+		default:
 		}
 	}
+	presence(t, byRoom[0][len(byRoom[0])-1], 5, 1) // process 3's own, the broker being away
 
 	b.Restart()
 	waitFor(t, 10*time.Second, "/readyz once the broker is back", func() bool { s, _ := get(t, ready); return s == 200 })
@@ -226,6 +231,9 @@ func pubsubCluster(t *testing.T, kind string) {
 	if !strings.Contains(procs[0].Logs(), "msg=\"broker down\"") || !strings.Contains(procs[0].Logs(), "msg=\"broker up\"") {
 		t.Errorf("no log line for each change of state:\n%s", procs[0].Logs())
 	}
+	// A process that dies drops out of presence within a few seconds.
+	procs[1].kill()
+	presence(t, byRoom[0][0], 10, 2)
 	// server.on_broker ran in both workers at each change.
 	for _, state := range []string{"down", "up"} {
 		if n := len(rawLogLines(procs[0], `msg="rooms: broker"`, "state="+state)); n < 2 {
@@ -302,4 +310,16 @@ func TestBrokerMaxPayload(t *testing.T) {
 	if got := c.do("pub room.a " + strings.Repeat("x", 4000)); !strings.Contains(got, "over the broker's limit of 3818 (its max_payload") {
 		t.Fatalf("4000 bytes: %q", got)
 	}
+}
+
+// presence asks server.presence(room) through cc until the answer is
+// count subscriptions over nodes processes.
+func presence(t *testing.T, cc *clusterClient, count, nodes int) {
+	t.Helper()
+	want := fmt.Sprintf("presence %d %d", count, nodes)
+	waitFor(t, 10*time.Second, want, func() bool {
+		cc.send(t, fmt.Sprintf("presence room.r%d", cc.room))
+		time.Sleep(300 * time.Millisecond)
+		return cc.has(want)
+	})
 }

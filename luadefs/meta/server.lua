@@ -67,6 +67,13 @@ function server.shared(name, capacity) end
 ---@param fn fun(state: "connecting"|"up"|"down")
 function server.on_broker(fn) end
 
+---Counts the subscriptions to exactly topic over every process on the
+---broker (this process alone without one) and calls fn(count, nodes) in a
+---later round, nodes being the ids of the processes that hold any.
+---@param topic string
+---@param fn fun(count: integer, nodes: string[])
+function server.presence(topic, fn) end
+
 ---How many subscriptions this process holds to exactly topic (a topic or pattern).
 ---@param topic string
 ---@return integer

@@ -41,6 +41,12 @@ local commands = {
   sub = function(self, topic) return tostring(self.conn:subscribe(topic)) end,
   unsub = function(self, topic) return tostring(self.conn:unsubscribe(topic)) end,
   count = function(self, topic) return tostring(server.subscribers(topic)) end,
+  -- answered later: "presence N NODES"
+  presence = function(self, topic)
+    server.presence(topic, function(n, nodes)
+      self.conn:send("presence " .. n .. " " .. #nodes)
+    end)
+  end,
   stats = function(self, key) return tostring(server.stats()[key]) end,
 }
 
