@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -100,5 +102,24 @@ func TestHubOrderAndInterest(t *testing.T) {
 	}
 	if st := h.Stats(); st.Received != 1 || st.Duplicates != 1 || st.Published != 2*n {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestRemoteQueueDrops: a publish that finds the broker's queue full is
+// dropped and counted at once, never waited for.
+func TestRemoteQueueDrops(t *testing.T) {
+	h := NewHub()
+	b := newRemoteBase(h, "test://", 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for i := 0; i < 5; i++ {
+		b.Publish(&Message{Topic: "t"})
+	}
+	if st := b.Stats(); st.Dropped != 3 || len(b.out) != 2 || st.State != StateConnecting {
+		t.Fatalf("stats %+v, queued %d", st, len(b.out))
+	}
+	// Another program's payloads are ignored.
+	b.receive([]byte("hello"))
+	b.receive([]byte("hello"))
+	if b.foreign.Load() != 2 || b.received.Load() != 0 {
+		t.Fatal("a foreign payload was taken")
 	}
 }

@@ -112,6 +112,7 @@ type remoteBase struct {
 	state                   atomic.Pointer[string]
 	sent, received, dropped atomic.Int64
 	last                    atomic.Int64 // unix nanoseconds of the last message
+	foreign                 atomic.Int64 // payloads that were not our envelope
 	done                    chan struct{}
 	closeOnce               sync.Once
 }
@@ -192,7 +193,11 @@ func (b *remoteBase) touch() { b.last.Store(time.Now().UnixNano()) }
 func (b *remoteBase) receive(payload []byte) {
 	m, err := decode(payload)
 	if err != nil {
-		b.log.Warn("broker: a message that is not ours", "broker", b.url, "err", err.Error())
+		// Another program publishing on the same names: say it once, not
+		// once per message.
+		if b.foreign.Add(1) == 1 {
+			b.log.Warn("broker: ignoring messages not published by pocketlua (logged once)", "broker", b.url, "bytes", len(payload))
+		}
 		return
 	}
 	if m.Node == b.hub.node {
