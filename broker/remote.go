@@ -162,6 +162,9 @@ func (b *remoteBase) takeOps() []subOp {
 
 // setState records a change of state, logs it and tells the hub.
 func (b *remoteBase) setState(s string, err error) {
+	if b.closing() {
+		return // the process is stopping: a closed connection is no outage
+	}
 	if old := b.state.Swap(&s); *old == s {
 		return
 	}
