@@ -91,7 +91,12 @@ func pair(t *testing.T, kind string) (a, b *node) {
 		h := NewHub()
 		return newNode(t, h), newNode(t, h)
 	}
-	srv := brokertest.Start(t, kind)
+	var srv *brokertest.Server
+	if kind == "redis-sentinel" {
+		srv = brokertest.StartSentinel(t, brokertest.StartRedis(t))
+	} else {
+		srv = brokertest.Start(t, kind)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var nodes [2]*node
 	for i := range nodes {
@@ -111,7 +116,7 @@ func pair(t *testing.T, kind string) (a, b *node) {
 // NATS semantics, none of a node's own messages twice, nothing after
 // unsubscribe.
 func TestContract(t *testing.T) {
-	for _, kind := range []string{"hub", "nats", "redis"} {
+	for _, kind := range []string{"hub", "nats", "redis", "redis-sentinel"} {
 		t.Run(kind, func(t *testing.T) {
 			a, b := pair(t, kind)
 			b.sub("c.x")

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"time"
 
@@ -25,15 +26,12 @@ type quiet struct{}
 func (quiet) Printf(context.Context, string, ...any) {}
 
 func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
-	opt, err := redis.ParseURL(rawURL)
+	rdb, err := redisClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	redis.SetLogger(quiet{})
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, 2*time.Second, 2*time.Second
-	opt.MaxRetries = -1 // a failed publish is dropped and counted, not retried late
-	opt.DisableIdentity = true
-	r := &redisRemote{remoteBase: b, rdb: redis.NewClient(opt)}
+	r := &redisRemote{remoteBase: b, rdb: rdb}
 	r.ps = r.rdb.Subscribe(context.Background())
 	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(DefaultQueue))
 	go r.receive(msgs)
@@ -41,6 +39,35 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 	go r.watch()
 	go r.heartbeat()
 	return r, nil
+}
+
+// redisClient makes the client a URL names: redis://host:port/db, or,
+// with ?master_name=NAME, the Sentinel at host:port (more with
+// &addr=host:port) that knows the master, followed across failovers.
+func redisClient(rawURL string) (*redis.Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	const timeout = 2 * time.Second
+	if u.Query().Has("master_name") {
+		fo, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = timeout, timeout, timeout
+		fo.MaxRetries = -1
+		fo.DisableIdentity = true
+		return redis.NewFailoverClient(fo), nil
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+	opt.MaxRetries = -1 // a failed publish is dropped and counted, not retried late
+	opt.DisableIdentity = true
+	return redis.NewClient(opt), nil
 }
 
 func (r *redisRemote) receive(msgs <-chan *redis.Message) {

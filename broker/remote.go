@@ -9,8 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // The states of a Remote, as server.on_broker and server.stats() name them.
@@ -65,8 +63,10 @@ func Dial(rawURL string, hub *Hub, queue int, log *slog.Logger) (Remote, error) 
 func CheckURL(rawURL string) error {
 	u, err := parseURL(rawURL)
 	if err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") {
-		if _, rerr := redis.ParseURL(rawURL); rerr != nil {
+		if c, rerr := redisClient(rawURL); rerr != nil {
 			err = fmt.Errorf("--broker %s: %w", redact(u), rerr)
+		} else {
+			c.Close()
 		}
 	}
 	return err

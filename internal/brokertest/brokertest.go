@@ -19,14 +19,15 @@ import (
 
 // Server is a running broker.
 type Server struct {
-	Kind string // "nats" or "redis"
-	Port int
-	URL  string
-	tb   testing.TB
-	dir  string
-	conf string // nats-server configuration lines
-	cmd  *exec.Cmd
-	done chan struct{}
+	Kind     string // "nats" or "redis"
+	Port     int
+	URL      string
+	tb       testing.TB
+	dir      string
+	conf     string // nats-server configuration lines
+	sentinel int    // the master's port, for a Sentinel
+	cmd      *exec.Cmd
+	done     chan struct{}
 }
 
 // StartNATS runs nats-server; the test is skipped when it is not installed.
@@ -44,6 +45,18 @@ func StartNATSConfig(tb testing.TB, conf string) *Server {
 	tb.Helper()
 	s := prepare(tb, "nats")
 	s.conf = conf
+	s.Restart()
+	return s
+}
+
+// StartSentinel runs a Redis Sentinel (redis-server --sentinel) that
+// monitors master as "mymaster"; its URL is the one --broker takes for
+// Sentinel.
+func StartSentinel(tb testing.TB, master *Server) *Server {
+	tb.Helper()
+	s := prepare(tb, "redis")
+	s.sentinel = master.Port
+	s.URL = fmt.Sprintf("redis://127.0.0.1:%d/0?master_name=mymaster", s.Port)
 	s.Restart()
 	return s
 }
@@ -94,6 +107,13 @@ func (s *Server) Restart() {
 			args = append(args, "-c", path)
 		}
 		s.cmd = exec.Command("nats-server", args...)
+	} else if s.sentinel != 0 {
+		path := filepath.Join(s.dir, "sentinel.conf") // Sentinel rewrites its file
+		conf := fmt.Sprintf("bind 127.0.0.1\nport %d\ndir %s\nsentinel monitor mymaster 127.0.0.1 %d 1\n", s.Port, s.dir, s.sentinel)
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			s.tb.Fatal(err)
+		}
+		s.cmd = exec.Command("redis-server", path, "--sentinel")
 	} else {
 		s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 			"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no")
