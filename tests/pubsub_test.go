@@ -387,3 +387,28 @@ func TestPubSubInterruptedPublisher(t *testing.T) {
 		t.Fatalf("after the interrupt: %q", m)
 	}
 }
+
+// TestChatAcrossWorkers: the chat example's rooms are topics, so with
+// --workers 2 what a member says reaches the members on the other worker.
+func TestChatAcrossWorkers(t *testing.T) {
+	srv := batteryServer(t, "epoll", "--workers", "2", chatServerScript)
+	const members = 8 // over two workers: the kernel spreads them
+	var conns []*websocket.Conn
+	for i := range members {
+		c, _ := chatDial(t, srv.Addr, "lobby", fmt.Sprintf("m%d", i), false)
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		chatSend(t, c, chatMsg{Type: "say", Text: fmt.Sprintf("hello from m%d", i)})
+	}
+	for i, c := range conns {
+		seen := map[string]bool{}
+		for len(seen) < members {
+			m := chatNext(t, c, "message")
+			if seen[m.Text] {
+				t.Fatalf("m%d got %q twice", i, m.Text)
+			}
+			seen[m.Text] = true
+		}
+	}
+}
