@@ -91,17 +91,20 @@ func pair(t *testing.T, kind string) (a, b *node) {
 		h := NewHub()
 		return newNode(t, h), newNode(t, h)
 	}
-	var srv *brokertest.Server
-	if kind == "redis-sentinel" {
-		srv = brokertest.StartSentinel(t, brokertest.StartRedis(t))
-	} else {
-		srv = brokertest.Start(t, kind)
+	var url string
+	switch kind {
+	case "redis-sentinel":
+		url = brokertest.StartSentinel(t, brokertest.StartRedis(t)).URL
+	case "redis-cluster":
+		url = brokertest.StartRedisCluster(t)
+	default:
+		url = brokertest.Start(t, kind).URL
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var nodes [2]*node
 	for i := range nodes {
 		h := NewHub()
-		r, err := Dial(srv.URL, h, 0, log)
+		r, err := Dial(url, h, 0, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +119,7 @@ func pair(t *testing.T, kind string) (a, b *node) {
 // NATS semantics, none of a node's own messages twice, nothing after
 // unsubscribe.
 func TestContract(t *testing.T) {
-	for _, kind := range []string{"hub", "nats", "redis", "redis-sentinel"} {
+	for _, kind := range []string{"hub", "nats", "redis", "redis-sentinel", "redis-cluster"} {
 		t.Run(kind, func(t *testing.T) {
 			a, b := pair(t, kind)
 			b.sub("c.x")

@@ -16,7 +16,7 @@ import (
 // tells up from down.
 type redisRemote struct {
 	*remoteBase
-	rdb *redis.Client
+	rdb redis.UniversalClient
 	ps  *redis.PubSub
 }
 
@@ -41,10 +41,12 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 	return r, nil
 }
 
-// redisClient makes the client a URL names: redis://host:port/db, or,
-// with ?master_name=NAME, the Sentinel at host:port (more with
-// &addr=host:port) that knows the master, followed across failovers.
-func redisClient(rawURL string) (*redis.Client, error) {
+// redisClient makes the client a URL names: redis://host:port/db; with
+// ?master_name=NAME, the Sentinel at host:port (more with &addr=host:port)
+// that knows the master, followed across failovers; without master_name
+// but with &addr=host:port, a Redis Cluster seeded by every address (a
+// PUBLISH reaches every node of a cluster).
+func redisClient(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -59,6 +61,16 @@ func redisClient(rawURL string) (*redis.Client, error) {
 		fo.MaxRetries = -1
 		fo.DisableIdentity = true
 		return redis.NewFailoverClient(fo), nil
+	}
+	if u.Query().Has("addr") {
+		co, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = timeout, timeout, timeout
+		co.MaxRetries = -1
+		co.DisableIdentity = true
+		return redis.NewClusterClient(co), nil
 	}
 	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -131,8 +143,19 @@ func (r *redisRemote) run() {
 func (r *redisRemote) publish(batch []*Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	var via redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		// A cluster relays a PUBLISH from the node that took it: one
+		// node for all of them keeps each publisher's order.
+		node, err := cc.MasterForKey(ctx, "pocketlua")
+		if err != nil {
+			r.dropped.Add(int64(len(batch)))
+			return
+		}
+		via = node
+	}
 	cmds := make([]*redis.IntCmd, len(batch))
-	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, _ = via.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, m := range batch {
 			cmds[i] = p.Publish(ctx, m.Topic, encode(m))
 		}

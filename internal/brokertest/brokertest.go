@@ -26,6 +26,7 @@ type Server struct {
 	dir      string
 	conf     string // nats-server configuration lines
 	sentinel int    // the master's port, for a Sentinel
+	cluster  bool   // a Redis Cluster node
 	cmd      *exec.Cmd
 	done     chan struct{}
 }
@@ -59,6 +60,43 @@ func StartSentinel(tb testing.TB, master *Server) *Server {
 	s.URL = fmt.Sprintf("redis://127.0.0.1:%d/0?master_name=mymaster", s.Port)
 	s.Restart()
 	return s
+}
+
+// StartRedisCluster runs a Redis Cluster of three masters (redis-server
+// --cluster-enabled, joined by redis-cli --cluster create) and returns the
+// URL --broker takes for it.
+func StartRedisCluster(tb testing.TB) string {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		tb.Skip("redis-cli is not installed (it comes with redis-server)")
+	}
+	var nodes []*Server
+	var addrs []string
+	for range 3 {
+		s := prepare(tb, "redis")
+		s.cluster = true
+		s.Restart()
+		nodes = append(nodes, s)
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", s.Port))
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	out, err := exec.Command("redis-cli", append(args, "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	// Every node must agree the cluster is up before it routes.
+	for _, s := range nodes {
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			info, _ := exec.Command("redis-cli", "-p", strconv.Itoa(s.Port), "cluster", "info").Output()
+			if strings.Contains(string(info), "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("cluster node %d never reached cluster_state:ok:\n%s", s.Port, info)
+			}
+		}
+	}
+	return "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
 }
 
 func start(tb testing.TB, kind string) *Server {
@@ -115,8 +153,12 @@ func (s *Server) Restart() {
 		}
 		s.cmd = exec.Command("redis-server", path, "--sentinel")
 	} else {
-		s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-			"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no")
+		args := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+			"--dir", s.dir, "--daemonize", "no", "--protected-mode", "no"}
+		if s.cluster {
+			args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+		}
+		s.cmd = exec.Command("redis-server", args...)
 	}
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatalf("start %s: %v", s.Kind, err)
