@@ -25,6 +25,9 @@ var connMethods = map[string]lua.LGFunction{
 	"after":       connAfter,
 	"upgrade":     connUpgrade,
 	"start_tls":   connStartTLS,
+
+	"subscribe":   func(L *lua.LState) int { return subscription(L, "subscribe") },
+	"unsubscribe": func(L *lua.LState) int { return subscription(L, "unsubscribe") },
 }
 
 // registerConn creates the conn metatable: methods, then read-only fields.

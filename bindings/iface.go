@@ -105,6 +105,21 @@ type Stats struct {
 	SSHAuthFailures    int64 // failed authentication attempts
 	Observed                 // finer counters for /metrics (observed.go)
 
-	TLS   TLSCounters   // the --tls-* listeners (tls.go)
-	Proxy ProxyCounters // --proxy-protocol (tls.go)
+	TLS    TLSCounters   // the --tls-* listeners (tls.go)
+	Proxy  ProxyCounters // --proxy-protocol (tls.go)
+	PubSub PubSubStats   // topics (docs/LUA_API.md 15)
+}
+
+// PubSubStats count topics: this worker's, and the process's hub.
+type PubSubStats struct {
+	Subscriptions int   // held by this worker's connections
+	Published     int64 // server.publish calls in this worker
+	Delivered     int64 // messages written (or handed to published) to this worker's subscribers
+	Dropped       int64 // process: deliveries dropped for a worker too far behind
+	Received      int64 // process: messages from other processes through the broker
+
+	// The process's broker (--broker): "none", "connecting", "up" or "down".
+	Broker                                    string
+	BrokerSent, BrokerReceived, BrokerDropped int64
+	BrokerIdle                                time.Duration // since the last message sent or received; -1: none yet
 }

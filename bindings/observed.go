@@ -57,7 +57,7 @@ var CloseCauseNames = [NumCloseCauses]string{"script", "peer", "timeout", "slow_
 // HandlerNames are the handler kinds whose durations are timed: the class
 // events in the engine's order, then timers, reloaded migrations and the
 // ssh.lua callbacks (ssh_auth, ssh_open, ssh_data, ...).
-var HandlerNames = [...]string{"accept", "start", "data", "message", "drain", "closed", "ping", "pong", "timer", "reloaded", "ssh"}
+var HandlerNames = [...]string{"accept", "start", "data", "message", "drain", "closed", "ping", "pong", "published", "timer", "reloaded", "ssh"}
 
 // NumHandlers is len(HandlerNames).
 const NumHandlers = len(HandlerNames)

@@ -18,6 +18,7 @@ func Register(L *lua.LState, srv Server, logger *slog.Logger) {
 	registerConn(L)
 	registerTimer(L)
 	registerListener(L)
+	registerShared(L)
 	logMod := newLogModule(L, logger)
 	serverMod := newServerModule(L, srv, logMod)
 	L.PreloadModule("server", func(L *lua.LState) int { L.Push(serverMod); return 1 })
@@ -179,6 +180,8 @@ func newServerModule(L *lua.LState, srv Server, logMod *lua.LTable) *lua.LTable 
 		},
 	})
 	mod.RawSetString("log", logMod)
+	addPubSub(L, mod, srv)
+	addShared(L, mod, srv)
 	return mod
 }
 
@@ -264,5 +267,15 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("ssh_dropped", float64(st.SSHDropped))
 	set("ssh_grace_timeouts", float64(st.SSHGraceTimeouts))
 	set("ssh_auth_failures", float64(st.SSHAuthFailures))
+	set("subscriptions", float64(st.PubSub.Subscriptions))
+	set("published", float64(st.PubSub.Published))
+	set("delivered", float64(st.PubSub.Delivered))
+	set("pubsub_dropped", float64(st.PubSub.Dropped))
+	set("pubsub_received", float64(st.PubSub.Received))
+	t.RawSetString("broker", lua.LString(st.PubSub.Broker))
+	set("broker_sent", float64(st.PubSub.BrokerSent))
+	set("broker_received", float64(st.PubSub.BrokerReceived))
+	set("broker_dropped", float64(st.PubSub.BrokerDropped))
+	set("broker_idle", st.PubSub.BrokerIdle.Seconds())
 	return t
 }

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"pocketlua/bindings"
+	"pocketlua/broker"
 	"pocketlua/poll"
 	"pocketlua/sandbox"
+	"pocketlua/shared"
 	"pocketlua/transport"
 )
 
@@ -61,6 +63,15 @@ type Config struct {
 	ListenFDs    []int            // inherited listening sockets (systemd socket activation); when set, Listen is not bound
 	Metrics      bindings.Metrics // where the scripts' metrics module defines metrics; nil: the module refuses
 	TimeHandlers bool             // time every Lua handler call for the duration histograms (--metrics sets it)
+
+	// Pub/sub (docs/SCALING.md).
+	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
+	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
+	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
+	// server.shared's dictionaries, shared by the workers of a process;
+	// nil: a registry of this server's own.
+	Shared  *shared.Registry
+	Workers int // how many workers the process runs (for server.state's warning)
 }
 
 // Defaults.
@@ -89,6 +100,10 @@ const (
 	DefaultTLSStartups                       = "1024:30:4096"
 	DefaultProxyFrom                         = "127.0.0.0/8,::1/128"
 	DefaultProxyHeaderTimeout                = 5 * time.Second
+	// Below nats-server's default max_payload (1 MiB), leaving room for
+	// the envelope (topic, node id, sequence).
+	DefaultMaxPublish       = 1<<20 - 4<<10
+	DefaultMaxSubscriptions = 100
 )
 
 func (c *Config) setDefaults() {
@@ -136,6 +151,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.ProxyHeaderTimeout <= 0 {
 		c.ProxyHeaderTimeout = DefaultProxyHeaderTimeout
+	}
+	if c.MaxPublish <= 0 {
+		c.MaxPublish = DefaultMaxPublish
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -351,6 +351,7 @@ func (c *Conn) end(cause error, to connState) {
 	}
 	c.setState(to)
 	delete(c.srv.conns, c.id)
+	c.srv.ps.dropConn(c)
 	for _, t := range c.timers {
 		t.stop()
 	}

@@ -28,6 +28,7 @@ const (
 	evClosed
 	evPing
 	evPong
+	evPublished // published(topic, data, kind): pub/sub deliveries go through Lua
 	numEvents
 	// Handlers that are not class events, timed like them.
 	evTimer    = numEvents

@@ -134,6 +134,10 @@ func (s *Server) migrate(old *classInfo) (migrated, failed int) {
 // top-level keys of a later def it lacks filled in (never overwritten;
 // nested tables are the script's business).
 func (s *Server) State(name string, def *lua.LTable) *lua.LTable {
+	if s.cfg.Workers > 1 && s.shared().FirstStateUse() {
+		s.log.Warn("server.state is per worker: with --workers > 1 each worker has its own table, so a value set in one is missing in the others; use server.shared(name) for data every worker sees",
+			"workers", s.cfg.Workers)
+	}
 	if t, ok := s.states.RawGetString(name).(*lua.LTable); ok {
 		if def != nil && def != t {
 			def.ForEach(func(k, v lua.LValue) {

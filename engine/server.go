@@ -48,6 +48,8 @@ type Server struct {
 	shuttingDown bool
 	capture      logCapture // what a console chunk logs (console.go)
 	probes       probeGate  // the metrics' and watchdog's posts (observe.go)
+
+	ps pubsub // topics and subscriptions (pubsub.go)
 }
 
 type stats struct {
@@ -99,6 +101,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.loop = loop
+	s.joinHub()
 	if err := s.loadMain(); err != nil {
 		s.close()
 		return nil, err
@@ -153,6 +156,7 @@ func loadForCheck(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.loop = loop
+	s.joinHub()
 	return s, s.loadMain()
 }
 
@@ -257,6 +261,7 @@ func (s *Server) close() {
 	if s.watcher != nil {
 		s.watcher.close()
 	}
+	s.ps.leave()   // before the loop closes its wake-up descriptor
 	s.loop.Close() // may still run closed handlers: before the Lua state goes
 	if s.guard != nil {
 		s.guard.Close()
@@ -493,7 +498,8 @@ func (s *Server) Stats() bindings.Stats {
 		SSHAuthFailures:    s.ssh.stats.authFailures,
 		Observed:           s.observed(),
 
-		TLS:   s.tlsCounters(),
-		Proxy: s.proxy.stats,
+		TLS:    s.tlsCounters(),
+		Proxy:  s.proxy.stats,
+		PubSub: s.ps.stats(),
 	}
 }

@@ -35,7 +35,10 @@ type descs struct {
 	descSSHAccepted,
 	descSSHDropped,
 	descSSHGrace,
-	descSSHAuthFailures *prometheus.Desc
+	descSSHAuthFailures,
+	descPubSubSubs,
+	descPubSubPublished,
+	descPubSubDelivered *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -66,6 +69,9 @@ func newDescs() *descs {
 		descSSHDropped:      newDesc("ssh_connections_dropped_total", "SSH connections closed at once over --ssh-max-conns or --ssh-max-startups."),
 		descSSHGrace:        newDesc("ssh_login_grace_timeouts_total", "SSH connections closed after --ssh-login-grace without a login."),
 		descSSHAuthFailures: newDesc("ssh_auth_failures_total", "Failed SSH authentication attempts."),
+		descPubSubSubs:      newDesc("pubsub_subscriptions", "Topic subscriptions held by the worker's connections."),
+		descPubSubPublished: newDesc("pubsub_published_total", "server.publish calls."),
+		descPubSubDelivered: newDesc("pubsub_delivered_total", "Topic messages written to subscribers or handed to published()."),
 	}
 }
 
@@ -84,7 +90,8 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descUp, c.descOpen, c.descDescriptors, c.descListeners, c.descAccepted, c.descOutbound,
 		c.descRefused, c.descClosed, c.descBytesIn, c.descBytesOut, c.descMessagesIn, c.descMessagesOut, c.descHandler,
 		c.descInterrupted, c.descLuaErrors, c.descReloads, c.descReloadPause, c.descQueued, c.descHTTP, c.descScriptVersion,
-		c.descSSHOpen, c.descSSHUnauth, c.descSSHAccepted, c.descSSHDropped, c.descSSHGrace, c.descSSHAuthFailures} {
+		c.descSSHOpen, c.descSSHUnauth, c.descSSHAccepted, c.descSSHDropped, c.descSSHGrace, c.descSSHAuthFailures,
+		c.descPubSubSubs, c.descPubSubPublished, c.descPubSubDelivered} {
 		ch <- d
 	}
 	describeTLS(ch)
@@ -146,6 +153,9 @@ func (c *engineCollector) collectSample(ch chan<- prometheus.Metric, s *Sample, 
 	ch <- counter(c.descSSHGrace, float64(s.SSHGraceTimeouts), worker)
 	ch <- counter(c.descSSHAuthFailures, float64(s.SSHAuthFailures), worker)
 	collectTLS(ch, s, worker)
+	ch <- gauge(c.descPubSubSubs, float64(s.PubSubSubscriptions), worker)
+	ch <- counter(c.descPubSubPublished, float64(s.PubSubPublished), worker)
+	ch <- counter(c.descPubSubDelivered, float64(s.PubSubDelivered), worker)
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

@@ -58,4 +58,7 @@ type Sample struct {
 	TLSDropped, TLSPlaintextRefused int64
 	TLSInFlight                     int
 	ProxyRefused                    []Count // by reason
+	// Topics (docs/METRICS.md).
+	PubSubSubscriptions              int
+	PubSubPublished, PubSubDelivered int64
 }

@@ -31,6 +31,9 @@ type Config struct {
 	Scripts      *Registry     // scripts' own metrics; nil: none
 	ProbeTimeout time.Duration // how long a loop may take to answer; 0: DefaultProbeTimeout
 	Logger       *slog.Logger
+	// PubSub reads the process's topic and broker counters; nil: none.
+	// While it says the broker is down or connecting, /readyz is 503.
+	PubSub func() PubSub
 }
 
 // Server serves /metrics, /healthz and /readyz.
@@ -64,6 +67,9 @@ func Listen(cfg Config) (*Server, error) {
 	)
 	if cfg.Scripts != nil {
 		reg.MustRegister(cfg.Scripts)
+	}
+	if cfg.PubSub != nil {
+		reg.MustRegister(newPubSubCollector(cfg.PubSub))
 	}
 	s := &Server{cfg: cfg, ln: ln, notReady: "starting"}
 	mux := http.NewServeMux()
@@ -131,6 +137,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	reason := s.notReady
 	s.mu.Unlock()
+	if reason == "" && s.cfg.PubSub != nil {
+		// Delivery across processes is failing: say so, rather than
+		// look healthy while messages are lost.
+		if st := s.cfg.PubSub().BrokerState; st == "down" || st == "connecting" {
+			reason = "broker " + st
+		}
+	}
 	if reason == "" {
 		for i, wk := range s.cfg.Workers {
 			smp, err := wk.Sample(s.cfg.ProbeTimeout)

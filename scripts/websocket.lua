@@ -7,7 +7,8 @@
 --   select_protocol(offered, req) return one of the offered subprotocols, or nil
 --   open(req)                the handshake is done
 --   message(payload, kind)   kind is "text" or "binary"
---   ping(payload), pong(payload), drain(), closed(code, reason)
+--   ping(payload), pong(payload), drain(), closed(code, reason),
+--   published(topic, data, kind)  a subscription's message, instead of the frame
 -- and set options as class fields (Class.max_message = 65536); the
 -- defaults below are WebSocket's own fields.
 local FatClient = require "fatclient"

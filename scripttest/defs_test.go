@@ -33,6 +33,7 @@ return {
   ["pocketlua/globals.lua:conn"] = getmetatable(conn).methods,
   ["pocketlua/globals.lua:timer"] = getmetatable(timer).__index,
   ["pocketlua/globals.lua:listener"] = getmetatable(listener).methods,
+  ["pocketlua/globals.lua:shared"] = getmetatable(server.shared("defs")).methods,
   ["pocketlua/globals.lua:table"] = { compact = table.compact },
   ["server.lua:server"] = server,
   ["log.lua:log"] = log,

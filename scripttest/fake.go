@@ -10,6 +10,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 
 	"pocketlua/bindings"
+	"pocketlua/shared"
 	"pocketlua/ws"
 )
 
@@ -29,7 +30,9 @@ type world struct {
 	stats    struct{ accepted, refused, outbound int64 }
 	shutdown bool
 	reloads  int
-	dir      string // the test file's folder: server.script_dir()
+	dir      string                 // the test file's folder: server.script_dir()
+	subs     map[*fakeConn][]string // topic subscriptions (pubsub.go)
+	dicts    *shared.Registry       // server.shared, on the virtual clock
 }
 
 func newWorld() *world {
@@ -164,9 +167,8 @@ func (c *fakeConn) Mode() string {
 func (c *fakeConn) Send(data, kind string) (bool, error) {
 	if c.websocket {
 		switch kind {
-		case "":
-			kind = "binary"
-		case "text":
+		case "", "text": // the engine's default: a string reaches a browser as a string
+			kind = "text"
 			if !ws.ValidUTF8([]byte(data)) {
 				return false, fmt.Errorf("send: a text message must be valid UTF-8 (send it as \"binary\")")
 			}

@@ -18,11 +18,13 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"pocketlua/broker"
 	"pocketlua/console"
 	"pocketlua/engine"
 	"pocketlua/metrics"
 	"pocketlua/sandbox"
 	"pocketlua/scripts"
+	"pocketlua/shared"
 	"pocketlua/transport"
 )
 
@@ -129,10 +131,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(cfg.ListenFDs) > 0 && opts.listenSet {
 		logger.Warn("--listen ignored: serving the sockets systemd passed (LISTEN_FDS)", "sockets", len(cfg.ListenFDs))
 	}
+	cfg.Hub = broker.NewHub() // one per process: every worker publishes through it
+	cfg.Shared = shared.NewRegistry()
+	cfg.Workers = opts.workers
+	if opts.brokerURL != "" { // a URL that cannot work stops the start before anything binds
+		if err := broker.CheckURL(opts.brokerURL); err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			return 2
+		}
+	}
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 		return 1
+	}
+	if opts.brokerURL != "" {
+		// After the workers loaded their scripts: each server.on_broker
+		// sees the first change of state.
+		remote, err := broker.Dial(opts.brokerURL, cfg.Hub, opts.brokerQueue, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
+			for _, srv := range srvs {
+				srv.Shutdown()
+				srv.Run()
+			}
+			return 2
+		}
+		defer remote.Close()
 	}
 	svc := &service{srvs: srvs, notify: newNotifier(logger), log: logger, stop: make(chan struct{})}
 	defer svc.close()
@@ -309,7 +334,9 @@ type cliOptions struct {
 	metricsAddr      string
 	metricsMaxSeries int
 
-	tls *transport.Options // nil: no --tls-cert
+	tls         *transport.Options // nil: no --tls-cert
+	brokerURL   string
+	brokerQueue int
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -363,6 +390,10 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.StringVar(&o.adminSocket, "admin-socket", "", "serve the live console on this Unix socket (mode 0600, only this user); attach with pocketlua console PATH")
 	fs.StringVar(&o.metricsAddr, "metrics", "", "serve GET /metrics (Prometheus), /healthz and /readyz on this host:port, a listener of its own (docs/METRICS.md)")
 	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
+	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
+	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
+	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
+	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker; more are dropped and counted")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -387,7 +418,8 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
 	}
 	for name, v := range map[string]int64{"max-conns": int64(cfg.MaxConns), "max-queued-bytes": int64(cfg.MaxQueuedBytes),
-		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage} {
+		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage,
+		"max-publish": int64(cfg.MaxPublish), "max-subscriptions": int64(cfg.MaxSubscriptions)} {
 		if v <= 0 {
 			return cfg, o, fmt.Errorf("--%s must be positive", name)
 		}
@@ -397,6 +429,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	if o.gcPercent < 10 || o.gcPercent > 1000 {
 		return cfg, o, fmt.Errorf("--gc-percent must be between 10 and 1000")
+	}
+	if o.brokerQueue < 1 {
+		return cfg, o, fmt.Errorf("--broker-queue must be positive")
 	}
 	if o.metricsMaxSeries < 1 {
 		return cfg, o, fmt.Errorf("--metrics-max-series must be positive")

@@ -190,7 +190,11 @@ func startMetrics(addr string, srvs []*engine.Server, reg *metrics.Registry, log
 	for i, srv := range srvs {
 		workers[i] = metricsWorker{srv}
 	}
-	ms, err := metrics.Listen(metrics.Config{Addr: addr, Workers: workers, Scripts: reg, Logger: logger})
+	ms, err := metrics.Listen(metrics.Config{Addr: addr, Workers: workers, Scripts: reg, Logger: logger, PubSub: func() metrics.PubSub {
+		st := srvs[0].PubSubProcess()
+		return metrics.PubSub{Dropped: st.Dropped, BrokerState: st.Broker, BrokerSent: st.BrokerSent,
+			BrokerReceived: st.BrokerReceived, BrokerDropped: st.BrokerDropped}
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -250,6 +254,9 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		TLSPlaintextRefused: st.TLS.PlaintextRefused,
 		TLSInFlight:         st.TLS.InFlight,
 		ProxyRefused:        named(bindings.ProxyRefusalNames[:], st.Proxy.Refused[:]),
+		PubSubSubscriptions: st.PubSub.Subscriptions,
+		PubSubPublished:     st.PubSub.Published,
+		PubSubDelivered:     st.PubSub.Delivered,
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))

@@ -3,7 +3,8 @@
 ---The base of every client class. A class is a plain table; the server makes
 ---each instance as setmetatable({conn = conn}, Class). Define the events you need:
 ---accept(info), start(), data(bytes), message(payload, kind), drain(),
----closed(code, reason), ping(payload), pong(payload), reloaded(old_class).
+---closed(code, reason), ping(payload), pong(payload), published(topic, data, kind),
+---reloaded(old_class).
 ---@class FatClient
 ---@field conn pocketlua.conn the connection
 ---@field super table the class this one extends
@@ -15,6 +16,7 @@
 ---@field closed? fun(self: FatClient, code: integer?, reason: string) the connection ended
 ---@field ping? fun(self: FatClient, payload: string) a WebSocket ping arrived (answered already)
 ---@field pong? fun(self: FatClient, payload: string) a WebSocket pong arrived
+---@field published? fun(self: FatClient, topic: string, data: string, kind: "text"|"binary") a message for a subscription, given to Lua instead of written
 ---@field reloaded? fun(self: FatClient, old_class: table) a reload moved this instance to the new class
 ---@field metrics_protocol? string the protocol label its traffic is counted under in --metrics (raw, websocket, http, ftp; anything else: other)
 local FatClient = {}

@@ -48,6 +48,38 @@ function server.count() end
 ---@return integer sent
 function server.broadcast(data, except, kind) end
 
+---Delivers data to every subscriber of topic in every worker (and, with
+---broker, every process); raises on a bad topic or over --max-publish.
+---@param topic string a concrete topic, no wildcard
+---@param data string
+---@param kind? "text"|"binary" the WebSocket frame kind (default "text")
+---@param except? table|pocketlua.conn a connection or instance to leave out
+function server.publish(topic, data, kind, except) end
+
+---A dictionary shared by every worker of the process, made with capacity
+---bytes (default 1 MiB) on first use; it survives reloads.
+---@param name string
+---@param capacity? integer
+---@return pocketlua.shared
+function server.shared(name, capacity) end
+
+---Calls fn(state) on this worker at each change of the broker's state
+---("connecting", "up", "down"); with no --broker it is never called.
+---@param fn fun(state: "connecting"|"up"|"down")
+function server.on_broker(fn) end
+
+---Counts the subscriptions to exactly topic over every process on the
+---broker (this process alone without one) and calls fn(count, nodes) in a
+---later round, nodes being the ids of the processes that hold any.
+---@param topic string
+---@param fn fun(count: integer, nodes: string[])
+function server.presence(topic, fn) end
+
+---How many subscriptions this process holds to exactly topic (a topic or pattern).
+---@param topic string
+---@return integer
+function server.subscribers(topic) end
+
 ---Calls fn once after seconds.
 ---@param seconds number
 ---@param fn fun()

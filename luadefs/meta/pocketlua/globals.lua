@@ -98,6 +98,74 @@ function conn:upgrade(mode, opts, leftover) end
 ---is set then. Raises without --tls-cert, or on a connection already TLS.
 ---@param opts? {leftover?: string} input already read that belongs to the handshake
 function conn:start_tls(opts) end
+---Subscribes to a topic or a pattern ("room.*": one token, "room.>": one or
+---more); raises on a bad topic or over --max-subscriptions. Ends at close.
+---@param topic string
+---@return boolean added false when already subscribed
+function conn:subscribe(topic) end
+
+---Ends a subscription.
+---@param topic string
+---@return boolean removed false when it was not one
+function conn:unsubscribe(topic) end
+
+---A dictionary every worker of the process shares (server.shared); each
+---call is atomic. Values are strings, numbers and booleans.
+---@class pocketlua.shared: userdata
+local shared = {}
+
+---The value, or nil when absent or expired.
+---@param key string
+---@return string|number|boolean|nil
+function shared:get(key) end
+
+---Stores value (nil deletes) for ttl seconds (0 or nil: no expiry),
+---evicting the least recently used keys to make room; raises when the
+---value alone does not fit the capacity.
+---@param key string
+---@param value string|number|boolean|nil
+---@param ttl? number
+---@return true
+function shared:set(key, value, ttl) end
+
+---Stores value only when key is absent.
+---@param key string
+---@param value string|number|boolean
+---@param ttl? number
+---@return boolean added
+function shared:add(key, value, ttl) end
+
+---Adds n to a number and returns the sum; an absent key starts at init
+---(without init: nil, "not found").
+---@param key string
+---@param n number
+---@param init? number
+---@return number? sum
+---@return string? err
+function shared:incr(key, n, init) end
+
+---Removes key.
+---@param key string
+function shared:delete(key) end
+
+---Seconds key has left (0: no expiry), or nil, "not found".
+---@param key string
+---@return number? seconds
+---@return string? err
+function shared:ttl(key) end
+
+---Up to max keys (default 1024; 0: all), most recently used first.
+---@param max? integer
+---@return string[]
+function shared:keys(max) end
+
+---The capacity in bytes.
+---@return integer
+function shared:capacity() end
+
+---Bytes in use (keys, values and 64 bytes per entry).
+---@return integer
+function shared:used() end
 
 ---A pending callback from after/every.
 ---@class pocketlua.timer: userdata

@@ -9,8 +9,14 @@
 --   {"type":"leave","room":"lobby","name":"bob"}
 --   {"type":"error","error":"..."}
 --
--- Room membership lives in server.state("chat"), so it survives a reload:
--- connections keep their rooms and the new code sees them.
+-- Each room is a topic, "chat.<room>": what is said reaches every member
+-- in every worker (--workers) and every process on a broker (--broker,
+-- docs/SCALING.md), the JSON encoded once. The members this worker knows
+-- (for their names and the welcome's list) live in server.state("chat"),
+-- so they survive a reload: connections keep their rooms and the new code
+-- sees them. A member whose conn is not a socket (ssh-chat's terminals:
+-- a table with send and is_open) gets the room's messages from this
+-- worker directly.
 local WebSocket = require "websocket"
 local json = require "json"
 local Httpd = require "httpd"
@@ -44,11 +50,20 @@ function Chat:send_json(t)
   return self:send(json.encode(t), "text")
 end
 
--- to_room sends t to every member of room except skip, encoded once.
-local function to_room(room, t, skip)
+-- subscribes reports whether a member's conn is a socket that takes topics.
+local function subscribes(m)
+  return type(m.conn) == "userdata"
+end
+
+-- to_room publishes t to room name's topic, for every member but skip,
+-- and hands it to this worker's members that are not sockets.
+local function to_room(name, t, skip)
   local text = json.encode(t)
+  server.publish("chat." .. name, text, "text", skip and subscribes(skip) and skip or nil)
+  local room = rooms[name]
+  if not room then return end
   for m in pairs(room.members) do
-    if m ~= skip and m.conn:is_open() then m.conn:send(text, "text") end
+    if m ~= skip and not subscribes(m) and m.conn:is_open() then m.conn:send(text, "text") end
   end
 end
 
@@ -70,11 +85,12 @@ function Chat:join(name, nick)
   room.members[self] = true
   room.count = room.count + 1
   self.room, self.name = name, nick
+  if subscribes(self) then self.conn:subscribe("chat." .. name) end
   local names = json.array()
   for m in pairs(room.members) do names[#names + 1] = m.name end
   table.sort(names)
   self:send_json({ type = "welcome", room = name, name = nick, members = names })
-  to_room(room, { type = "join", room = name, name = nick }, self)
+  to_room(name, { type = "join", room = name, name = nick }, self)
 end
 
 function Chat:leave()
@@ -82,7 +98,8 @@ function Chat:leave()
   if not room or not room.members[self] then return end
   room.members[self] = nil
   room.count = room.count - 1
-  to_room(room, { type = "leave", room = self.room, name = self.name })
+  if subscribes(self) then self.conn:unsubscribe("chat." .. self.room) end
+  to_room(self.room, { type = "leave", room = self.room, name = self.name })
   if room.count == 0 then
     rooms[self.room] = nil
     state.count = (state.count or 1) - 1
@@ -109,7 +126,7 @@ function Chat:message(payload, kind)
     elseif type(m.text) == "string" and #m.text > self.max_text then
       self:send_json({ type = "error", error = "message longer than " .. self.max_text .. " bytes" })
     elseif text then
-      to_room(rooms[self.room], { type = "message", room = self.room, name = self.name, text = text, time = os.time() })
+      to_room(self.room, { type = "message", room = self.room, name = self.name, text = text, time = os.time() })
     end
   elseif m.type == "leave" then
     self:leave()

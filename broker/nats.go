@@ -1,0 +1,128 @@
+package broker
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// natsRemote joins hubs over NATS: a topic is a subject, patterns are
+// NATS's own. nats.go reconnects and resubscribes by itself; its
+// reconnect buffer is off, so a publish while the server is away is
+// dropped and counted rather than held.
+type natsRemote struct {
+	*remoteBase
+	nc   *nats.Conn
+	subs map[string]*nats.Subscription // touched by run only
+	// in carries every subscription's messages in the order the
+	// connection read them: nats.go gives each callback subscription a
+	// goroutine of its own, which would reorder one publisher's messages
+	// across topics (and its sequence numbers would then look like copies).
+	in chan *nats.Msg
+}
+
+func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
+	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, DefaultQueue)}
+	nc, err := nats.Connect(rawURL,
+		nats.Name("pocketlua"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration { return backoff(attempts) }),
+		nats.ReconnectBufSize(-1),
+		nats.Timeout(2*time.Second),
+		nats.PingInterval(2*time.Second), nats.MaxPingsOutstanding(2),
+		nats.ConnectHandler(func(nc *nats.Conn) { r.up(nc) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { r.up(nc) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			b.log.Warn("broker error", "broker", b.url, "err", err.Error())
+		}),
+	)
+	if err != nil && !errors.Is(err, nats.ErrNoServers) {
+		return nil, err
+	}
+	r.nc = nc
+	if nc.IsConnected() {
+		r.up(nc)
+	}
+	r.answerPresence()
+	go r.run()
+	go r.receive()
+	return r, nil
+}
+
+// up records the connection: the server's max_payload bounds what
+// server.publish takes, with room for the envelope of the longest topic.
+func (r *natsRemote) up(nc *nats.Conn) {
+	if mp := nc.MaxPayload(); mp > 0 {
+		r.hub.brokerLimit.Store(max(mp-int64(EnvelopeSize(strings.Repeat("x", MaxTopic))), 1))
+	}
+	r.setState(StateUp, nil)
+}
+
+func (r *natsRemote) receive() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case msg := <-r.in:
+			r.remoteBase.receive(msg.Data)
+		}
+	}
+}
+
+// run is the Remote's I/O goroutine: subscription changes and publishes.
+func (r *natsRemote) run() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.opsCh:
+			for _, o := range r.takeOps() {
+				r.apply(o)
+			}
+		case m := <-r.out:
+			if err := r.nc.Publish(m.Topic, encode(m)); err != nil {
+				r.dropped.Add(1)
+				continue
+			}
+			r.sent.Add(1)
+			r.touch()
+		}
+	}
+}
+
+func (r *natsRemote) apply(o subOp) {
+	if !o.add {
+		if s := r.subs[o.topic]; s != nil {
+			s.Unsubscribe()
+			delete(r.subs, o.topic)
+		}
+		return
+	}
+	if r.subs[o.topic] != nil {
+		return
+	}
+	// While disconnected, nats.go records the subscription and sends it
+	// on reconnect, with every other.
+	s, err := r.nc.ChanSubscribe(o.topic, r.in)
+	if err != nil {
+		r.log.Warn("broker: subscribe failed", "broker", r.url, "topic", o.topic, "err", err.Error())
+		return
+	}
+	s.SetPendingLimits(DefaultQueue, 64<<20)
+	r.subs[o.topic] = s
+}
+
+// MaxPayload is the server's max_payload (0 while never connected).
+func (r *natsRemote) MaxPayload() int64 { return r.nc.MaxPayload() }
+
+func (r *natsRemote) Close() {
+	r.closeOnce.Do(func() {
+		close(r.done)
+		r.nc.Close()
+	})
+}

@@ -1,0 +1,224 @@
+package broker
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redisRemote joins hubs over Redis PUBLISH/SUBSCRIBE: a topic is a
+// channel; a pattern is PSUBSCRIBEd as a glob that covers it (Redis's
+// '*' crosses dots), and each worker filters with Match. go-redis's
+// PubSub reconnects and resubscribes by itself; a ping every 250 ms
+// tells up from down.
+type redisRemote struct {
+	*remoteBase
+	rdb redis.UniversalClient
+	ps  *redis.PubSub
+}
+
+// quiet drops go-redis's own log lines: the state changes are logged here.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
+	rdb, err := redisClient(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	redis.SetLogger(quiet{})
+	r := &redisRemote{remoteBase: b, rdb: rdb}
+	r.ps = r.rdb.Subscribe(context.Background())
+	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(DefaultQueue))
+	go r.receive(msgs)
+	go r.run()
+	go r.watch()
+	go r.heartbeat()
+	return r, nil
+}
+
+// redisClient makes the client a URL names: redis://host:port/db; with
+// ?master_name=NAME, the Sentinel at host:port (more with &addr=host:port)
+// that knows the master, followed across failovers; without master_name
+// but with &addr=host:port, a Redis Cluster seeded by every address (a
+// PUBLISH reaches every node of a cluster).
+func redisClient(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	const timeout = 2 * time.Second
+	if u.Query().Has("master_name") {
+		fo, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = timeout, timeout, timeout
+		fo.MaxRetries = -1
+		fo.DisableIdentity = true
+		return redis.NewFailoverClient(fo), nil
+	}
+	if u.Query().Has("addr") {
+		co, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = timeout, timeout, timeout
+		co.MaxRetries = -1
+		co.DisableIdentity = true
+		return redis.NewClusterClient(co), nil
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = timeout, timeout, timeout
+	opt.MaxRetries = -1 // a failed publish is dropped and counted, not retried late
+	opt.DisableIdentity = true
+	return redis.NewClient(opt), nil
+}
+
+func (r *redisRemote) receive(msgs <-chan *redis.Message) {
+	for m := range msgs {
+		r.remoteBase.receive([]byte(m.Payload))
+	}
+}
+
+// watch pings: the state is up while Redis answers.
+func (r *redisRemote) watch() {
+	fails := 0
+	for !r.closing() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := r.rdb.Ping(ctx).Err()
+		cancel()
+		wait := 250 * time.Millisecond
+		if err != nil {
+			r.setState(StateDown, err)
+			wait = backoff(fails)
+			fails++
+		} else {
+			r.setState(StateUp, nil)
+			fails = 0
+		}
+		select {
+		case <-r.done:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// run publishes in pipelines of what is queued, and applies
+// subscription changes.
+func (r *redisRemote) run() {
+	batch := make([]*Message, 0, 256)
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.opsCh:
+			for _, o := range r.takeOps() {
+				r.apply(o)
+			}
+		case m := <-r.out:
+			batch = append(batch[:0], m)
+		more:
+			for len(batch) < cap(batch) {
+				select {
+				case m := <-r.out:
+					batch = append(batch, m)
+				default:
+					break more
+				}
+			}
+			r.publish(batch)
+			clear(batch)
+		}
+	}
+}
+
+func (r *redisRemote) publish(batch []*Message) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var via redis.Cmdable = r.rdb
+	if cc, ok := r.rdb.(*redis.ClusterClient); ok {
+		// A cluster relays a PUBLISH from the node that took it: one
+		// node for all of them keeps each publisher's order.
+		node, err := cc.MasterForKey(ctx, "pocketlua")
+		if err != nil {
+			r.dropped.Add(int64(len(batch)))
+			return
+		}
+		via = node
+	}
+	cmds := make([]*redis.IntCmd, len(batch))
+	_, _ = via.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, m := range batch {
+			cmds[i] = p.Publish(ctx, m.Topic, encode(m))
+		}
+		return nil
+	})
+	for _, c := range cmds {
+		if c.Err() != nil {
+			r.dropped.Add(1)
+		} else {
+			r.sent.Add(1)
+		}
+	}
+	r.touch()
+}
+
+func (r *redisRemote) apply(o subOp) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	// go-redis records the subscription even when Redis is away, and
+	// makes it again on reconnect.
+	var err error
+	switch pattern := IsPattern(o.topic); {
+	case pattern && o.add:
+		err = r.ps.PSubscribe(ctx, redisGlob(o.topic))
+	case pattern:
+		err = r.ps.PUnsubscribe(ctx, redisGlob(o.topic))
+	case o.add:
+		err = r.ps.Subscribe(ctx, o.topic)
+	default:
+		err = r.ps.Unsubscribe(ctx, o.topic)
+	}
+	if err != nil {
+		r.log.Debug("broker: subscription change waits for the connection", "broker", r.url, "topic", o.topic, "err", err.Error())
+	}
+}
+
+// redisGlob is a Redis glob that matches every topic the NATS pattern
+// does (and maybe more: '*' crosses dots): wildcard tokens become '*',
+// and the glob's special characters are escaped.
+func redisGlob(pattern string) string {
+	var b strings.Builder
+	for i, tok := range strings.Split(pattern, ".") {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if tok == "*" || tok == ">" {
+			b.WriteByte('*')
+			continue
+		}
+		for j := 0; j < len(tok); j++ {
+			if c := tok[j]; c == '?' || c == '[' || c == ']' || c == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(tok[j])
+		}
+	}
+	return b.String()
+}
+
+func (r *redisRemote) Close() {
+	r.closeOnce.Do(func() {
+		close(r.done)
+		r.ps.Close()
+		r.rdb.Close()
+	})
+}

@@ -1,0 +1,338 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"pocketlua/bindings"
+	"pocketlua/broker"
+	"pocketlua/shared"
+	"pocketlua/ws"
+)
+
+// pubsub is a worker's side of topics: its connections' subscriptions
+// and the delivery of the batches the hub posts to the loop.
+type pubsub struct {
+	hub      *broker.Hub
+	w        *broker.Worker
+	topics   map[string]map[*Conn]struct{} // subscribers by topic or pattern
+	patterns map[string]struct{}           // the topics above with a wildcard
+	byConn   map[*Conn][]string            // each subscriber's topics, dropped at its end
+	count    int                           // subscriptions held
+
+	targets []*Conn            // one message's receivers (reused)
+	seen    map[*Conn]struct{} // to count a connection once when patterns overlap
+
+	published, delivered int64
+}
+
+func (s *Server) joinHub() {
+	hub := s.cfg.Hub
+	if hub == nil {
+		hub = broker.NewHub()
+	}
+	s.ps = pubsub{
+		hub:      hub,
+		topics:   make(map[string]map[*Conn]struct{}),
+		patterns: make(map[string]struct{}),
+		byConn:   make(map[*Conn][]string),
+		seen:     make(map[*Conn]struct{}),
+	}
+	s.ps.w = hub.Join(s.loop.Post, s.deliver)
+}
+
+func (p *pubsub) leave() {
+	if p.w != nil {
+		p.w.Leave()
+	}
+}
+
+// dropConn ends c's subscriptions.
+func (p *pubsub) dropConn(c *Conn) {
+	for _, t := range p.byConn[c] {
+		p.remove(c, t)
+	}
+	delete(p.byConn, c)
+}
+
+func (p *pubsub) remove(c *Conn, topic string) {
+	set := p.topics[topic]
+	delete(set, c)
+	if len(set) == 0 {
+		delete(p.topics, topic)
+		delete(p.patterns, topic)
+	}
+	p.count--
+	p.w.Unsubscribed(topic)
+}
+
+// Subscribe adds topic (or a pattern) to c's subscriptions; false when
+// it was there already.
+func (c *Conn) Subscribe(topic string) (bool, error) {
+	if err := broker.CheckTopic(topic, true); err != nil {
+		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	if c.ended() {
+		return false, nil
+	}
+	p := &c.srv.ps
+	mine := p.byConn[c]
+	for _, t := range mine {
+		if t == topic {
+			return false, nil
+		}
+	}
+	if limit := c.srv.cfg.MaxSubscriptions; len(mine) >= limit {
+		return false, fmt.Errorf("subscribe: this connection holds %d subscriptions, the limit (--max-subscriptions)", limit)
+	}
+	p.byConn[c] = append(mine, topic)
+	set := p.topics[topic]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		p.topics[topic] = set
+		if broker.IsPattern(topic) {
+			p.patterns[topic] = struct{}{}
+		}
+	}
+	set[c] = struct{}{}
+	p.count++
+	p.w.Subscribed(topic)
+	return true, nil
+}
+
+// Unsubscribe removes topic from c's subscriptions; false when it was
+// not one.
+func (c *Conn) Unsubscribe(topic string) (bool, error) {
+	if err := broker.CheckTopic(topic, true); err != nil {
+		return false, fmt.Errorf("unsubscribe: %w", err)
+	}
+	p := &c.srv.ps
+	mine := p.byConn[c]
+	for i, t := range mine {
+		if t == topic {
+			mine = append(mine[:i], mine[i+1:]...)
+			if len(mine) == 0 {
+				delete(p.byConn, c)
+			} else {
+				p.byConn[c] = mine
+			}
+			p.remove(c, topic)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Publish sends data to every subscriber of topic, in every worker and,
+// with a broker, every process. kind follows conn:send: "" is text.
+func (s *Server) Publish(topic, data, kind string, except bindings.Conn) error {
+	if err := broker.CheckTopic(topic, false); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	binary := false
+	switch kind {
+	case "", "text":
+		if !ws.ValidUTF8(unsafeBytes(data)) {
+			return errors.New("publish: a text message must be valid UTF-8 (publish it as \"binary\")")
+		}
+	case "binary":
+		binary = true
+	default:
+		return fmt.Errorf("publish: kind must be \"text\" or \"binary\", not %q", kind)
+	}
+	if len(data) > s.cfg.MaxPublish {
+		return fmt.Errorf("publish: the message is %d bytes, over the limit of %d (--max-publish)", len(data), s.cfg.MaxPublish)
+	}
+	if limit := s.ps.hub.BrokerLimit(); limit > 0 && int64(len(data)) > limit {
+		return fmt.Errorf("publish: the message is %d bytes, over the broker's limit of %d (its max_payload, less room for the envelope)", len(data), limit)
+	}
+	var exceptID int64
+	if c, ok := except.(*Conn); ok && c.srv == s {
+		exceptID = c.id
+	}
+	s.ps.published++
+	s.ps.w.Publish(topic, data, binary, exceptID)
+	return nil
+}
+
+// Subscribers counts the process's subscriptions to exactly topic (a
+// topic or a pattern), across its workers.
+func (s *Server) Subscribers(topic string) (int, error) {
+	if err := broker.CheckTopic(topic, true); err != nil {
+		return 0, fmt.Errorf("subscribers: %w", err)
+	}
+	return s.ps.w.Subscribers(topic), nil
+}
+
+// deliver runs on the loop with the messages the hub posted, in order.
+func (s *Server) deliver(batch []*broker.Message) {
+	p := &s.ps
+	for _, m := range batch {
+		p.targets = p.targets[:0]
+		for c := range p.topics[m.Topic] {
+			p.targets = append(p.targets, c)
+		}
+		if len(p.patterns) > 0 {
+			for c := range p.topics[m.Topic] {
+				p.seen[c] = struct{}{}
+			}
+			for pat := range p.patterns {
+				if !broker.Match(pat, m.Topic) {
+					continue
+				}
+				for c := range p.topics[pat] {
+					if _, dup := p.seen[c]; !dup {
+						p.seen[c] = struct{}{}
+						p.targets = append(p.targets, c)
+					}
+				}
+			}
+			clear(p.seen)
+		}
+		for _, c := range p.targets {
+			if m.ExceptConn == c.id && m.Worker == p.w.Number() {
+				continue
+			}
+			c.deliver(m)
+		}
+		clear(p.targets)
+	}
+}
+
+// deliver writes one message to a subscriber, or hands it to the class's
+// published handler.
+func (c *Conn) deliver(m *broker.Message) {
+	s := c.srv
+	if c.ended() {
+		return
+	}
+	c.resolveClass()
+	if fn := c.cls.fns[evPublished]; fn != nil {
+		s.ps.delivered++
+		kind := luaText
+		if m.Binary {
+			kind = luaBinary
+		}
+		c.callPublished(fn, m, kind)
+		return
+	}
+	obs := &s.stats.obs
+	switch {
+	case c.state == stateWebSocket:
+		var out []byte
+		if d := c.ws.def; d != nil && d.Wants(len(m.Data)) {
+			if d.Takeover() {
+				sp := getScratch()
+				out, *sp = d.Frame(*sp, m.Opcode(), unsafeBytes(m.Data))
+				if out != nil {
+					c.pc.Write(out)
+				}
+				putScratch(sp)
+			} else if out = m.Deflated(d.Level()); out != nil {
+				c.pc.Write(out)
+			}
+		}
+		if out == nil {
+			out = m.Frame()
+			c.pc.Write(out)
+		}
+		obs.MessagesOut[bindings.ProtoWebSocket]++
+		obs.BytesOut[bindings.ProtoWebSocket] += int64(len(out))
+	case c.state == stateRaw && c.ws == nil && c.sshOf() == nil:
+		c.pc.WriteString(m.Data)
+		obs.MessagesOut[c.cls.proto]++
+		obs.BytesOut[c.cls.proto] += int64(len(m.Data))
+	default:
+		return
+	}
+	s.ps.delivered++
+}
+
+// callPublished runs published(topic, data, kind) under the guard, as
+// invoke does for the events of two arguments.
+func (c *Conn) callPublished(fn *lua.LFunction, m *broker.Message, kind lua.LValue) {
+	s := c.srv
+	L := s.L
+	L.Push(fn)
+	L.Push(c.inst)
+	L.Push(lua.LString(m.Topic))
+	L.Push(lua.LString(m.Data))
+	L.Push(kind)
+	var start time.Duration
+	if s.cfg.TimeHandlers {
+		start = time.Since(s.started)
+	}
+	s.guard.Enter()
+	err := L.PCall(4, 0, nil)
+	timedOut := s.guard.Exit()
+	if s.cfg.TimeHandlers {
+		s.stats.obs.Handlers[evPublished].Observe(time.Since(s.started) - start)
+	}
+	if err != nil {
+		s.handlerFailed(c, bindings.HandlerNames[evPublished], err, timedOut)
+	}
+}
+
+func (p *pubsub) stats() bindings.PubSubStats {
+	h, r := p.hub.Stats(), p.hub.RemoteStats()
+	st := bindings.PubSubStats{Subscriptions: p.count, Published: p.published, Delivered: p.delivered, Dropped: h.Dropped, Received: h.Received,
+		Broker: r.State, BrokerSent: r.Sent, BrokerReceived: r.Received, BrokerDropped: r.Dropped, BrokerIdle: -1}
+	if !r.LastMessage.IsZero() {
+		st.BrokerIdle = time.Since(r.LastMessage)
+	}
+	return st
+}
+
+// PubSubProcess is the process's topic and broker counters, safe from
+// any goroutine (the worker's own fields are left zero).
+func (s *Server) PubSubProcess() bindings.PubSubStats {
+	p := pubsub{hub: s.ps.hub}
+	return p.stats()
+}
+
+// Presence is server.presence(topic, fn): fn(count, nodes) runs on this
+// loop once every node on the broker answered or PresenceWait passed.
+func (s *Server) Presence(topic string, fn *lua.LFunction) error {
+	if err := broker.CheckTopic(topic, true); err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
+	w := s.ps.w
+	s.ps.hub.Presence(topic, func(total int, nodes []string) {
+		w.Post(func() {
+			t := s.L.CreateTable(len(nodes), 0)
+			for _, n := range nodes {
+				t.Append(lua.LString(n))
+			}
+			s.invoke(nil, fn, nil, 2, lua.LNumber(total), t, 0, evTimer)
+		})
+	})
+	return nil
+}
+
+// OnBroker is server.on_broker(fn): fn(state) runs on this worker's loop
+// at each change of the broker's state.
+func (s *Server) OnBroker(fn *lua.LFunction) {
+	s.ps.w.OnBroker(func(state string) {
+		s.invoke(nil, fn, nil, 1, lua.LString(state), nil, 0, evTimer)
+	})
+}
+
+// shared is the process's registry of server.shared dictionaries.
+func (s *Server) shared() *shared.Registry {
+	if s.cfg.Shared == nil {
+		s.cfg.Shared = shared.NewRegistry()
+	}
+	return s.cfg.Shared
+}
+
+// Shared is server.shared(name[, capacity]).
+func (s *Server) Shared(name string, capacity int64) (bindings.SharedDict, error) {
+	d, err := s.shared().Dict(name, capacity)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
