@@ -103,13 +103,13 @@ func (s *Server) consoleConns(filter string) string {
 	conns := s.connList()
 	sort.Slice(conns, func(i, j int) bool { return conns[i].id < conns[j].id })
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-6s %-22s %-20s %-9s %-8s %s\n", "id", "peer", "class", "protocol", "age", "queued")
+	fmt.Fprintf(&b, "%-6s %-22s %-20s %-9s %-8s %-7s %s\n", "id", "peer", "class", "protocol", "age", "queued", "topics")
 	shown := 0
 	now := s.loop.Now()
 	for _, c := range conns {
 		class := fmt.Sprintf("%s v%d", s.className(c.cls), c.cls.version)
 		age := (now.Sub(s.started) - time.Duration(c.opened)*time.Second).Round(time.Second)
-		row := fmt.Sprintf("%-6d %-22s %-20s %-9s %-8s %d", c.id, c.Peer(), class, c.Mode(), age, c.Buffered())
+		row := fmt.Sprintf("%-6d %-22s %-20s %-9s %-8s %-7d %s", c.id, c.Peer(), class, c.Mode(), age, c.Buffered(), s.topicsOf(c))
 		if filter != "" && !strings.Contains(row, filter) {
 			continue
 		}
@@ -119,6 +119,17 @@ func (s *Server) consoleConns(filter string) string {
 	}
 	fmt.Fprintf(&b, "(%d of %d connections)", shown, len(conns))
 	return b.String()
+}
+
+// topicsOf lists c's subscriptions for :conns, cut short so that a
+// connection holding hundreds keeps its row readable.
+func (s *Server) topicsOf(c *Conn) string {
+	const most = 60
+	list := strings.Join(s.ps.byConn[c], ",")
+	if len(list) > most {
+		list = list[:most] + "..."
+	}
+	return strings.TrimRight(list, " ")
 }
 
 // className names a class for people: the main script's, or a listener's or

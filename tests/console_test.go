@@ -286,7 +286,7 @@ func TestConsoleTerminal(t *testing.T) {
 	// The connection is listed and its instance can be inspected.
 	p.typeLine(":conns 127.0.0.1")
 	row := p.expect(`\(1 of 1 connections\)`)
-	m := regexp.MustCompile(`(?m)^(\d+) +127\.0\.0\.1:\d+ +testdata/console/hooked\.lua v1 +websocket +\d+s +0`).FindStringSubmatch(row)
+	m := regexp.MustCompile(`(?m)^(\d+) +127\.0\.0\.1:\d+ +testdata/console/hooked\.lua v1 +websocket +\d+s +0 +console\.demo\r?$`).FindStringSubmatch(row)
 	if m == nil {
 		t.Fatalf(":conns row not found in:\n%s", row)
 	}

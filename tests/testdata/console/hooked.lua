@@ -5,6 +5,7 @@ local Hooked = WebSocket:extend()
 
 function Hooked:open()
   self.greeted = "hello " .. self.conn.peer
+  self.conn:subscribe("console.demo") -- shown by :conns
 end
 
 function Hooked:message(data, kind)
