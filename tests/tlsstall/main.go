@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command tlsstall checks, at full scale, that clients stalling in the TLS
 // handshake cost the server neither goroutines nor memory without bound,
 // and that a healthy client is served meanwhile. Not part of CI (the
@@ -19,6 +21,8 @@
 //	go run ./tests/tlsstall -idle 2000        # RSS per idle connection, TLS and plaintext
 //	go run ./tests/tlsstall -handshakes 5s    # full and resumed handshakes per server CPU-second
 //	go run ./tests/tlsstall -echo 100         # ws and wss echoes per server CPU-second
+//
+// Linux only: it reads the server's figures from /proc.
 package main
 
 import (
