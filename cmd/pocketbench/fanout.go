@@ -244,9 +244,13 @@ func (c *fanoutConn) receive(cfg *Config, win *window, base time.Time, pending [
 		if cfg.Proto == protoCentrifuge && bytes.Contains(c.msg, []byte(`"error":`)) {
 			return kerr(errEcho, fmt.Errorf("centrifuge error reply: %.200s", c.msg))
 		}
-		if cfg.Proto == protoCentrifuge && (string(c.msg) == "{}" || bytes.HasPrefix(c.msg, []byte("{}\n"))) {
-			if err := c.writeText([]byte("{}")); err != nil {
-				return err
+		if cfg.Proto == protoCentrifuge && bytes.Contains(c.msg, []byte("{}")) {
+			for line := range bytes.SplitSeq(c.msg, []byte("\n")) {
+				if string(line) == "{}" { // a ping among the replies
+					if err := c.writeText(line); err != nil {
+						return err
+					}
+				}
 			}
 		}
 	}

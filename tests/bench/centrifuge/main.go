@@ -22,6 +22,7 @@ import (
 func main() {
 	addr := flag.String("l", "127.0.0.1:8000", "listen address (loopback)")
 	redis := flag.String("redis", "", "Redis address (host:port or redis://...); empty = in-memory broker")
+	ping := flag.Duration("ping", 0, "server-to-client ping interval (pong timeout a third of it); 0 = Centrifuge's default")
 	flag.Parse()
 
 	node, err := centrifuge.New(centrifuge.Config{LogLevel: centrifuge.LogLevelError})
@@ -42,7 +43,11 @@ func main() {
 	// Anonymous users, every channel open for subscribe and publish: the
 	// benchmark measures delivery, not authorization.
 	node.OnConnecting(func(context.Context, centrifuge.ConnectEvent) (centrifuge.ConnectReply, error) {
-		return centrifuge.ConnectReply{Credentials: &centrifuge.Credentials{}}, nil
+		reply := centrifuge.ConnectReply{Credentials: &centrifuge.Credentials{}}
+		if *ping > 0 {
+			reply.PingPongConfig = &centrifuge.PingPongConfig{PingInterval: *ping, PongTimeout: *ping / 3}
+		}
+		return reply, nil
 	})
 	node.OnConnect(func(c *centrifuge.Client) {
 		c.OnSubscribe(func(_ centrifuge.SubscribeEvent, cb centrifuge.SubscribeCallback) {
