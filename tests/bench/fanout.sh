@@ -35,10 +35,12 @@ trap cleanup EXIT
 (cd "$root" && go build -o "$work/" ./cmd/pocketlua ./cmd/pocketbench)
 (cd "$root/tests/bench" && go build -o "$work/" ./centrifuge)
 
-# freeport prints a loopback TCP port nothing listens on (bounded tries).
+# freeport prints a loopback TCP port nothing listens on (bounded tries),
+# below the ephemeral range so no client socket holds it either.
 freeport() {
+  local lo; lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
   for _ in $(seq 1 100); do
-    local p=$((20000 + RANDOM % 30000))
+    local p=$((10000 + RANDOM % (lo - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
   done
   echo "fanout.sh: no free port" >&2; exit 1
