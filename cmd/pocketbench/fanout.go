@@ -20,7 +20,8 @@ import (
 // per second in total. Each payload is a JSON object whose "pbts" field is
 // the send time in nanoseconds since the run's start (monotonic), so every
 // delivery yields a publish-to-receive latency without a clock shared with
-// the server.
+// the server; "pub" and "seq" name the publisher and its message number, so
+// a subscriber sees a duplicate or a message out of its publisher's order.
 //
 // Protocols:
 //   - pocketlua (tests/bench/fanout.lua): a subscriber opens PATH/sub/TOPIC,
@@ -52,7 +53,8 @@ type fanoutConn struct {
 	recv  uint64 // deliveries over the whole run
 	inWin uint64 // deliveries inside the window
 	cmdID int
-	rest  []byte // bytes read with the last setup reply, the start of what follows
+	rest  []byte   // bytes read with the last setup reply, the start of what follows
+	next  []uint64 // per publisher, the sequence number expected next
 }
 
 // writeText sends one masked text frame; publishers' writes and pong
@@ -234,6 +236,16 @@ func (c *fanoutConn) receive(cfg *Config, win *window, base time.Time, pending [
 			if err != nil {
 				return kerr(errEcho, fmt.Errorf("bad timestamp in a delivery: %v", err))
 			}
+			m = m[j:]
+			pub, m, ok1 := cutUint(m, `,"pub":`)
+			seq, m, ok2 := cutUint(m, `,"seq":`)
+			if !ok1 || !ok2 || pub >= uint64(len(c.next)) {
+				return kerr(errEcho, errors.New("a delivery without a valid publisher and sequence number"))
+			}
+			if seq < c.next[pub] {
+				return kerr(errEcho, fmt.Errorf("message %d of publisher %d after message %d: duplicated or out of order", seq, pub, c.next[pub]-1))
+			}
+			c.next[pub] = seq + 1 // a gap is counted as lost at the end
 			c.recv++
 			total.Add(1)
 			if inWin {
@@ -256,10 +268,29 @@ func (c *fanoutConn) receive(cfg *Config, win *window, base time.Time, pending [
 	}
 }
 
-// payload builds one publication of about cfg.Size bytes stamped ts.
-func fanoutPayload(dst []byte, cfg *Config, ts int64) []byte {
+// cutUint reads key and the decimal number after it from the start of b.
+func cutUint(b []byte, key string) (uint64, []byte, bool) {
+	b, ok := bytes.CutPrefix(b, []byte(key))
+	if !ok {
+		return 0, b, false
+	}
+	j := 0
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	v, err := strconv.ParseUint(string(b[:j]), 10, 64)
+	return v, b[j:], err == nil
+}
+
+// payload builds publication seq of publisher pub, about cfg.Size bytes,
+// stamped ts.
+func fanoutPayload(dst []byte, cfg *Config, ts int64, pub int, seq uint64) []byte {
 	dst = append(dst[:0], `{"pbts":`...)
 	dst = strconv.AppendInt(dst, ts, 10)
+	dst = append(dst, `,"pub":`...)
+	dst = strconv.AppendInt(dst, int64(pub), 10)
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"pad":"`...)
 	for n := len(dst) + 2; n < cfg.Size; n++ {
 		dst = append(dst, 'x')
@@ -278,7 +309,7 @@ func runFanout(cfg *Config) (*Result, error) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, cfg.Dialers)
 	for i := range subs {
-		c := &fanoutConn{id: i, hist: new(histogram)}
+		c := &fanoutConn{id: i, hist: new(histogram), next: make([]uint64, cfg.Publishers)}
 		subs[i] = c
 		wg.Add(1)
 		go func() {
@@ -297,7 +328,7 @@ func runFanout(cfg *Config) (*Result, error) {
 	wg.Wait()
 	pubs := make([]*fanoutConn, cfg.Publishers)
 	for i := range pubs {
-		c := &fanoutConn{id: cfg.Conns + i, hist: new(histogram)}
+		c := &fanoutConn{id: cfg.Conns + i, hist: new(histogram), next: make([]uint64, cfg.Publishers)}
 		rest, err := c.open(cfg, tgts[i%len(tgts)].pub, false)
 		if err != nil {
 			errs.add(kindOf(err), c.id, err)
@@ -347,10 +378,12 @@ func runFanout(cfg *Config) (*Result, error) {
 			// Publishers start staggered over one interval.
 			next := now.Add(interval * time.Duration(k) / time.Duration(cfg.Publishers))
 			var p, cmd []byte
+			var seq uint64
 			for next.Before(win.to) {
 				sleepUntil(next)
 				next = next.Add(interval)
-				p = fanoutPayload(p, cfg, int64(time.Since(base)))
+				p = fanoutPayload(p, cfg, int64(time.Since(base)), k, seq)
+				seq++
 				msg := p
 				if cfg.Proto == protoCentrifuge {
 					c.wmu.Lock()

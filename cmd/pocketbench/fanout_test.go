@@ -12,11 +12,15 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// faultDup makes the fan-out hub send one message twice.
+const faultDup = faultClose + 1
+
 // fanoutHub starts a gorilla/websocket server speaking the pocketlua side
 // of fanout mode (tests/bench/fanout.lua): /sub/TOPIC subscribes, each
-// message on /pub/TOPIC goes to every subscriber of TOPIC. With drop, the
-// first subscriber misses the third message.
-func fanoutHub(t testing.TB, drop bool) string {
+// message on /pub/TOPIC goes to every subscriber of TOPIC. With faultDrop
+// the first subscriber misses the third message; with faultDup it gets it
+// twice.
+func fanoutHub(t testing.TB, f fault) string {
 	t.Helper()
 	var up websocket.Upgrader
 	var mu sync.Mutex
@@ -50,8 +54,13 @@ func fanoutHub(t testing.TB, drop bool) string {
 			mu.Lock()
 			sent++
 			for i, s := range subs[topic] {
-				if drop && i == 0 && sent == 3 {
-					continue
+				if i == 0 && sent == 3 {
+					switch f {
+					case faultDrop:
+						continue
+					case faultDup:
+						_ = s.WriteMessage(mt, msg)
+					}
 				}
 				_ = s.WriteMessage(mt, msg)
 			}
@@ -74,7 +83,7 @@ func fanoutConfig(buf *safeBuffer, url string) *Config {
 func TestFanout(t *testing.T) {
 	takeSlot(t)
 	var buf safeBuffer
-	c := fanoutConfig(&buf, fanoutHub(t, false))
+	c := fanoutConfig(&buf, fanoutHub(t, faultNone))
 	c.PIDs = []int{os.Getpid(), os.Getpid()} // the server runs in this process
 	res := runProgress(t, c, func(r *Result) bool { return *r.Messages > 0 || r.Errors > 0 })
 	if res.Errors != 0 {
@@ -94,7 +103,7 @@ func TestFanout(t *testing.T) {
 func TestFanoutCountsLost(t *testing.T) {
 	takeSlot(t)
 	var buf safeBuffer
-	c := fanoutConfig(&buf, fanoutHub(t, true))
+	c := fanoutConfig(&buf, fanoutHub(t, faultDrop))
 	c.Drain = 300 * time.Millisecond // the lost one never comes
 	res := runProgress(t, c, func(r *Result) bool { return *r.Published >= 3 || r.Errors > 0 })
 	if res.Errors != 0 || *res.Lost != 1 {
@@ -102,10 +111,20 @@ func TestFanoutCountsLost(t *testing.T) {
 	}
 }
 
+func TestFanoutDetectsDuplicate(t *testing.T) {
+	takeSlot(t)
+	var buf safeBuffer
+	c := fanoutConfig(&buf, fanoutHub(t, faultDup))
+	res := runProgress(t, c, func(r *Result) bool { return *r.Published >= 3 || r.Errors > 0 })
+	if res.ErrorKinds["bad_echo"] != 1 || !strings.Contains(buf.String(), "duplicated or out of order") {
+		t.Fatalf("errors %v, want one bad_echo: %s", res.ErrorKinds, buf.String())
+	}
+}
+
 func TestFanoutRefusedPath(t *testing.T) {
 	takeSlot(t)
 	var buf safeBuffer
-	c := fanoutConfig(&buf, fanoutHub(t, false))
+	c := fanoutConfig(&buf, fanoutHub(t, faultNone))
 	c.Proto = protoCentrifuge // its URL path is not the hub's /sub/TOPIC
 	res, err := Run(c)
 	if err != nil {
