@@ -236,9 +236,10 @@ func (c *fanoutConn) receive(cfg *Config, win *window, base time.Time, pending [
 			if err != nil {
 				return kerr(errEcho, fmt.Errorf("bad timestamp in a delivery: %v", err))
 			}
-			m = m[j:]
-			pub, m, ok1 := cutUint(m, `,"pub":`)
-			seq, m, ok2 := cutUint(m, `,"seq":`)
+			var pub, seq uint64
+			var ok1, ok2 bool
+			pub, m, ok1 = cutUint(m[j:], `,"pub":`)
+			seq, m, ok2 = cutUint(m, `,"seq":`)
 			if !ok1 || !ok2 || pub >= uint64(len(c.next)) {
 				return kerr(errEcho, errors.New("a delivery without a valid publisher and sequence number"))
 			}
