@@ -26,6 +26,14 @@ Modes:
   connect  C dialers loop connect, handshake, [one echo], close for D;
            reports handshakes/s and handshake latency.
              pocketbench connect -c 16 -d 5s --echo --pid $(pidof pocketlua)
+  fanout   C WebSocket subscribers of one topic spread over --urls, --publishers
+           publishing --rate messages/s in total for D; reports deliveries/s,
+           publish-to-receive latency, lost deliveries and, with --pid (a list:
+           CPU summed), deliveries per server CPU-second. --proto pocketlua
+           uses tests/bench/fanout.lua (URL/sub/TOPIC, URL/pub/TOPIC);
+           --proto centrifuge speaks Centrifuge's JSON protocol.
+             pocketbench fanout -c 1000 --rate 200 --url ws://127.0.0.1:9002/ --pid $(pidof pocketlua)
+             pocketbench fanout --proto centrifuge --urls ws://127.0.0.1:8000/connection/websocket --pid $PID
 
 Targets must be loopback (127.0.0.0/8 or ::1). Exit status is 1 if any
 error (bad echo, unexpected close, timeout, handshake failure) was counted,
@@ -57,13 +65,18 @@ func parseArgs(args []string, stderr io.Writer) (*Config, bool, error) {
 	fs.StringVar(&c.Raw, "raw", "", "host:port of a raw TCP echo server instead of --url (echo, connect)")
 	fs.BoolVar(&c.Text, "text", false, "send text frames (ASCII payload) instead of binary")
 	fs.IntVar(&c.Sources, "sources", c.Sources, "spread connections over source addresses 127.0.0.1..N (IPv4 targets)")
-	fs.IntVar(&c.PID, "pid", 0, "server PID: CPU time from /proc/PID/stat, RSS from /proc/PID/status (required by idle)")
+	fs.IntSliceVar(&c.PIDs, "pid", nil, "server PID: CPU time from /proc/PID/stat, RSS from /proc/PID/status (required by idle); fanout, echo, connect: a list, CPU summed")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "idle: wait after the last connection opened before reading RSS")
 	fs.BoolVar(&c.Echo, "echo", false, "connect: one echo of --size bytes per connection before closing")
 	fs.DurationVar(&c.Drain, "drain", c.Drain, "bound on waiting for in-flight echoes after the window")
 	fs.DurationVar(&c.Timeout, "timeout", c.Timeout, "bound on dial+handshake and on the close reply")
 	fs.IntVar(&c.Dialers, "dialers", c.Dialers, "concurrent dials while opening connections")
 	fs.IntVar(&c.Loops, "loops", c.Loops, "echo: drive connections from N pinned epoll loops; 0 = one goroutine per connection")
+	fs.StringSliceVar(&c.URLs, "urls", nil, "fanout: server URLs, comma-separated; connections go round-robin over them (default --url)")
+	fs.StringVar(&c.Proto, "proto", c.Proto, "fanout: pocketlua or centrifuge")
+	fs.StringVar(&c.Topic, "topic", c.Topic, "fanout: topic (Centrifuge channel)")
+	fs.IntVar(&c.Publishers, "publishers", c.Publishers, "fanout: publishing connections")
+	fs.IntVar(&c.Rate, "rate", c.Rate, "fanout: publications per second, all publishers together")
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of the table")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -71,16 +84,16 @@ func parseArgs(args []string, stderr io.Writer) (*Config, bool, error) {
 			return nil, false, pflag.ErrHelp
 		}
 		fs.Usage()
-		return nil, false, fmt.Errorf("%w: missing MODE (echo, idle or connect)", errUsage)
+		return nil, false, fmt.Errorf("%w: missing MODE (echo, idle, connect or fanout)", errUsage)
 	}
 	mode := args[0]
 	switch mode {
-	case "echo", "idle", "connect":
+	case "echo", "idle", "connect", "fanout":
 	case "help":
 		fs.Usage()
 		return nil, false, pflag.ErrHelp
 	default:
-		return nil, false, fmt.Errorf("%w: unknown mode %q (echo, idle or connect)", errUsage, mode)
+		return nil, false, fmt.Errorf("%w: unknown mode %q (echo, idle, connect or fanout)", errUsage, mode)
 	}
 	c.Mode = mode
 	if err := fs.Parse(args[1:]); err != nil {
@@ -88,6 +101,9 @@ func parseArgs(args []string, stderr io.Writer) (*Config, bool, error) {
 			return nil, false, err
 		}
 		return nil, false, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(c.PIDs) > 0 {
+		c.PID = c.PIDs[0]
 	}
 	if fs.NArg() > 0 {
 		return nil, false, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

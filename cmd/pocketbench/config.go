@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -29,6 +30,25 @@ type Config struct {
 	Dialers  int           // concurrent dials while opening connections
 	Loops    int           // echo: 0 = one goroutine per connection; N = N pinned epoll loops
 	Stderr   io.Writer     // where the first errors are described; nil = silent
+
+	// fanout mode; PIDs also lets echo and connect sum one process.
+	URLs       []string // server URLs the connections are spread over; empty = URL
+	Proto      string   // "pocketlua" or "centrifuge"
+	Topic      string   // the topic (channel) everyone uses
+	Publishers int      // publishing connections
+	Rate       int      // publications per second, all publishers together
+	PIDs       []int    // server processes whose CPU is summed; empty = PID
+}
+
+// pids lists the server processes whose CPU time is measured.
+func (c *Config) pids() []int {
+	if len(c.PIDs) > 0 {
+		return c.PIDs
+	}
+	if c.PID > 0 {
+		return []int{c.PID}
+	}
+	return nil
 }
 
 // Defaults, shared by the CLI and tests.
@@ -44,6 +64,8 @@ const (
 	defaultDrain    = 2 * time.Second
 	defaultTimeout  = 5 * time.Second
 	defaultDialers  = 64
+	defaultTopic    = "bench.fanout"
+	defaultRate     = 100
 	defaultLoops    = 1        // measured cheaper per message than a goroutine per connection; see README
 	maxSize         = 64 << 20 // a frame per connection is held in memory
 	maxPipeline     = 1 << 16
@@ -55,6 +77,7 @@ func defaultConfig(mode string) Config {
 		Duration: defaultDuration, Warmup: defaultWarmup, URL: defaultURL,
 		Sources: defaultSources, Settle: defaultSettle, Drain: defaultDrain,
 		Timeout: defaultTimeout, Dialers: defaultDialers, Loops: defaultLoops, Stderr: os.Stderr,
+		Proto: protoPocketlua, Topic: defaultTopic, Publishers: 1, Rate: defaultRate,
 	}
 }
 
@@ -80,6 +103,28 @@ func (c *Config) validate() error {
 		return errors.New("--dialers must be at least 1")
 	case c.Raw != "" && c.Mode == "idle":
 		return errors.New("idle mode holds WebSocket connections; --raw is not supported")
+	case len(c.PIDs) > 1 && c.Mode == "idle":
+		return errors.New("idle mode reads the RSS of one --pid")
+	case c.Mode == "fanout":
+		return c.validateFanout()
+	}
+	return nil
+}
+
+func (c *Config) validateFanout() error {
+	switch {
+	case c.Raw != "":
+		return errors.New("fanout mode speaks WebSocket; --raw is not supported")
+	case c.Proto != protoPocketlua && c.Proto != protoCentrifuge:
+		return fmt.Errorf("--proto %q: pocketlua or centrifuge", c.Proto)
+	case c.Publishers < 1:
+		return errors.New("--publishers must be at least 1")
+	case c.Rate < 1 || c.Rate > 1_000_000:
+		return errors.New("--rate must be in [1, 1000000]")
+	case c.Size > 1<<20:
+		return errors.New("--size: fanout payloads are at most 1 MiB")
+	case c.Topic == "" || len(c.Topic) > 255 || strings.ContainsAny(c.Topic, "/?#\" \t*>"):
+		return fmt.Errorf("--topic %q: 1-255 characters, no spaces, quotes, wildcards or URL delimiters", c.Topic)
 	}
 	return nil
 }
@@ -96,6 +141,8 @@ func Run(c *Config) (*Result, error) {
 		return runIdle(c)
 	case "connect":
 		return runConnect(c)
+	case "fanout":
+		return runFanout(c)
 	}
 	return nil, fmt.Errorf("unknown mode %q", c.Mode)
 }

@@ -66,7 +66,7 @@ func runConnect(cfg *Config) (*Result, error) {
 			}
 		}()
 	}
-	probe := cpuProbe{pid: cfg.PID}
+	probe := cpuProbe{pids: cfg.pids()}
 	sleepUntil(win.from)
 	probe.start()
 	sleepUntil(win.to)

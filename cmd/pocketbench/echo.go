@@ -414,7 +414,7 @@ func runEcho(cfg *Config) (*Result, error) {
 		startLoops(cfg, win, errs, workers, &done)
 	}
 
-	probe := cpuProbe{pid: cfg.PID}
+	probe := cpuProbe{pids: cfg.pids()}
 	sleepUntil(win.from)
 	probe.start()
 	sleepUntil(win.to)

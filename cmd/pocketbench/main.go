@@ -1,6 +1,7 @@
 // Command pocketbench is pocketlua's load generator: echo throughput and
 // latency, idle-connection memory, and connection setup rate, against any
-// RFC 6455 or raw TCP echo server on loopback. See README.md.
+// RFC 6455 or raw TCP echo server on loopback, and pub/sub fan-out
+// (pocketlua or Centrifuge). See README.md.
 package main
 
 import "os"

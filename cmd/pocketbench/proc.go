@@ -85,9 +85,10 @@ func raiseNoFile() (uint64, error) {
 	return uint64(rl.Cur), nil
 }
 
-// cpuProbe samples the server's and our own CPU time around the measured window.
+// cpuProbe samples the servers' CPU time (summed over pids) and our own
+// around the measured window.
 type cpuProbe struct {
-	pid        int
+	pids       []int
 	srv0, srv1 time.Duration
 	self0      time.Duration
 	self1      time.Duration
@@ -96,16 +97,27 @@ type cpuProbe struct {
 
 func (p *cpuProbe) start() {
 	p.self0 = selfCPU()
-	if p.pid > 0 {
-		p.srv0, p.err = procCPU(p.pid)
-	}
+	p.srv0, p.err = sumCPU(p.pids)
 }
 
 func (p *cpuProbe) stop() {
 	p.self1 = selfCPU()
-	if p.pid > 0 && p.err == nil {
-		p.srv1, p.err = procCPU(p.pid)
+	if p.err == nil {
+		p.srv1, p.err = sumCPU(p.pids)
 	}
+}
+
+// sumCPU is the CPU time of every process in pids together.
+func sumCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		t, err := procCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }
 
 // fill stores the CPU figures in r; count is the work done in the window
@@ -113,7 +125,7 @@ func (p *cpuProbe) stop() {
 func (p *cpuProbe) fill(r *Result, count uint64) {
 	b := (p.self1 - p.self0).Seconds()
 	r.BenchCPU = &b
-	if p.pid <= 0 || p.err != nil {
+	if len(p.pids) == 0 || p.err != nil {
 		return
 	}
 	s := (p.srv1 - p.srv0).Seconds()

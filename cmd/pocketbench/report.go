@@ -36,6 +36,14 @@ type Result struct {
 	HandshakesPerS         *float64 `json:"handshakes_per_s,omitempty"`
 	HandshakesPerServerCPU *float64 `json:"handshakes_per_server_cpu_s,omitempty"`
 
+	// fanout
+	Proto          string   `json:"proto,omitempty"`
+	Publishers     *int     `json:"publishers,omitempty"`
+	Rate           *int     `json:"rate_per_s,omitempty"`
+	Published      *uint64  `json:"published,omitempty"`
+	Lost           *uint64  `json:"lost,omitempty"`
+	ServerUsPerMsg *float64 `json:"server_cpu_us_per_msg,omitempty"`
+
 	Errors     uint64            `json:"errors"`
 	ErrorKinds map[string]uint64 `json:"error_kinds,omitempty"`
 
@@ -78,6 +86,12 @@ func (r *Result) writeTable(w io.Writer) error {
 	if r.Pipeline != nil {
 		row("pipeline", "%d", *r.Pipeline)
 	}
+	if r.Proto != "" {
+		row("protocol", "%s", r.Proto)
+	}
+	if r.Publishers != nil && r.Rate != nil {
+		row("publishers, rate", "%d, %d/s", *r.Publishers, *r.Rate)
+	}
 	if r.Mode == "idle" {
 		row("time to open all", "%.3f s", r.Duration) // idle has no window; duration_s is this
 	} else {
@@ -86,8 +100,14 @@ func (r *Result) writeTable(w io.Writer) error {
 	if r.Messages != nil {
 		row("messages", "%d", *r.Messages)
 	}
+	if r.Published != nil {
+		row("published (whole run)", "%d", *r.Published)
+	}
 	if r.MsgsPerS != nil {
 		row("msgs/s", "%.0f", *r.MsgsPerS)
+	}
+	if r.Lost != nil {
+		row("lost deliveries", "%d", *r.Lost)
 	}
 	if r.MBPerS != nil {
 		row("MB/s (payload, each way)", "%.2f", *r.MBPerS)
@@ -115,6 +135,9 @@ func (r *Result) writeTable(w io.Writer) error {
 	}
 	if r.MsgsPerServerCPU != nil {
 		row("msgs per server CPU-s", "%.0f", *r.MsgsPerServerCPU)
+	}
+	if r.ServerUsPerMsg != nil {
+		row("server CPU per msg", "%.2f µs", *r.ServerUsPerMsg)
 	}
 	if r.HandshakesPerServerCPU != nil {
 		row("handshakes per server CPU-s", "%.0f", *r.HandshakesPerServerCPU)

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Fan-out through one Redis: pocketlua (tests/bench/fanout.lua, 1 and 2
+# workers) against Centrifuge (tests/bench/centrifuge, its RedisBroker),
+# driven by `pocketbench fanout`, runs interleaved round by round; prints
+# every run and the medians. Needs redis-server (Debian) and python3.
+# Usage: bash tests/bench/fanout.sh [-r ROUNDS] [-c SUBSCRIBERS] [--rate N]
+#        [-d DURATION] [-s SIZE] [--publishers N] [--only p1,p2,cf,p1x2,cfx2]
+# p1, p2: pocketlua with 1 and 2 workers; cf: Centrifuge; p1x2, cfx2: two
+# processes of each on the same Redis.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=3 subs=500 rate=100 dur=5s size=64 pubs=2 only=p1,p2,cf
+while (($#)); do
+  case $1 in
+    -r) rounds=$2; shift 2 ;;
+    -c) subs=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    -d) dur=$2; shift 2 ;;
+    -s) size=$2; shift 2 ;;
+    --publishers) pubs=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "fanout.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+(cd "$root" && go build -o "$work/" ./cmd/pocketlua ./cmd/pocketbench)
+(cd "$root/tests/bench" && go build -o "$work/" ./centrifuge)
+
+# freeport prints a loopback TCP port nothing listens on (bounded tries),
+# below the ephemeral range so no client socket holds it either.
+freeport() {
+  local lo; lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+  for _ in $(seq 1 100); do
+    local p=$((10000 + RANDOM % (lo - 10000)))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "fanout.sh: no free port" >&2; exit 1
+}
+
+# waitport waits up to 10 s for a listener on port $1.
+waitport() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
+    sleep 0.1
+  done
+  echo "fanout.sh: nothing listens on $1" >&2; exit 1
+}
+
+rport=$(freeport)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+  --logfile "$work/redis.log" &
+pids+=($!)
+waitport "$rport"
+redis=127.0.0.1:$rport
+
+# start_pocketlua WORKERS and start_centrifuge start one server on a free
+# port and print "URL PID".
+start_pocketlua() {
+  local port; port=$(freeport)
+  "$work/pocketlua" -l "127.0.0.1:$port" --log-level warn --workers "$1" --broker "redis://$redis" "$root/tests/bench/fanout.lua" >&2 &
+  local p=$!
+  pids+=("$p")
+  waitport "$port"
+  echo "ws://127.0.0.1:$port/ $p"
+}
+start_centrifuge() {
+  local port; port=$(freeport)
+  "$work/centrifuge" -l "127.0.0.1:$port" -redis "$redis" >&2 &
+  local p=$!
+  pids+=("$p")
+  waitport "$port"
+  echo "ws://127.0.0.1:$port/connection/websocket $p"
+}
+
+# Each server is one or two processes (x2: subscribers and publishers
+# alternate between them, so deliveries also cross Redis); url and pid
+# hold comma-separated lists.
+declare -A url pid
+declare -A proto=([p1]=pocketlua [p2]=pocketlua [p1x2]=pocketlua [cf]=centrifuge [cfx2]=centrifuge)
+IFS=, read -ra servers <<<"$only"
+for s in "${servers[@]}"; do
+  case $s in
+    p1) set -- 1 ;; p2) set -- 2 ;; p1x2) set -- 1 1 ;; cf) set -- c ;; cfx2) set -- c c ;;
+    *) echo "fanout.sh: unknown server $s (p1, p2, p1x2, cf, cfx2)" >&2; exit 2 ;;
+  esac
+  for w in "$@"; do
+    # $(...) would run the server in a subshell the trap cannot reach.
+    if [[ $w == c ]]; then start_centrifuge >"$work/started"; else start_pocketlua "$w" >"$work/started"; fi
+    read -r u p <"$work/started"
+    url[$s]=${url[$s]:+${url[$s]},}$u
+    pid[$s]=${pid[$s]:+${pid[$s]},}$p
+  done
+done
+
+echo "# $subs subscribers, $pubs publishers, $rate msg/s, ${size} B, $dur per run, Redis $(redis-server --version | awk '{print $3}')"
+for r in $(seq 1 "$rounds"); do
+  for s in "${servers[@]}"; do
+    # A topic per server: the processes share the Redis, not the load.
+    out=$("$work/pocketbench" fanout --json --proto "${proto[$s]}" --topic "bench.$s" \
+      -c "$subs" --publishers "$pubs" --rate "$rate" -s "$size" -d "$dur" \
+      --urls "${url[$s]}" --pid "${pid[$s]}" --sources 1) || true
+    echo "$s round $r load $(cut -d' ' -f1 /proc/loadavg) $out" | tee -a "$work/runs"
+  done
+done
+
+python3 - "$work/runs" <<'PY'
+import json, statistics, sys
+labels = {"p1": "pocketlua 1 worker", "p2": "pocketlua 2 workers", "p1x2": "pocketlua 2 procs x 1 w",
+          "cf": "centrifuge", "cfx2": "centrifuge 2 nodes"}
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.split(" ", 5)
+    try:
+        r = json.loads(f[5])
+    except ValueError:
+        continue
+    r["load"] = float(f[4])
+    runs.setdefault(f[0], []).append(r)
+def med(rs, k):
+    v = [r.get(k) for r in rs if r.get(k) is not None]
+    return statistics.median(v) if v else float("nan")
+print()
+print(f"{'server':24} {'runs':>4} {'deliv/s':>9} {'deliv/srv CPU-s':>16} {'µs CPU/deliv':>13} {'p50 µs':>8} {'p99 µs':>8} {'lost':>6} {'errors':>6} {'load':>5}")
+for k in labels:
+    rs = runs.get(k)
+    if not rs:
+        continue
+    print(f"{labels[k]:24} {len(rs):>4} {med(rs,'msgs_per_s'):>9.0f} {med(rs,'msgs_per_server_cpu_s'):>16.0f} "
+          f"{med(rs,'server_cpu_us_per_msg'):>13.2f} {med(rs,'p50_us'):>8.0f} {med(rs,'p99_us'):>8.0f} "
+          f"{sum(r.get('lost',0) for r in rs):>6} {sum(r.get('errors',0) for r in rs):>6} {med(rs,'load'):>5.2f}")
+print("(medians over the runs; lost and errors summed; load = 1-min load average before each run)")
+PY
