@@ -132,16 +132,24 @@ func (s *Server) openConn(fd int, sa unix.Sockaddr, class *classInfo) {
 // openConnTLS is openConn; with tlsOn the connection's first bytes may
 // be a ClientHello (a --listen listener with TLS configured).
 func (s *Server) openConnTLS(fd int, sa unix.Sockaddr, class *classInfo, tlsOn bool) {
+	if c := s.register(fd, sa, class); c != nil {
+		c.admit(tlsOn)
+	}
+}
+
+// register gives an accepted fd its Conn on the loop; nil (fd closed,
+// error logged) when the loop cannot take it.
+func (s *Server) register(fd int, sa unix.Sockaddr, class *classInfo) *Conn {
 	c := s.newConn(sa, class)
 	pc, err := s.loop.NewConn(fd, c)
 	if err != nil {
 		unix.Close(fd)
 		s.log.Error("register connection", "err", err)
-		return
+		return nil
 	}
 	c.pc = pc
 	s.stats.accepted++
-	c.admit(tlsOn)
+	return c
 }
 
 // admit makes the instance and runs accept(info), then start() (or waits

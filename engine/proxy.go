@@ -61,15 +61,11 @@ func (s *Server) openProxied(fd int, sa unix.Sockaddr, class *classInfo, tlsOn b
 		unix.Close(fd)
 		return
 	}
-	c := s.newConn(sa, class)
-	pc, err := s.loop.NewConn(fd, c)
-	if err != nil {
-		unix.Close(fd)
-		s.log.Error("register connection", "err", err)
+	c := s.register(fd, sa, class)
+	if c == nil {
 		return
 	}
-	c.pc = pc
-	s.stats.accepted++
+	pc := c.pc
 	p := &proxyConn{c: c, tlsOn: tlsOn}
 	if s.proxy.byConn == nil {
 		s.proxy.byConn = make(map[*Conn]*proxyConn)

@@ -178,8 +178,13 @@ func httpStatus(t *testing.T, url string, args ...string) (int, string) {
 func httpHead(t *testing.T, url string, args ...string) *http.Response {
 	t.Helper()
 	r := curlOK(t, append(args, "--include", url)...)
-	out := r.stdout
-	// With several responses (100 Continue, redirects) keep the last head.
+	return lastHead(t, r.stdout)
+}
+
+// lastHead parses the last response head in out: curl prints one per
+// response (100 Continue, redirects).
+func lastHead(t *testing.T, out string) *http.Response {
+	t.Helper()
 	for {
 		i := strings.Index(out[1:], "\r\n\r\nHTTP/")
 		if i < 0 {
@@ -189,7 +194,7 @@ func httpHead(t *testing.T, url string, args ...string) *http.Response {
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), nil)
 	if err != nil {
-		t.Fatalf("parsing curl output %q: %v", out, err)
+		t.Fatalf("parsing curl's head %q: %v", out, err)
 	}
 	return resp
 }

@@ -1,12 +1,10 @@
 package tests
 
 import (
-	"bufio"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -118,19 +116,7 @@ func curlSaved(t *testing.T, url string, args ...string) (*http.Response, []byte
 func curlHead(t *testing.T, headFile string, args ...string) *http.Response {
 	t.Helper()
 	curlOK(t, args...)
-	out := string(mustRead(t, headFile))
-	for {
-		i := strings.Index(out[1:], "\r\n\r\nHTTP/")
-		if i < 0 {
-			break
-		}
-		out = out[i+5:]
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), nil)
-	if err != nil {
-		t.Fatalf("parsing curl's head %q: %v", out, err)
-	}
-	return resp
+	return lastHead(t, string(mustRead(t, headFile)))
 }
 
 func mustRead(t *testing.T, path string) []byte {
