@@ -141,3 +141,15 @@ func (c *captureConn) Close() error                     { return nil }
 func (c *captureConn) SetDeadline(time.Time) error      { return nil }
 func (c *captureConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *captureConn) SetWriteDeadline(time.Time) error { return nil }
+
+// servedSerial is the serial number of the certificate addr presents for
+// localhost: which pair a handshake gets now.
+func (p *testPKI) servedSerial(t *testing.T, addr string) string {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", addr, p.clientConfig("localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}

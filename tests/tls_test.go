@@ -452,14 +452,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, first := pki.issue(t, "server", "localhost", false)
 	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/app.lua"))
-	serial := func() string {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, pki.clientConfig("localhost"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-	}
+	serial := func() string { return pki.servedSerial(t, srv.Addr) }
 	if got := serial(); got != first.SerialNumber.String() {
 		t.Fatalf("serial %s, want %s", got, first.SerialNumber)
 	}
@@ -544,14 +537,7 @@ func TestTLSWatchReload(t *testing.T) {
 	cert, key, first := pki.issue(t, "server", "localhost", false)
 	script := scriptFrom(t, "", "tls/app.lua", nil)
 	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, "--watch", script)
-	serial := func() string {
-		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", srv.Addr, pki.clientConfig("localhost"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
-	}
+	serial := func() string { return pki.servedSerial(t, srv.Addr) }
 	if got := serial(); got != first.SerialNumber.String() {
 		t.Fatalf("serial %s, want %s", got, first.SerialNumber)
 	}
