@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,8 +46,14 @@ func newTarget(url string, pid int, caFile string) (*target, error) {
 	return &target{url: url, pid: pid, pool: pool}, nil
 }
 
+// writeBuffers lets a 16 KiB message leave as one frame (gorilla splits a
+// message larger than its write buffer into frames of that size, 4 KiB
+// by default), so the server reads a whole 16 KiB TLS record; pooled, so
+// idle clients hold none.
+var writeBuffers = &sync.Pool{}
+
 func (t *target) dialer(cache tls.ClientSessionCache) *websocket.Dialer {
-	return &websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: &tls.Config{
+	return &websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: 32 << 10, WriteBufferPool: writeBuffers, TLSClientConfig: &tls.Config{
 		RootCAs: t.pool, ServerName: "localhost", MinVersion: tls.VersionTLS13, ClientSessionCache: cache}}
 }
 
