@@ -117,7 +117,10 @@ func (t *target) handshakes(d time.Duration) error {
 			total.failed += r.failed
 		}
 		elapsed := time.Since(start).Seconds()
-		cpu := cpuSeconds(t.pid) - cpu0
+		cpu, err := t.cpuSince(cpu0)
+		if err != nil {
+			return err
+		}
 		name := "full"
 		if resumed {
 			name = "resumed"
@@ -164,7 +167,10 @@ func (t *target) echo(n int, d time.Duration) error {
 	for range conns {
 		total += <-counts
 	}
-	cpu := cpuSeconds(t.pid) - cpu0
+	cpu, err := t.cpuSince(cpu0)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("wss %d clients: %7.0f echoes/s, %7.0f per server CPU-second (server CPU %.2f s)\n",
 		n, float64(total)/time.Since(start).Seconds(), float64(total)/cpu, cpu)
 	return nil
@@ -209,6 +215,16 @@ func (t *target) idle(n int) error {
 	fmt.Printf("wss %d idle connections: %.1f KiB each after a 16-byte echo, %.1f KiB after a 16 KiB echo (RSS %d -> %d -> %d KiB)\n",
 		n, float64(afterSmall-base)/float64(n), float64(afterLarge-base)/float64(n), base, afterSmall, afterLarge)
 	return nil
+}
+
+// cpuSince is the server's CPU time since cpu0; an error when the process
+// is gone (its /proc entry reads as zero) or spent none.
+func (t *target) cpuSince(cpu0 float64) (float64, error) {
+	cpu := cpuSeconds(t.pid) - cpu0
+	if cpu <= 0 {
+		return 0, fmt.Errorf("process %d used no CPU time in the run (gone, or not the server?)", t.pid)
+	}
+	return cpu, nil
 }
 
 func raiseFiles(n int) error {
