@@ -22,6 +22,11 @@
 //	go run ./tests/tlsstall -handshakes 5s    # full and resumed handshakes per server CPU-second
 //	go run ./tests/tlsstall -echo 100         # ws and wss echoes per server CPU-second
 //
+// Each of those against a wss echo server started elsewhere, measured by
+// the CPU time and RSS of the process -pid (tests/bench/tls_compare.sh):
+//
+//	go run ./tests/tlsstall -target wss://127.0.0.1:PORT/ -pid PID -ca cert.pem -echo 100
+//
 // Linux only: it reads the server's figures from /proc.
 package main
 
@@ -60,9 +65,30 @@ func main() {
 	idle := flag.Int("idle", 0, "instead: memory per idle connection, TLS and plaintext, with this many connections to tcp_echo.lua")
 	handshakes := flag.Duration("handshakes", 0, "instead: full and resumed handshakes per second and per server CPU-second, each for this long")
 	echo := flag.Int("echo", 0, "instead: WebSocket echo messages per server CPU-second with this many clients, ws and wss, 5 s each")
+	// Against a server started elsewhere (tests/bench/tls_compare.sh).
+	targetURL := flag.String("target", "", "with -pid: measure this wss:// echo server instead of starting pocketlua")
+	targetPID := flag.Int("pid", 0, "the -target server's process, whose CPU time and RSS are measured")
+	caFile := flag.String("ca", "", "PEM certificate the -target is trusted by")
+	certDir := flag.String("gencert", "", "instead: write a throwaway ECDSA P-256 cert.pem and key.pem for localhost in this directory")
 	flag.Parse()
 	var err error
-	if *echo > 0 {
+	if *certDir != "" {
+		err = writeCertificate(*certDir)
+	} else if *targetURL != "" {
+		var t *target
+		if t, err = newTarget(*targetURL, *targetPID, *caFile); err == nil {
+			switch {
+			case *echo > 0:
+				err = t.echo(*echo, 5*time.Second)
+			case *handshakes > 0:
+				err = t.handshakes(*handshakes)
+			case *idle > 0:
+				err = t.idle(*idle)
+			default:
+				err = errors.New("-target needs -echo, -handshakes or -idle")
+			}
+		}
+	} else if *echo > 0 {
 		err = echoRate(*echo, 5*time.Second)
 	} else if *handshakes > 0 {
 		err = handshakeRate(*handshakes)
