@@ -168,8 +168,7 @@ func (c *Conn) admit(tlsOn bool) {
 			return // accept closed the connection itself
 		}
 		if ret == lua.LFalse {
-			c.setState(stateEnded)
-			delete(s.conns, c.id)
+			c.endBeforeStart()
 			s.stats.refused++
 			pc.Abort(&closeCause{reason: "refused"})
 			return
@@ -506,4 +505,17 @@ func (c *Conn) Resume() {
 
 func (c *Conn) After(d time.Duration, fn *lua.LFunction) bindings.Timer {
 	return c.srv.newTimer(c, d, fn, false)
+}
+
+// endBeforeStart ends a connection that never ran start(), so closed() is
+// not owed: what accept(info) may have set up (timers, subscriptions) goes
+// with it.
+func (c *Conn) endBeforeStart() {
+	c.setState(stateEnded)
+	delete(c.srv.conns, c.id)
+	for _, lt := range c.timers {
+		lt.stop()
+	}
+	c.timers = nil
+	c.srv.ps.dropConn(c)
 }

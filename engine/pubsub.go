@@ -228,21 +228,21 @@ func (c *Conn) deliver(m *broker.Message) {
 				sp := getScratch()
 				out, *sp = d.Frame(*sp, m.Opcode(), unsafeBytes(m.Data))
 				if out != nil {
-					c.pc.Write(out)
+					c.write(out)
 				}
 				putScratch(sp)
 			} else if out = m.Deflated(d.Level()); out != nil {
-				c.pc.Write(out)
+				c.write(out)
 			}
 		}
 		if out == nil {
 			out = m.Frame()
-			c.pc.Write(out)
+			c.write(out)
 		}
 		obs.MessagesOut[bindings.ProtoWebSocket]++
 		obs.BytesOut[bindings.ProtoWebSocket] += int64(len(out))
 	case c.state == stateRaw && c.ws == nil && c.sshOf() == nil:
-		c.pc.WriteString(m.Data)
+		c.writeString(m.Data)
 		obs.MessagesOut[c.cls.proto]++
 		obs.BytesOut[c.cls.proto] += int64(len(m.Data))
 	default:

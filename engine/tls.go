@@ -477,12 +477,7 @@ func (t *tlsConn) endUnstarted() bool {
 	if t.started || t.outbound || c.state != stateStarting {
 		return false
 	}
-	c.setState(stateEnded)
-	delete(c.srv.conns, c.id)
-	for _, lt := range c.timers { // accept(info) may have armed some
-		lt.stop()
-	}
-	c.timers = nil
+	c.endBeforeStart()
 	t.drop()
 	return true
 }

@@ -18,10 +18,15 @@ type psClient struct {
 // psDial joins path (/room/NAME or /filter/NAME) on addr.
 func psDial(t *testing.T, addr, path string) *psClient {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	c, resp, err := d.Dial("ws://"+addr+path, nil)
+	return psDialURL(t, websocket.Dialer{HandshakeTimeout: 10 * time.Second}, "ws://"+addr+path)
+}
+
+// psDialURL is psDial through d: wss, compression.
+func psDialURL(t *testing.T, d websocket.Dialer, url string) *psClient {
+	t.Helper()
+	c, resp, err := d.Dial(url, nil)
 	if err != nil {
-		t.Fatalf("dial %s: %v", path, err)
+		t.Fatalf("dial %s: %v", url, err)
 	}
 	resp.Body.Close()
 	t.Cleanup(func() { c.Close() })
