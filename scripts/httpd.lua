@@ -60,6 +60,7 @@ Httpd.types = {
 }
 Httpd.default_type = "application/octet-stream"
 
+local warned_no_tls = false -- https_redirect without --tls-cert, logged once
 local NO_BODY = { [204] = true, [304] = true }
 
 ---------------------------------------------------------------------------
@@ -392,7 +393,13 @@ function Httpd:_begin(req, raw)
   -- after an ambiguous framing (Content-Length with Transfer-Encoding),
   -- which must close after its response (RFC 9112 §6.1).
   req.scheme = self.conn.tls and "https" or "http"
-  if self.https_redirect and not self.conn.tls then
+  if self.https_redirect and not self.conn.tls and not server.has_tls() then
+    -- Sending clients to a port that cannot speak TLS would strand them.
+    if not warned_no_tls then
+      warned_no_tls = true
+      log.warn("httpd: https_redirect is set but no certificate is configured (--tls-cert); serving plaintext requests without the redirect")
+    end
+  elseif self.https_redirect and not self.conn.tls then
     local host = h.host
     if not host or not host:match("^[%w%.%-:%[%]]+$") then return self:_fail(400, "Host header required") end
     self:reply(req, 308, { Location = "https://" .. host .. req.target }, "", true)

@@ -573,6 +573,18 @@ func TestTLSHTTPSRedirect(t *testing.T) {
 		t.Fatalf("followed to https: %q", r.stdout)
 	}
 	srv.stop()
+
+	// Without a certificate there is nowhere to send them: served, and said once.
+	srv = startServer(t, "", testdata(t, "tls/redirect.lua"))
+	for range 2 {
+		if code, body := httpStatus(t, "http://"+srv.Addr+"/hello"); code != 200 || body != "hello over http\n" {
+			t.Fatalf("https_redirect without --tls-cert: %d %q", code, body)
+		}
+	}
+	if n := strings.Count(srv.Logs(), "https_redirect is set but no certificate"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, srv.Logs())
+	}
+	srv.stop()
 }
 
 // TestTLSScriptListeners: socket_bind with tls = true serves TLS beside

@@ -471,6 +471,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if err := parseProxyFlags(fs, &cfg, *proxyFrom); err != nil {
 		return cfg, o, err
 	}
+	if o.brokerURL == "none" { // the documented default, said out loud
+		o.brokerURL = ""
+	}
 	cfg.Listen = *listen
 	cfg.Batteries = scripts.FS
 	cfg.DefaultScript = defaultScript
