@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Remote is a broker that joins the hubs of several processes (NATS,
@@ -39,7 +40,8 @@ type Hub struct {
 	interest map[string]int
 	remote   Remote                 // written under mu, read by Subscribed and Unsubscribed
 	remoteAt atomic.Pointer[Remote] // the same, for Publish: no lock on the hot path
-	lastSeq  map[origin]uint64      // the highest Seq received from each publisher
+	lastSeq  map[origin]seen        // the highest Seq received from each publisher
+	sweepAt  int                    // lastSeq's size that triggers dropping publishers long silent
 
 	published, received, dropped, duplicates atomic.Int64
 	brokerLimit                              atomic.Int64 // the largest data the broker takes, envelope aside; 0: no limit known
@@ -52,6 +54,30 @@ func (h *Hub) BrokerLimit() int64 { return h.brokerLimit.Load() }
 
 // NewHub makes a process's hub with a random node id.
 // origin is a publishing worker of a process.
+// seen is the last message from one publisher: a process restarted gets a
+// new node id, so entries of the old one must not stay for ever.
+type seen struct {
+	seq uint64
+	at  time.Time
+}
+
+const minSweep = 64
+
+// silentFor: a second copy of a message never arrives this late (a
+// variable for the tests).
+var silentFor = 10 * time.Minute
+
+// forgetSilent drops the publishers not heard from for silentFor, then
+// waits for the map to double before looking again. Under h.mu.
+func (h *Hub) forgetSilent(now time.Time) {
+	for o, s := range h.lastSeq {
+		if now.Sub(s.at) > silentFor {
+			delete(h.lastSeq, o)
+		}
+	}
+	h.sweepAt = max(2*len(h.lastSeq), minSweep)
+}
+
 type origin struct {
 	node   uint64
 	worker int32
@@ -60,7 +86,7 @@ type origin struct {
 func NewHub() *Hub {
 	var b [8]byte
 	rand.Read(b[:])
-	h := &Hub{node: binary.LittleEndian.Uint64(b[:]) | 1, interest: make(map[string]int), lastSeq: make(map[origin]uint64)}
+	h := &Hub{node: binary.LittleEndian.Uint64(b[:]) | 1, interest: make(map[string]int), lastSeq: make(map[origin]seen), sweepAt: minSweep}
 	h.workers.Store(&[]*Worker{})
 	return h
 }
@@ -168,9 +194,13 @@ func (h *Hub) Receive(m *Message) {
 	}
 	from := origin{m.Node, m.Worker}
 	h.mu.Lock()
-	dup := m.Seq <= h.lastSeq[from]
+	now := time.Now()
+	dup := m.Seq <= h.lastSeq[from].seq
 	if !dup {
-		h.lastSeq[from] = m.Seq
+		h.lastSeq[from] = seen{m.Seq, now}
+		if len(h.lastSeq) >= h.sweepAt {
+			h.forgetSilent(now)
+		}
 	}
 	h.mu.Unlock()
 	if dup {

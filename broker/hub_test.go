@@ -105,6 +105,35 @@ func TestHubOrderAndInterest(t *testing.T) {
 	}
 }
 
+// TestHubForgetsSilentPublishers: the table that drops second copies
+// keeps no entry for publishers (restarted processes, each with a new
+// node id) silent for longer than a copy could be late, and still drops
+// a copy from one that is not.
+func TestHubForgetsSilentPublishers(t *testing.T) {
+	defer func(d time.Duration) { silentFor = d }(silentFor)
+	h := NewHub()
+	silentFor = time.Hour
+	for node := uint64(2); node < 2+minSweep/2; node++ {
+		h.Receive(&Message{Topic: "t", Node: node, Worker: 1, Seq: 1})
+	}
+	silentFor = -time.Second // from here every entry counts as silent
+	for node := uint64(1000); node < 1000+10*minSweep; node++ {
+		h.Receive(&Message{Topic: "t", Node: node, Worker: 1, Seq: 1})
+	}
+	h.mu.Lock()
+	left := len(h.lastSeq)
+	h.mu.Unlock()
+	if left >= minSweep {
+		t.Fatalf("%d publishers remembered after %d came and went", left, 10*minSweep)
+	}
+	silentFor = time.Hour
+	last := uint64(1000 + 10*minSweep - 1)
+	h.Receive(&Message{Topic: "t", Node: last, Worker: 1, Seq: 1})
+	if st := h.Stats(); st.Duplicates != 1 {
+		t.Fatalf("a copy from a publisher just heard was not dropped: %+v", st)
+	}
+}
+
 // TestRemoteQueueDrops: a publish that finds the broker's queue full is
 // dropped and counted at once, never waited for.
 func TestRemoteQueueDrops(t *testing.T) {

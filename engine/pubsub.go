@@ -27,6 +27,9 @@ type pubsub struct {
 	seen    map[*Conn]struct{} // to count a connection once when patterns overlap
 
 	published, delivered int64
+
+	onBroker     *lua.LFunction // server.on_broker's function, nil after a reload until called again
+	brokerHooked bool           // the hub calls us at each change of state
 }
 
 func (s *Server) joinHub() {
@@ -314,10 +317,18 @@ func (s *Server) Presence(topic string, fn *lua.LFunction) error {
 
 // OnBroker is server.on_broker(fn): fn(state) runs on this worker's loop
 // at each change of the broker's state.
+// The last call wins; a reload clears it, so a script that stops calling
+// it stops being called.
 func (s *Server) OnBroker(fn *lua.LFunction) {
-	s.ps.w.OnBroker(func(state string) {
-		s.invoke(nil, fn, nil, 1, lua.LString(state), nil, 0, evTimer)
-	})
+	if !s.ps.brokerHooked {
+		s.ps.brokerHooked = true
+		s.ps.w.OnBroker(func(state string) {
+			if fn := s.ps.onBroker; fn != nil {
+				s.invoke(nil, fn, nil, 1, lua.LString(state), nil, 0, evTimer)
+			}
+		})
+	}
+	s.ps.onBroker = fn
 }
 
 // shared is the process's registry of server.shared dictionaries.

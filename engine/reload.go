@@ -41,6 +41,8 @@ func (s *Server) reload(trigger string) error {
 	s.modules = make(map[string]string, len(oldModules))
 	oldScript, oldRegistered := s.script, s.registered
 	s.registered = nil
+	oldOnBroker := s.ps.onBroker
+	s.ps.onBroker = nil // the new script calls on_broker again if it still wants it
 
 	class, err := s.runMain()
 	if err != nil {
@@ -55,6 +57,7 @@ func (s *Server) reload(trigger string) error {
 			loaded.RawSetString(name, v)
 		}
 		s.modules, s.script, s.registered = oldModules, oldScript, oldRegistered
+		s.ps.onBroker = oldOnBroker
 		s.stats.obs.ReloadsFailed++
 		s.stats.obs.ReloadPause.Observe(time.Since(start))
 		s.log.Error("reload failed; the old version keeps serving", "trigger", trigger, "version", s.version, "err", err.Error())
