@@ -108,31 +108,17 @@ func run(half, whole int, timeout time.Duration) error {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return fmt.Errorf("raising the descriptor limit to %d: %w (run as root or raise the hard limit)", lim.Cur, err)
 	}
-	dir, err := os.MkdirTemp("", "tlsstall")
+	w, err := newWorkspace("tlsstall")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pocketlua")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
-	}
-	cert, key, pool, err := certificate(dir)
+	defer w.close()
+	pool := w.pool
+	srv, addr, maddr, err := w.start("scripts/echo.lua", "--tls-handshake-timeout", timeout.String(), "--max-conns", strconv.Itoa(half+whole+1000))
 	if err != nil {
-		return err
-	}
-	srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-		"--tls-handshake-timeout", timeout.String(), "--max-conns", strconv.Itoa(half+whole+1000), "scripts/echo.lua")
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
 		return err
 	}
 	defer srv.Process.Kill()
-	addr, maddr, err := addresses(stderr)
-	if err != nil {
-		return err
-	}
-	go io.Copy(io.Discard, stderr)
 	hello := clientHello()
 	report := func(when string) {
 		m := scrape(maddr)
@@ -188,32 +174,17 @@ func idleMemory(n int) error {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "tlsidle")
+	w, err := newWorkspace("tlsidle")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pocketlua")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
-	}
-	cert, key, pool, err := certificate(dir)
-	if err != nil {
-		return err
-	}
+	defer w.close()
+	pool := w.pool
 	for _, withTLS := range []bool{false, true} {
-		srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
-			"--max-conns", strconv.Itoa(n+100), "scripts/tcp_echo.lua")
-		stderr, _ := srv.StderrPipe()
-		if err := srv.Start(); err != nil {
-			return err
-		}
-		addr, _, err := addresses(stderr)
+		srv, addr, _, err := w.start("scripts/tcp_echo.lua", "--max-conns", strconv.Itoa(n+100))
 		if err != nil {
-			srv.Process.Kill()
 			return err
 		}
-		go io.Copy(io.Discard, stderr)
 		time.Sleep(300 * time.Millisecond)
 		base := rssKiB(srv.Process.Pid)
 		var conns []net.Conn
@@ -276,30 +247,17 @@ func idleMemory(n int) error {
 // then resumed ones (session tickets), and prints the rate and the rate
 // per CPU-second the server spent.
 func handshakeRate(d time.Duration) error {
-	dir, err := os.MkdirTemp("", "tlshs")
+	w, err := newWorkspace("tlshs")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pocketlua")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
-	}
-	cert, key, pool, err := certificate(dir)
+	defer w.close()
+	pool := w.pool
+	srv, addr, _, err := w.start("scripts/tcp_echo.lua")
 	if err != nil {
-		return err
-	}
-	srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "scripts/tcp_echo.lua")
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
 		return err
 	}
 	defer srv.Process.Kill()
-	addr, _, err := addresses(stderr)
-	if err != nil {
-		return err
-	}
-	go io.Copy(io.Discard, stderr)
 	for _, resumed := range []bool{false, true} {
 		cache := tls.NewLRUClientSessionCache(64)
 		cpu0 := cpuSeconds(srv.Process.Pid)
@@ -349,30 +307,17 @@ func handshakeRate(d time.Duration) error {
 // 64-byte message and waiting for its echo in a loop, over ws and then
 // wss, and prints the messages per server CPU-second.
 func echoRate(n int, d time.Duration) error {
-	dir, err := os.MkdirTemp("", "tlsecho")
+	w, err := newWorkspace("tlsecho")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "pocketlua")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
-	}
-	cert, key, pool, err := certificate(dir)
+	defer w.close()
+	pool := w.pool
+	srv, addr, _, err := w.start("scripts/echo.lua")
 	if err != nil {
-		return err
-	}
-	srv := exec.Command(bin, "-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "scripts/echo.lua")
-	stderr, _ := srv.StderrPipe()
-	if err := srv.Start(); err != nil {
 		return err
 	}
 	defer srv.Process.Kill()
-	addr, _, err := addresses(stderr)
-	if err != nil {
-		return err
-	}
-	go io.Copy(io.Discard, stderr)
 	for _, scheme := range []string{"ws", "wss"} {
 		dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}
 		var conns []*websocket.Conn
@@ -419,6 +364,50 @@ func echoRate(n int, d time.Duration) error {
 }
 
 // cpuSeconds is the user and system time the process used so far.
+// workspace is a temporary folder holding a freshly built pocketlua and a
+// throwaway certificate for localhost.
+type workspace struct {
+	dir, bin, cert, key string
+	pool                *x509.CertPool
+}
+
+func newWorkspace(prefix string) (*workspace, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, err
+	}
+	w := &workspace{dir: dir, bin: filepath.Join(dir, "pocketlua")}
+	if out, err := exec.Command("go", "build", "-o", w.bin, "./cmd/pocketlua").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	}
+	if w.cert, w.key, w.pool, err = certificate(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *workspace) close() { os.RemoveAll(w.dir) }
+
+// start runs the server on script with TLS and --metrics on free ports,
+// and returns it with its listening and metrics addresses.
+func (w *workspace) start(script string, extra ...string) (*exec.Cmd, string, string, error) {
+	args := append([]string{"-l", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--tls-cert", w.cert, "--tls-key", w.key}, extra...)
+	srv := exec.Command(w.bin, append(args, script)...)
+	stderr, _ := srv.StderrPipe()
+	if err := srv.Start(); err != nil {
+		return nil, "", "", err
+	}
+	addr, maddr, err := addresses(stderr)
+	if err != nil {
+		srv.Process.Kill()
+		return nil, "", "", err
+	}
+	go io.Copy(io.Discard, stderr)
+	return srv, addr, maddr, nil
+}
+
 func cpuSeconds(pid int) float64 {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	s := string(b)
