@@ -14,9 +14,10 @@ import (
 // loop alone drives the session (Input, Read, Write), and no goroutine is
 // left.
 type Session struct {
-	tc *tls.Conn
-	mc *memConn
-	t  *TLS
+	tc     *tls.Conn
+	mc     *memConn
+	t      *TLS
+	client bool // server.connect's side: verifies the peer against roots
 }
 
 // NewSession starts a session whose first input is hello (a whole
@@ -36,7 +37,7 @@ func (t *TLS) NewSession(hello []byte, post func(func()), write func([]byte) boo
 func NewClientSession(cfg *tls.Config, pool *TLS, post func(func()), write func([]byte) bool, local, peer net.Addr) *Session {
 	mc := &memConn{post: post, write: write, local: local, peer: peer, done: make(chan struct{})}
 	mc.cond.L = &mc.mu
-	return &Session{tc: tls.Client(mc, cfg), mc: mc, t: pool}
+	return &Session{tc: tls.Client(mc, cfg), mc: mc, t: pool, client: true}
 }
 
 // Handshake runs the handshake until deadline; call it on a goroutine of
@@ -48,6 +49,9 @@ func (s *Session) Handshake(deadline time.Time) error {
 	defer cancel()
 	if s.t != nil {
 		s.mc.pool = s.t.crypto
+	}
+	if s.client {
+		installFallbackRoots()
 	}
 	if !s.mc.acquire() {
 		return net.ErrClosed

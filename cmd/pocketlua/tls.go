@@ -7,9 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
-	// server.connect with tls verifies against the system's roots; on a
-	// machine without a CA bundle, against these.
-	_ "golang.org/x/crypto/x509roots/fallback"
 
 	"pocketlua/engine"
 	"pocketlua/transport"
