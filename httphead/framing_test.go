@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"golang.org/x/net/http/httpguts"
 	"io"
 	"net/http"
 	"reflect"
@@ -198,7 +199,7 @@ func referenceOne(br *bufio.Reader, raw func() []byte) (r framed, onPurpose bool
 			return r, onPurpose, errors.New("invalid header name")
 		}
 	}
-	if len(hosts) == 1 && !validHost(hosts[0]) {
+	if len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) {
 		return r, onPurpose, errors.New("malformed Host")
 	}
 	body, err := io.ReadAll(req.Body)
@@ -226,17 +227,6 @@ func referenceOne(br *bufio.Reader, raw func() []byte) (r framed, onPurpose bool
 		}
 	}
 	return r, onPurpose, nil
-}
-
-func validHost(v string) bool {
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // differences lists, once, where our framing departs from net/http's on
