@@ -26,13 +26,7 @@ type proxyServer struct {
 	stats  bindings.ProxyCounters
 }
 
-func (c *Conn) proxyOf() *proxyConn {
-	m := c.srv.proxy.byConn
-	if len(m) == 0 {
-		return nil
-	}
-	return m[c]
-}
+func (c *Conn) proxyOf() *proxyConn { return beside(c.srv.proxy.byConn, c) }
 
 // proxyAllowed: the socket's peer is one of --proxy-from.
 func (s *Server) proxyAllowed(sa unix.Sockaddr) bool {

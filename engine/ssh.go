@@ -39,10 +39,14 @@ type sshServer struct {
 
 // sshOf is c's SSH state, nil unless conn:upgrade("ssh") made it; it
 // outlives the connection's end until the socket has closed.
-func (c *Conn) sshOf() *sshConn {
-	m := c.srv.ssh.byConn
+func (c *Conn) sshOf() *sshConn { return beside(c.srv.ssh.byConn, c) }
+
+// beside is c's entry in one of the maps that keep a protocol's state
+// beside its Conn (SSH, TLS, PROXY header), so a Conn stays small; while
+// the map is empty, as on most workers, it costs no lookup.
+func beside[T any](m map[*Conn]*T, c *Conn) *T {
 	if len(m) == 0 {
-		return nil // no SSH connection on this worker: no lookup
+		return nil
 	}
 	return m[c]
 }

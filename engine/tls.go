@@ -79,13 +79,7 @@ type tlsServer struct {
 	stats    bindings.TLSCounters
 }
 
-func (c *Conn) tlsOf() *tlsConn {
-	m := c.srv.tls.byConn
-	if len(m) == 0 {
-		return nil
-	}
-	return m[c]
-}
+func (c *Conn) tlsOf() *tlsConn { return beside(c.srv.tls.byConn, c) }
 
 // tlsAccept takes a connection on a TLS listener after accept(info): it
 // waits for the first bytes to tell TLS from plaintext.
