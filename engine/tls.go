@@ -366,11 +366,14 @@ func (c *Conn) write2(head []byte, body string) bool {
 	if t == nil {
 		return c.pc.Write2(head, body)
 	}
+	// head is only ever copied, so the caller's header array stays on
+	// its stack: plaintext frames allocate nothing for it.
+	s := c.srv
 	if len(body) >= 16<<10 {
-		t.send(head)
+		s.tls.scratch = append(s.tls.scratch[:0], head...)
+		t.send(s.tls.scratch)
 		return t.send(unsafe.Slice(unsafe.StringData(body), len(body)))
 	}
-	s := c.srv
 	s.tls.scratch = append(append(s.tls.scratch[:0], head...), body...)
 	ok := t.send(s.tls.scratch)
 	if cap(s.tls.scratch) > 64<<10 {
