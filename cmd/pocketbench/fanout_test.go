@@ -26,23 +26,37 @@ func fanoutHub(t testing.TB, f fault) string {
 	var mu sync.Mutex
 	subs := map[string][]*websocket.Conn{}
 	var sent int
+	// A subscriber's client may publish as soon as it has read the 101,
+	// before this handler has listed the connection: a publish waits for
+	// every subscription whose handshake has begun.
+	joining := 0
+	joined := sync.NewCond(&mu)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parts := strings.Split(r.URL.Path, "/")
 		if len(parts) != 3 || (parts[1] != "sub" && parts[1] != "pub") {
 			http.NotFound(w, r)
 			return
 		}
+		topic := parts[2]
+		if parts[1] == "sub" {
+			mu.Lock()
+			joining++
+			mu.Unlock()
+		}
 		c, err := up.Upgrade(w, r, nil)
+		if parts[1] == "sub" {
+			mu.Lock()
+			joining--
+			if err == nil {
+				subs[topic] = append(subs[topic], c)
+			}
+			joined.Broadcast()
+			mu.Unlock()
+		}
 		if err != nil {
 			return
 		}
 		defer c.Close()
-		topic := parts[2]
-		if parts[1] == "sub" {
-			mu.Lock()
-			subs[topic] = append(subs[topic], c)
-			mu.Unlock()
-		}
 		for range 1 << 30 {
 			mt, msg, err := c.ReadMessage()
 			if err != nil {
@@ -52,6 +66,9 @@ func fanoutHub(t testing.TB, f fault) string {
 				continue
 			}
 			mu.Lock()
+			for joining > 0 {
+				joined.Wait()
+			}
 			sent++
 			for i, s := range subs[topic] {
 				if i == 0 && sent == 3 {
