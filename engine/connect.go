@@ -31,7 +31,7 @@ func (s *Server) connect(host string, port int, class *lua.LTable, timeout time.
 	if s.shuttingDown {
 		return nil, errors.New("connect: server is shutting down")
 	}
-	if len(s.conns) >= s.cfg.MaxConns {
+	if s.openConns() >= s.cfg.MaxConns {
 		return nil, fmt.Errorf("connect %s: too many connections (--max-conns %d)", addr, s.cfg.MaxConns)
 	}
 	sa, err := poll.ResolveSockaddr(host, port)

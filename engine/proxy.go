@@ -28,6 +28,12 @@ type proxyServer struct {
 
 func (c *Conn) proxyOf() *proxyConn { return beside(c.srv.proxy.byConn, c) }
 
+// openConns counts toward --max-conns every connection holding a
+// descriptor: the instances, and those still reading their PROXY header
+// (not attached yet, so not in s.conns), so a flood of header-less
+// connections cannot exceed the cap.
+func (s *Server) openConns() int { return len(s.conns) + len(s.proxy.byConn) }
+
 // proxyAllowed: the socket's peer is one of --proxy-from.
 func (s *Server) proxyAllowed(sa unix.Sockaddr) bool {
 	var ip netip.Addr

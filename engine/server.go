@@ -378,7 +378,7 @@ func (s *Server) bind(host string, port int, class *classInfo) (*listener, error
 
 func (l *listener) accept(fd int, sa unix.Sockaddr) {
 	s := l.srv
-	if len(s.conns) >= s.cfg.MaxConns || s.shuttingDown {
+	if s.openConns() >= s.cfg.MaxConns || s.shuttingDown {
 		s.stats.overLimit++
 		if s.shuttingDown {
 			s.stats.obs.ShutdownRefused++

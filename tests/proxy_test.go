@@ -103,3 +103,47 @@ func TestProxyProtocol(t *testing.T) {
 	}
 	far.stop()
 }
+
+// TestProxyProtocolMaxConns: connections still waiting for their PROXY
+// header count toward --max-conns, so a flood of header-less connections
+// cannot hold more descriptors than the cap; once they go, a proxied
+// client is served again.
+func TestProxyProtocolMaxConns(t *testing.T) {
+	const maxConns, flood = 5, 15
+	srv := startServer(t, "", "--proxy-protocol", "--proxy-header-timeout", "60s", "--max-conns", fmt.Sprint(maxConns),
+		"--metrics", "127.0.0.1:0", testdata(t, "tls/app.lua"))
+	maddr := metricsAddr(t, srv.Logs)
+	var silent []*rawClient
+	for range maxConns {
+		silent = append(silent, dialRaw(t, srv.Addr))
+	}
+	// Every connection past the cap is closed at once, long before the
+	// header timeout; a valid header changes nothing while the cap is full.
+	for i := range flood {
+		c := dialRaw(t, srv.Addr)
+		if i == flood-1 {
+			c.send("PROXY TCP4 203.0.113.7 127.0.0.1 56324 443\r\nGET /info HTTP/1.1\r\nHost: x\r\n\r\n")
+		}
+		if n := readUntilClosed(t, c.Conn); n != 0 {
+			t.Fatalf("connection %d over --max-conns: %d bytes of answer", maxConns+i+1, n)
+		}
+	}
+	if got := scrape(t, maddr).value(t, "pocketlua_connections_refused_total", "worker=1", "reason=max_conns"); got != flood {
+		t.Fatalf("refused over --max-conns: %v, want %d", got, flood)
+	}
+	for _, c := range silent {
+		c.Close()
+	}
+	waitFor(t, 10*time.Second, "a proxied request served once the stallers left", func() bool {
+		c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "PROXY TCP4 203.0.113.7 127.0.0.1 56324 443\r\nGET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		all, _ := io.ReadAll(c)
+		return strings.Contains(string(all), `"peer":"203.0.113.7:56324"`)
+	})
+	srv.stop()
+}
