@@ -77,6 +77,9 @@ type tlsServer struct {
 	plain    []byte // decrypted input, handed to the instance
 	scratch  []byte // a WebSocket header and payload, encrypted as one record
 	stats    bindings.TLSCounters
+
+	reloading   bool   // a certificate reload reads the files off the loop
+	reloadAgain string // the trigger of one asked for meanwhile
 }
 
 func (c *Conn) tlsOf() *tlsConn { return beside(c.srv.tls.byConn, c) }
@@ -545,18 +548,35 @@ func tlsInfoOf(st tls.ConnectionState) *bindings.TLSInfo {
 }
 
 // reloadTLS reads the certificate files again (SIGHUP, --watch). They are
-// the process's: the first worker reads them for all.
+// the process's: the first worker reads them for all, on a goroutine so a
+// slow disk (or a file that blocks, like a FIFO) never stalls its loop.
+// One reading at a time: a trigger during one runs once more after it.
 func (s *Server) reloadTLS(trigger string) {
 	if s.cfg.TLS == nil || s.cfg.Worker > 1 {
 		return
 	}
-	changed, err := s.cfg.TLS.Reload()
-	switch {
-	case err != nil:
-		s.log.Error("tls reload failed: keeping the certificates in use", "trigger", trigger, "err", err)
-	case changed:
-		s.log.Info("tls certificates reloaded", "trigger", trigger)
+	if s.tls.reloading {
+		s.tls.reloadAgain = trigger
+		return
 	}
+	s.tls.reloading = true
+	certs := s.cfg.TLS
+	go func() {
+		changed, err := certs.Reload()
+		s.loop.Post(func() {
+			switch {
+			case err != nil:
+				s.log.Error("tls reload failed: keeping the certificates in use", "trigger", trigger, "err", err)
+			case changed:
+				s.log.Info("tls certificates reloaded", "trigger", trigger)
+			}
+			s.tls.reloading = false
+			if again := s.tls.reloadAgain; again != "" {
+				s.tls.reloadAgain = ""
+				s.reloadTLS(again)
+			}
+		})
+	}()
 }
 
 // tlsCounters are this worker's TLS counters.

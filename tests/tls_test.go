@@ -530,6 +530,51 @@ func TestTLSCertificateReload(t *testing.T) {
 	srv.stop()
 }
 
+// TestTLSReloadOffLoop: SIGHUP reads the certificate files off the
+// loop: while the certificate file blocks (a FIFO nobody writes yet, as a
+// stalled disk would), the worker goes on serving handshakes and requests;
+// once the file can be read, the new pair is in use.
+func TestTLSReloadOffLoop(t *testing.T) {
+	pki := newTestPKI(t)
+	cert, key, first := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, testdata(t, "tls/app.lua"))
+	nextCert, nextKey, second := pki.issue(t, "next", "localhost", false)
+	if err := os.Remove(cert); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "the script reload", func() bool { return strings.Contains(srv.Logs(), "msg=reloaded") })
+	for range 3 {
+		if info, err := getInfo(t, srv.Addr, pki.clientConfig("localhost")); err != nil || !info.TLS {
+			t.Fatalf("a request while the reload waits for its file: %+v %v", info, err)
+		}
+	}
+	if got := pki.servedSerial(t, srv.Addr); got != first.SerialNumber.String() {
+		t.Fatalf("serial %s while the reload waits, want %s", got, first.SerialNumber)
+	}
+	if err := os.Rename(nextKey, key); err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(nextCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo, err := os.OpenFile(cert, os.O_WRONLY, 0) // waits for the reload to open it
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo.Write(pem)
+	fifo.Close()
+	waitFor(t, 10*time.Second, "the reload line", func() bool { return strings.Contains(srv.Logs(), "tls certificates reloaded") })
+	if got := pki.servedSerial(t, srv.Addr); got != second.SerialNumber.String() {
+		t.Fatalf("after the file came: serial %s, want %s", got, second.SerialNumber)
+	}
+	srv.stop()
+}
+
 // TestTLSWatchReload: under --watch a changed certificate file is read
 // again without reloading the script.
 func TestTLSWatchReload(t *testing.T) {
