@@ -23,10 +23,14 @@ const DefaultConnectTimeout = 10 * time.Second
 // when no attempt could be made: a bad host or port, the server shutting
 // down, --max-conns reached, no descriptor left.
 func (s *Server) Connect(host string, port int, class *lua.LTable, timeout time.Duration) (*lua.LTable, error) {
-	return s.connect(host, port, class, timeout, nil)
+	c, err := s.connect(host, port, class, timeout, nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.inst, nil
 }
 
-func (s *Server) connect(host string, port int, class *lua.LTable, timeout time.Duration, clientTLS *tls.Config) (*lua.LTable, error) {
+func (s *Server) connect(host string, port int, class *lua.LTable, timeout time.Duration, clientTLS *tls.Config) (*Conn, error) {
 	addr := poll.JoinHostPort(host, port)
 	if s.shuttingDown {
 		return nil, errors.New("connect: server is shutting down")
@@ -60,7 +64,7 @@ func (s *Server) connect(host string, port int, class *lua.LTable, timeout time.
 	if s.loading != nil {
 		s.loading.conns = append(s.loading.conns, c)
 	}
-	return c.inst, nil
+	return c, nil
 }
 
 // connected runs start once an outbound connection's handshake succeeded.

@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"time"
 	"unsafe"
@@ -64,6 +62,11 @@ type tlsConn struct {
 	outbound   bool        // server.connect's: a failure is closed(nil, reason)
 	lateCause  error       // the socket closed while the handshake ran
 	running    bool        // the handshake goroutine has not reported yet
+
+	// server.connect's, while its ca, cert and key files are read
+	awaitingFiles bool
+	tcpUp         bool      // connected: the handshake waits for the files only
+	deadline      time.Time // the handshake's, from the TCP connect
 }
 
 // maxHandshakeInput is the input held for a running handshake beyond which
@@ -80,6 +83,8 @@ type tlsServer struct {
 
 	reloading   bool   // a certificate reload reads the files off the loop
 	reloadAgain string // the trigger of one asked for meanwhile
+
+	clientFiles map[clientFilesKey]*clientFilesEntry // server.connect's ca, cert and key, read off the loop
 }
 
 func (c *Conn) tlsOf() *tlsConn { return beside(c.srv.tls.byConn, c) }
@@ -606,31 +611,22 @@ func (s *Server) onlyTLSFiles(names []string) bool {
 
 // ConnectTLS is server.connect with tls = true: the connection's start
 // runs once the TLS handshake is over; a failure, a certificate that does
-// not verify included, is closed(nil, reason) with the library's words.
+// not verify or a ca, cert or key file that cannot be read included, is
+// closed(nil, reason) with the library's words. The files are read off
+// the loop (clientfiles.go).
 func (s *Server) ConnectTLS(host string, port int, class *lua.LTable, timeout time.Duration, o *bindings.ClientTLS) (*lua.LTable, error) {
-	addr := poll.JoinHostPort(host, port)
 	cfg := &tls.Config{ServerName: o.ServerName, InsecureSkipVerify: o.Insecure, MinVersion: tls.VersionTLS12}
 	if cfg.ServerName == "" {
 		cfg.ServerName = host
 	}
-	if o.CA != "" {
-		b, err := os.ReadFile(o.CA)
-		if err != nil {
-			return nil, fmt.Errorf("connect %s: ca: %w", addr, err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("connect %s: ca %s: no PEM certificate in it", addr, o.CA)
-		}
+	c, err := s.connect(host, port, class, timeout, cfg)
+	if err != nil {
+		return nil, err
 	}
-	if o.Cert != "" {
-		pair, err := tls.LoadX509KeyPair(o.Cert, o.Key)
-		if err != nil {
-			return nil, fmt.Errorf("connect %s: certificate %s with key %s: %w", addr, o.Cert, o.Key, err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
+	if o.CA != "" || o.Cert != "" {
+		s.awaitClientFiles(clientFilesKey{o.CA, o.Cert, o.Key}, c.tlsOf())
 	}
-	return s.connect(host, port, class, timeout, cfg)
+	return c.inst, nil
 }
 
 // tlsClient is an outbound connection's TLS state from the start: what
@@ -644,7 +640,9 @@ func (s *Server) tlsClient(c *Conn, cfg *tls.Config) *tlsConn {
 	return t
 }
 
-// clientConnected: the TCP connect succeeded; the handshake begins.
+// clientConnected: the TCP connect succeeded; the handshake begins, once
+// the ca, cert and key files are in. The handshake timeout counts from
+// here, the wait for the files included.
 func (t *tlsConn) clientConnected() {
 	c := t.c
 	s := c.srv
@@ -652,10 +650,19 @@ func (t *tlsConn) clientConnected() {
 		return
 	}
 	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
+	t.deadline = time.Now().Add(s.cfg.TLSHandshakeTimeout)
+	t.tcpUp = true
+	if !t.awaitingFiles {
+		t.clientHandshake()
+	}
+}
+
+func (t *tlsConn) clientHandshake() {
+	c := t.c
+	s := c.srv
 	t.sess = transport.NewClientSession(t.client, s.cfg.TLS, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
 	t.client = nil
-	sess := t.sess
-	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
+	sess, deadline := t.sess, t.deadline
 	t.running = true
 	go func() {
 		err := sess.Handshake(deadline)

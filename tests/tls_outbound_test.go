@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -14,6 +17,10 @@ import (
 // given CA (or the system roots, which do not know the test CA), sends a
 // client certificate when asked, and reports a verification failure to
 // Lua as closed(nil, reason). The peer is Go's own crypto/tls server.
+// The ca, cert and key files are read off the loop: a ca file that blocks
+// (a FIFO nobody writes yet, as a stalled disk would) does not stop the
+// loop; a file that cannot be read or parsed is closed(nil, reason)
+// naming it; a changed file is read again.
 func TestTLSOutbound(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, _ := pki.issue(t, "server", "localhost", false)
@@ -51,7 +58,13 @@ func TestTLSOutbound(t *testing.T) {
 	}()
 	_, p, _ := net.SplitHostPort(ln.Addr().String())
 
-	script := scriptFrom(t, "", "tls/outbound.lua", map[string]string{"CA": pki.caFile, "Cert": clientCert, "Key": clientKey})
+	fifo := filepath.Join(t.TempDir(), "ca-fifo.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	script := scriptFrom(t, "", "tls/outbound.lua", map[string]string{"CA": pki.caFile, "Cert": clientCert, "Key": clientKey,
+		"Fifo": fifo, "Missing": missing})
 	srv := startServer(t, "", script)
 	c := dialRaw(t, srv.Addr)
 	for how, want := range map[string]string{
@@ -59,6 +72,8 @@ func TestTLSOutbound(t *testing.T) {
 		"cert":      "got hello-to-pocketlua-client over TLS 1.3",
 		"system":    "closed tls: failed to verify certificate: x509: certificate signed by unknown authority",
 		"wrongname": "closed tls: failed to verify certificate: x509: certificate is valid for localhost, not elsewhere.test",
+		"missing":   "closed tls: ca " + missing + ": no such file or directory",
+		"badkey":    "closed tls: certificate " + clientCert + " with key " + pki.caFile + ": tls: found a certificate rather than a key in the PEM for the private key",
 	} {
 		t.Log(how)
 		c.send("GO " + p + " " + how + "\n")
@@ -69,6 +84,51 @@ func TestTLSOutbound(t *testing.T) {
 			if got := c.line(); got != "closed closed" {
 				t.Fatalf("%s: then %q", how, got)
 			}
+		}
+	}
+
+	// A ca file that blocks: the loop goes on; the connection completes
+	// once the file can be read.
+	c.send("GO " + p + " slowca\n")
+	c.send("PING\n")
+	if got := c.line(); got != "PONG" {
+		t.Fatalf("while the ca file blocks: %q, want PONG", got)
+	}
+	caPEM, err := os.ReadFile(pki.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // waits for the reader
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(caPEM)
+	w.Close()
+	for _, want := range []string{"got hello-to-anonymous over TLS 1.3", "closed closed"} {
+		if got := c.line(); got != want {
+			t.Fatalf("slowca: %q, want %q", got, want)
+		}
+	}
+
+	// A changed ca file is read again: another CA, then the right one.
+	stranger := newTestPKI(t)
+	strangerPEM, err := os.ReadFile(stranger.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		pem  []byte
+		want string
+	}{
+		{strangerPEM, "closed tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		{caPEM, "got hello-to-anonymous over TLS 1.3"},
+	} {
+		if err := os.WriteFile(pki.caFile, step.pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.send("GO " + p + " good\n")
+		if got := c.line(); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("after the ca file changed: %q, want %q", got, step.want)
 		}
 	}
 	srv.stop()
