@@ -50,6 +50,7 @@ type TLSInfo struct {
 	Cipher     string // "TLS_AES_128_GCM_SHA256"
 	ServerName string // SNI, "" when the client sent none
 	ALPN       string // "" when none was agreed
+	Resumed    bool   // the handshake resumed an earlier session
 	Peer       *TLSPeer
 }
 
@@ -65,8 +66,16 @@ type TLSPeer struct {
 type TLSConn interface {
 	TLS() *TLSInfo
 	// StartTLS makes the next input a ClientHello: the connection becomes
-	// TLS in place. leftover is input already read that belongs to it.
-	StartTLS(leftover string) error
+	// TLS in place.
+	StartTLS(o StartTLSOptions) error
+}
+
+// StartTLSOptions are conn:start_tls's.
+type StartTLSOptions struct {
+	Leftover string // input already read that belongs to the handshake
+	// RequireResumption refuses a handshake that does not resume a
+	// session this server issued (FTPS data connections).
+	RequireResumption bool
 }
 
 // TLSServer is implemented by servers that may hold a certificate.
@@ -124,21 +133,28 @@ func clientTLSOptions(L *lua.LState, opts *lua.LTable) *ClientTLS {
 // connStartTLS is conn:start_tls([opts]).
 func connStartTLS(L *lua.LState) int {
 	c := checkConn(L)
-	leftover := ""
+	var o StartTLSOptions
 	if opts := L.OptTable(2, nil); opts != nil {
 		switch v := opts.RawGetString("leftover").(type) {
 		case lua.LString:
-			leftover = string(v)
+			o.Leftover = string(v)
 		case *lua.LNilType:
 		default:
 			L.ArgError(2, "leftover must be a string")
+		}
+		switch v := opts.RawGetString("require_resumption").(type) {
+		case lua.LBool:
+			o.RequireResumption = bool(v)
+		case *lua.LNilType:
+		default:
+			L.ArgError(2, "require_resumption must be a boolean")
 		}
 	}
 	tc, ok := c.(TLSConn)
 	if !ok {
 		L.RaiseError("start_tls: this connection cannot speak TLS")
 	}
-	if err := tc.StartTLS(leftover); err != nil {
+	if err := tc.StartTLS(o); err != nil {
 		L.RaiseError("start_tls: %s", err.Error())
 	}
 	return 0
@@ -158,6 +174,7 @@ func tlsTable(L *lua.LState, c Conn) lua.LValue {
 	t.RawSetString("version", lua.LString(info.Version))
 	t.RawSetString("cipher", lua.LString(info.Cipher))
 	t.RawSetString("server_name", lua.LString(info.ServerName))
+	t.RawSetString("resumed", lua.LBool(info.Resumed))
 	t.RawSetString("alpn", lua.LString(info.ALPN))
 	if p := info.Peer; p != nil {
 		pt := L.CreateTable(0, 4)

@@ -63,6 +63,8 @@ type tlsConn struct {
 	lateCause  error       // the socket closed while the handshake ran
 	running    bool        // the handshake goroutine has not reported yet
 
+	requireResumption bool // conn:start_tls{require_resumption = true}
+
 	// server.connect's, while its ca, cert and key files are read
 	awaitingFiles bool
 	tcpUp         bool      // connected: the handshake waits for the files only
@@ -272,6 +274,10 @@ func (t *tlsConn) handshakeDone(err error) {
 		t.fail(tlsFailed, handshakeReason(err), bindings.CloseProtocolError)
 		return
 	}
+	if t.requireResumption && !t.sess.State().DidResume {
+		t.fail(tlsFailed, "tls: session not resumed", bindings.CloseProtocolError)
+		return
+	}
 	t.timer.Stop()
 	if t.held {
 		t.held = false
@@ -425,7 +431,8 @@ func (t *tlsConn) closeNotify() {
 // ClientHello, through the same handshake path and limits as on a TLS
 // listener. What the instance sends meanwhile is encrypted once the
 // handshake is over.
-func (c *Conn) StartTLS(leftover string) error {
+func (c *Conn) StartTLS(o bindings.StartTLSOptions) error {
+	leftover := o.Leftover
 	s := c.srv
 	switch {
 	case s.cfg.TLS == nil:
@@ -450,6 +457,7 @@ func (c *Conn) StartTLS(leftover string) error {
 	}
 	t.started = true
 	t.phase = tlsHello
+	t.requireResumption = o.RequireResumption
 	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
 	if leftover != "" {
 		// After the handler returns: the handshake must not start inside it.
@@ -538,6 +546,7 @@ func tlsInfoOf(st tls.ConnectionState) *bindings.TLSInfo {
 		Cipher:     tls.CipherSuiteName(st.CipherSuite),
 		ServerName: st.ServerName,
 		ALPN:       st.NegotiatedProtocol,
+		Resumed:    st.DidResume,
 	}
 	if len(st.PeerCertificates) > 0 {
 		leaf := st.PeerCertificates[0]

@@ -41,6 +41,7 @@ Ftp.chunk_size = 65536         -- bytes read from a file per send
 Ftp.log_transfers = false      -- log.info one line per transfer
 Ftp.file_mode = tonumber("644", 8) -- permissions of uploaded files, less the umask
 Ftp.require_tls = false        -- refuse USER before AUTH TLS (FTPS; needs --tls-cert)
+Ftp.require_session_reuse = false -- PROT P data connections must resume a TLS session (vsftpd's require_ssl_reuse)
 
 -- commands that work before login
 local OPEN = { USER = true, PASS = true, QUIT = true, SYST = true, FEAT = true, NOOP = true,
@@ -93,7 +94,8 @@ end
 function Data:start()
   -- PROT P: the data connection is TLS too; what is sent meanwhile waits
   -- for the handshake.
-  if self.control._prot_private then self.conn:start_tls() end
+  local ctl = self.control
+  if ctl._prot_private then self.conn:start_tls{ require_resumption = ctl.require_session_reuse } end
   self.control:_data_open(self)
 end
 function Data:data(bytes) self.control:_data_in(self, bytes) end
@@ -464,6 +466,7 @@ end
 -- free port; one data connection is accepted on it, then it closes.
 function Ftp:_open_passive()
   self:_drop_passive()
+  self._not_resumed = nil
   local slot = {}
   local host = host_of(self.conn.local_addr)
   local ok, ln, _, port = pcall(server.socket_bind, host, 0, Data:extend{ control = self, slot = slot })
@@ -529,6 +532,10 @@ end
 function Ftp:_transfer(x)
   if not self._pasv then
     if x.file then x.file:close() end
+    if self._not_resumed then
+      self._not_resumed = nil
+      return self:reply(522, REUSE_REQUIRED)
+    end
     return self:reply(425, "Use PASV or EPSV first.")
   end
   x.bytes = 0
@@ -613,16 +620,26 @@ function Ftp:_write(bytes)
   x.bytes = x.bytes + #bytes
 end
 
+-- what a data connection whose TLS did not resume a session hears
+local NOT_RESUMED = "tls: session not resumed"
+local REUSE_REQUIRED = "TLS session reuse required on the data connection."
+
 function Ftp:_data_closed(d, reason)
   local slot = self._pasv
   if slot and slot.data == d then -- closed before any command used it
     self._pasv = nil
     slot.timer:cancel()
     slot.listener:close()
+    self._not_resumed = reason == NOT_RESUMED or nil
     return
   end
   local x = self._xfer
   if not x or x.data ~= d or x.done then return end
+  if reason == NOT_RESUMED and not self._gone then
+    self:reply(522, REUSE_REQUIRED)
+    self:_end_xfer()
+    return self:_process()
+  end
   if x.kind == "receive" and reason == "peer closed" then
     local ok, err = x.file:close()
     x.file = nil

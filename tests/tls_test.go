@@ -32,6 +32,7 @@ type tlsInfo struct {
 	Cipher          string `json:"cipher"`
 	ServerName      string `json:"server_name"`
 	ALPN            string `json:"alpn"`
+	Resumed         bool   `json:"resumed"`
 	PeerSubject     string `json:"peer_subject"`
 	PeerIssuer      string `json:"peer_issuer"`
 	PeerNotAfter    int64  `json:"peer_not_after"`
@@ -181,7 +182,11 @@ func TestTLSOnePort(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", tls.VersionName(v), err)
 			}
+			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
+			if info := decodeInfo(t, string(body)); info.Resumed != (i == 1) {
+				t.Fatalf("%s connection %d: conn.tls.resumed %v", tls.VersionName(v), i, info.Resumed)
+			}
 			st := c.ConnectionState()
 			if st.Version != v || st.DidResume != (i == 1) {
 				t.Fatalf("%s connection %d: version %s, resumed %v", tls.VersionName(v), i, tls.VersionName(st.Version), st.DidResume)

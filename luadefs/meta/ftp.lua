@@ -16,6 +16,7 @@
 ---@field chunk_size integer bytes read from a file per send (65536)
 ---@field log_transfers boolean log.info one line per transfer
 ---@field require_tls boolean refuse USER before AUTH TLS (FTPS; needs --tls-cert)
+---@field require_session_reuse boolean PROT P data connections must resume a TLS session (else 522)
 ---@field Data FtpData the data connection class
 ---@field cwd string the current folder, as the client sees it
 ---@field user? string the logged-in user

@@ -30,6 +30,7 @@ local conn = {}
 ---@field cipher string the cipher suite's IANA name
 ---@field server_name string the SNI name the client sent, "" for none
 ---@field alpn string the agreed ALPN protocol ("http/1.1"), "" for none
+---@field resumed boolean the handshake resumed an earlier session
 ---@field peer pocketlua.tls_peer? the client certificate (--tls-client-auth)
 
 ---The client certificate's leaf.
@@ -96,7 +97,9 @@ function conn:upgrade(mode, opts, leftover) end
 ---ClientHello, through the same handshake path and limits as a TLS port.
 ---Output sent meanwhile is encrypted once the handshake is over; conn.tls
 ---is set then. Raises without --tls-cert, or on a connection already TLS.
----@param opts? {leftover?: string} input already read that belongs to the handshake
+---opts.leftover: input already read that belongs to the handshake;
+---opts.require_resumption: close a handshake that resumes no session.
+---@param opts? {leftover?: string, require_resumption?: boolean}
 function conn:start_tls(opts) end
 ---Subscribes to a topic or a pattern ("room.*": one token, "room.>": one or
 ---more); raises on a bad topic or over --max-subscriptions. Ends at close.

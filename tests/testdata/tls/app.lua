@@ -13,6 +13,7 @@ local function info(req)
   if t then
     out.tls = true
     out.version, out.cipher, out.server_name, out.alpn = t.version, t.cipher, t.server_name, t.alpn
+    out.resumed = t.resumed
     if t.peer then
       out.peer_subject, out.peer_issuer = t.peer.subject, t.peer.issuer
       out.peer_not_after, out.peer_fingerprint = t.peer.not_after, t.peer.fingerprint_sha256
