@@ -452,7 +452,8 @@ func readUntilClosed(t *testing.T, c net.Conn) int {
 
 // TestTLSCertificateReload: SIGHUP reads the certificate files again: a
 // connection open across the reload goes on, a new handshake gets the new
-// certificate, and a bad file keeps the pair in use and says why.
+// certificate, and a bad file keeps the pair in use and says why. Under
+// load: handshakes go on and wss connections keep echoing across it.
 func TestTLSCertificateReload(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, first := pki.issue(t, "server", "localhost", false)
@@ -483,11 +484,36 @@ func TestTLSCertificateReload(t *testing.T) {
 	}
 	request()
 
-	// Clients keep handshaking and asking while the certificate changes:
-	// none of them fails.
+	// Clients keep handshaking and asking while the certificate changes,
+	// and wss connections opened before it keep echoing: none of them fails.
 	stop := make(chan struct{})
-	loadErrs := make(chan error, 4)
+	loadErrs := make(chan error, 8)
 	var done sync.WaitGroup
+	for range 3 {
+		ws, _, err := (&websocket.Dialer{TLSClientConfig: pki.clientConfig("localhost"), HandshakeTimeout: 10 * time.Second}).Dial("wss://"+srv.Addr+"/echo", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					if err := wsGorillaClose(ws, 1000, ""); err != nil && !websocket.IsCloseError(err, 1000) {
+						loadErrs <- fmt.Errorf("wss close after the reload: %w", err)
+					}
+					return
+				default:
+				}
+				if err := wsGorillaEcho(ws, websocket.TextMessage, wsPattern(100+i%5000)); err != nil {
+					loadErrs <- fmt.Errorf("wss echo %d across the reload: %w", i, err)
+					return
+				}
+			}
+		}()
+	}
 	for range 4 {
 		done.Add(1)
 		go func() {
