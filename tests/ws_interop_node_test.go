@@ -82,36 +82,46 @@ func TestInteropNodeWS(t *testing.T) {
 	node, version := wsRequireNode(t)
 	eachPoller(t, func(t *testing.T, poller string) {
 		srv := startServer(t, poller, "../scripts/echo.lua")
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		sizes := "0,1,125,126,127,65535,65536,1048576"
-		cmd := exec.CommandContext(ctx, node, filepath.Join(wsInteropDir, "client.mjs"), "ws://"+srv.Addr+"/", sizes)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		runErr := cmd.Run()
-		var sum wsNodeSummary
-		if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &sum); err != nil {
-			t.Fatalf("node client: %v; no JSON summary (%v)\nstdout: %s\nstderr: %s\nserver logs:\n%s",
-				runErr, err, stdout.String(), stderr.String(), srv.Logs())
-		}
-		if runErr != nil || !sum.OK || len(sum.Errors) > 0 {
-			t.Fatalf("node client failed (%v): %s\nstderr: %s\nserver logs:\n%s",
-				runErr, stdout.String(), stderr.String(), srv.Logs())
-		}
-		want := 8*2 + 100 // every size as text and binary, then the burst
-		if sum.Sent != want || sum.Echoed != want {
-			t.Fatalf("node client sent %d and got %d echoes, want %d each: %s", sum.Sent, sum.Echoed, want, stdout.String())
-		}
-		if sum.Pongs != 1 {
-			t.Fatalf("node client saw %d pongs, want 1", sum.Pongs)
-		}
-		if sum.CloseCode == nil || *sum.CloseCode != 1000 {
-			t.Fatalf("node client's close code %v, want 1000: %s", sum.CloseCode, stdout.String())
-		}
-		if sum.Client != "ws@"+version {
-			t.Fatalf("node client ran %s, want ws@%s", sum.Client, version)
-		}
-		t.Logf("%s on node %s: %d messages, %d bytes echoed", sum.Client, sum.Node, sum.Echoed, sum.Bytes)
+		wsRunNodeClient(t, srv, node, version, "ws://"+srv.Addr+"/", nil)
 		srv.stop()
 	})
+}
+
+// wsRunNodeClient runs client.mjs against url (env added to node's) and
+// checks its summary.
+func wsRunNodeClient(t *testing.T, srv *server, node, version, url string, env []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sizes := "0,1,125,126,127,65535,65536,1048576"
+	cmd := exec.CommandContext(ctx, node, filepath.Join(wsInteropDir, "client.mjs"), url, sizes)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var sum wsNodeSummary
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &sum); err != nil {
+		t.Fatalf("node client: %v; no JSON summary (%v)\nstdout: %s\nstderr: %s\nserver logs:\n%s",
+			runErr, err, stdout.String(), stderr.String(), srv.Logs())
+	}
+	if runErr != nil || !sum.OK || len(sum.Errors) > 0 {
+		t.Fatalf("node client failed (%v): %s\nstderr: %s\nserver logs:\n%s",
+			runErr, stdout.String(), stderr.String(), srv.Logs())
+	}
+	want := 8*2 + 100 // every size as text and binary, then the burst
+	if sum.Sent != want || sum.Echoed != want {
+		t.Fatalf("node client sent %d and got %d echoes, want %d each: %s", sum.Sent, sum.Echoed, want, stdout.String())
+	}
+	if sum.Pongs != 1 {
+		t.Fatalf("node client saw %d pongs, want 1", sum.Pongs)
+	}
+	if sum.CloseCode == nil || *sum.CloseCode != 1000 {
+		t.Fatalf("node client's close code %v, want 1000: %s", sum.CloseCode, stdout.String())
+	}
+	if sum.Client != "ws@"+version {
+		t.Fatalf("node client ran %s, want ws@%s", sum.Client, version)
+	}
+	t.Logf("%s on node %s: %d messages, %d bytes echoed", sum.Client, sum.Node, sum.Echoed, sum.Bytes)
 }

@@ -367,3 +367,15 @@ func TestFaultNeverReadingClientsTLS(t *testing.T) {
 	}
 	srv.stop()
 }
+
+// TestInteropNodeWSS: the npm ws client (tests/interop/client.mjs), which
+// runs over Node's own TLS (OpenSSL), against echo.lua over wss, trusting
+// the test CA through NODE_EXTRA_CA_CERTS.
+func TestInteropNodeWSS(t *testing.T) {
+	node, version := wsRequireNode(t)
+	pki := newTestPKI(t)
+	cert, key, _ := pki.issue(t, "server", "localhost", false)
+	srv := startServer(t, "", "--tls-cert", cert, "--tls-key", key, "--tls-required", "../scripts/echo.lua")
+	wsRunNodeClient(t, srv, node, version, "wss://"+srv.Addr+"/", []string{"NODE_EXTRA_CA_CERTS=" + pki.caFile})
+	srv.stop()
+}
