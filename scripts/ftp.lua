@@ -635,6 +635,7 @@ function Ftp:_data_closed(d, reason)
   end
   local x = self._xfer
   if not x or x.data ~= d or x.done then return end
+  if x.flushing and reason == "closed" then return self:_xfer_done() end
   if reason == NOT_RESUMED and not self._gone then
     self:reply(522, REUSE_REQUIRED)
     self:_end_xfer()
@@ -659,6 +660,15 @@ end
 -- _xfer_done: the transfer went through; close the data connection, 226.
 function Ftp:_xfer_done()
   local x = self._xfer
+  if x.kind == "send" and not x.flushing and self._prot_private and not x.data.conn.tls then
+    -- PROT P, and the data connection's TLS handshake is not over: what
+    -- was queued goes out after it, so the 226 waits for the connection's
+    -- end (closed, reason "closed") and a failed handshake is not reported
+    -- as a complete transfer.
+    x.flushing = true
+    if x.file then x.file:close(); x.file = nil end
+    return x.data.conn:close()
+  end
   x.done = true
   self:_end_xfer()
   if self.log_transfers then

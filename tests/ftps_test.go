@@ -1,18 +1,24 @@
 package tests
 
 import (
+	"bufio"
+	"crypto/tls"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFTPS: ftp.lua with explicit TLS (AUTH TLS, PBSZ 0, PROT P) through
 // conn:start_tls, driven by curl --ssl-reqd: a download, a listing and an
 // upload, every data connection over TLS too; require_tls refuses a login
 // before AUTH TLS. With require_session_reuse every data connection must
-// resume a TLS session (curl reuses the control connection's); curl
-// --no-sessionid does not, and gets no data.
+// resume a TLS session (curl reuses the control connection's, and so
+// does Go's client with a session cache); curl --no-sessionid and Go's
+// client without one do not, and get no data (Go's sees the 522, then
+// the session goes on).
 func TestFTPS(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, _ := pki.issue(t, "server", "localhost", false)
@@ -47,6 +53,43 @@ func TestFTPS(t *testing.T) {
 	if got := scrape(t, maddr).value(t, "pocketlua_tls_handshakes_total", "worker=1", "result=failed"); got != failedBefore+1 {
 		t.Fatalf("handshakes failed %v, want %v", got, failedBefore+1)
 	}
+
+	// The same with Go's client: a data connection that resumes the
+	// control connection's session is served; one that starts afresh
+	// gets 522 and no data, and the session goes on.
+	cfg := pki.clientConfig("localhost")
+	cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	fc := ftpDial(t, srv.Addr)
+	fc.cmd("AUTH TLS", 234)
+	ctl := tls.Client(fc.Conn, cfg)
+	fc.Conn, fc.r = ctl, bufio.NewReader(ctl)
+	fc.login("alice", "s3cret")
+	fc.cmd("PBSZ 0", 200)
+	fc.cmd("PROT P", 200)
+	for _, resume := range []bool{true, false, true} {
+		d := fc.epsv()
+		fc.send("RETR hello.txt")
+		fc.expect(150)
+		dcfg := cfg
+		if !resume {
+			dcfg = pki.clientConfig("localhost") // no session to resume
+		}
+		data := tls.Client(d, dcfg)
+		data.SetDeadline(time.Now().Add(10 * time.Second))
+		body, err := io.ReadAll(data)
+		if !resume {
+			if len(body) != 0 {
+				t.Fatalf("a data connection that did not resume got %q", body)
+			}
+			fc.expect(522)
+			continue
+		}
+		if err != nil || string(body) != "hello from pocketlua\n" || !data.ConnectionState().DidResume {
+			t.Fatalf("a resumed data connection: %q, %v, resumed %v", body, err, data.ConnectionState().DidResume)
+		}
+		fc.expect(226)
+	}
+	fc.quit()
 
 	// require_tls: no login in plaintext.
 	c := ftpDial(t, srv.Addr)
