@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"pocketlua/bindings"
 	"time"
+
+	"pocketlua/bindings"
 )
 
 // server.connect's ca, cert and key files are read off the loop (a slow
