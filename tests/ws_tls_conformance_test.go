@@ -24,7 +24,7 @@ import (
 // record holding many frames, one-byte records); output is encrypted into
 // the queue (large frames cross record boundaries, send's answer and the
 // slow-consumer cap count ciphertext); a connection can end inside a
-// record; closes carry close_notify.
+// record.
 
 // wsDialTLS opens a raw conformance client over TLS; rcvbuf > 0 shrinks
 // the socket's receive buffer first.
@@ -77,13 +77,14 @@ func (c *cutConn) Write(p []byte) (int, error) {
 }
 
 // TestWSConformanceTLS: the raw conformance client over TLS against
-// echo.lua with --tls-required: every length class both ways (1 MiB is
-// 64 records each way), a frame sent one byte per record, frames cut
-// across records at odd places and many frames in one record, a
-// fragmented message with a ping between its fragments, protocol errors
-// answered with an encrypted close frame, the close handshake ending in
-// close_notify, and connections that end inside a record (FIN and RST):
-// closed by the server, which goes on serving.
+// fault.lua (the echo battery, logging each connection's end) with
+// --tls-required: every length class both ways (1 MiB is 64 records each
+// way), a frame sent one byte per record, frames cut across records at
+// odd places and many frames in one record, a fragmented message with a
+// ping between its fragments, protocol errors answered with an encrypted
+// close frame and then the connection's end, and connections that end
+// inside a record (FIN and RST): closed by the server, which goes on
+// serving.
 func TestWSConformanceTLS(t *testing.T) {
 	pki := newTestPKI(t)
 	cert, key, _ := pki.issue(t, "server", "localhost", false)
