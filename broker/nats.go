@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,19 +13,25 @@ import (
 // NATS's own. nats.go reconnects and resubscribes by itself; its
 // reconnect buffer is off, so a publish while the server is away is
 // dropped and counted rather than held.
+//
+// Each subscription is nats.go's asynchronous kind, so its pending
+// limits (the Queue, in messages and bytes) hold: what comes in beyond
+// them is dropped by nats.go and counted in InDropped. Its handler hands
+// each message to the hub, whose worker queues are bounded too. Each
+// subscription has a goroutine of its own, so one publisher's messages
+// keep their order per topic, not across topics; the hub drops second
+// copies per publisher and topic for that reason.
 type natsRemote struct {
 	*remoteBase
-	nc   *nats.Conn
-	subs map[string]*nats.Subscription // touched by run only
-	// in carries every subscription's messages in the order the
-	// connection read them: nats.go gives each callback subscription a
-	// goroutine of its own, which would reorder one publisher's messages
-	// across topics (and its sequence numbers would then look like copies).
-	in chan *nats.Msg
+	nc *nats.Conn
+
+	mu      sync.Mutex                    // subs and retired, for Stats
+	subs    map[string]*nats.Subscription // changed by run only
+	retired int64                         // drops of the subscriptions ended
 }
 
 func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
-	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, DefaultQueue)}
+	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription)}
 	nc, err := nats.Connect(rawURL,
 		nats.Name("pocketlua"),
 		nats.RetryOnFailedConnect(true),
@@ -37,7 +44,12 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { r.up(nc) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				// Once per episode: the count is in InDropped.
+				b.log.Warn("broker: messages dropped, this process reads too slowly (pubsub_dropped counts them)", "broker", b.url, "topic", sub.Subject)
+				return
+			}
 			b.log.Warn("broker error", "broker", b.url, "err", err.Error())
 		}),
 	)
@@ -50,7 +62,6 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	}
 	r.answerPresence()
 	go r.run()
-	go r.receive()
 	return r, nil
 }
 
@@ -61,17 +72,6 @@ func (r *natsRemote) up(nc *nats.Conn) {
 		r.hub.brokerLimit.Store(max(mp-int64(EnvelopeSize(strings.Repeat("x", MaxTopic))), 1))
 	}
 	r.setState(StateUp, nil)
-}
-
-func (r *natsRemote) receive() {
-	for {
-		select {
-		case <-r.done:
-			return
-		case msg := <-r.in:
-			r.remoteBase.receive(msg.Data)
-		}
-	}
 }
 
 // run is the Remote's I/O goroutine: subscription changes and publishes.
@@ -85,7 +85,7 @@ func (r *natsRemote) run() {
 				r.apply(o)
 			}
 		case m := <-r.out:
-			if err := r.nc.Publish(m.Topic, encode(m)); err != nil {
+			if err := r.nc.Publish(r.take(m).Topic, encode(m)); err != nil {
 				r.dropped.Add(1)
 				continue
 			}
@@ -96,8 +96,13 @@ func (r *natsRemote) run() {
 }
 
 func (r *natsRemote) apply(o subOp) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !o.add {
 		if s := r.subs[o.topic]; s != nil {
+			if n, err := s.Dropped(); err == nil {
+				r.retired += int64(n)
+			}
 			s.Unsubscribe()
 			delete(r.subs, o.topic)
 		}
@@ -108,13 +113,32 @@ func (r *natsRemote) apply(o subOp) {
 	}
 	// While disconnected, nats.go records the subscription and sends it
 	// on reconnect, with every other.
-	s, err := r.nc.ChanSubscribe(o.topic, r.in)
+	s, err := r.nc.Subscribe(o.topic, func(msg *nats.Msg) { r.receive(msg.Data) })
 	if err != nil {
 		r.log.Warn("broker: subscribe failed", "broker", r.url, "topic", o.topic, "err", err.Error())
 		return
 	}
-	s.SetPendingLimits(DefaultQueue, 64<<20)
+	if err := s.SetPendingLimits(r.queue.Messages, int(min(r.queue.Bytes, int64(maxInt)))); err != nil {
+		r.log.Warn("broker: pending limits refused", "broker", r.url, "topic", o.topic, "err", err.Error())
+	}
 	r.subs[o.topic] = s
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// Stats adds the messages nats.go dropped for subscriptions over their
+// pending limits.
+func (r *natsRemote) Stats() RemoteStats {
+	st := r.remoteBase.Stats()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.InDropped = r.retired
+	for _, s := range r.subs {
+		if n, err := s.Dropped(); err == nil {
+			st.InDropped += int64(n)
+		}
+	}
+	return st
 }
 
 // MaxPayload is the server's max_payload (0 while never connected).

@@ -124,12 +124,12 @@ func (r *redisRemote) run() {
 				r.apply(o)
 			}
 		case m := <-r.out:
-			batch = append(batch[:0], m)
+			batch = append(batch[:0], r.take(m))
 		more:
 			for len(batch) < cap(batch) {
 				select {
 				case m := <-r.out:
-					batch = append(batch, m)
+					batch = append(batch, r.take(m))
 				default:
 					break more
 				}
