@@ -44,7 +44,7 @@ type Hub struct {
 	interest map[string]int
 	remote   Remote                 // written under mu, read by Subscribed and Unsubscribed
 	remoteAt atomic.Pointer[Remote] // the same, for Publish: no lock on the hot path
-	lastSeq  map[origin]seen        // the highest Seq received from each publisher, per topic
+	lastSeq  map[origin]seen        // the highest Seq received from each publisher
 	sweepAt  int                    // lastSeq's size that triggers dropping publishers long silent
 
 	published, received, dropped, duplicates atomic.Int64
@@ -94,13 +94,9 @@ func (h *Hub) forgetSilent(now time.Time) {
 	h.sweepAt = max(2*len(h.lastSeq), minSweep)
 }
 
-// origin is a publishing worker of a process, on one topic: under NATS
-// each subscription delivers on its own goroutine, so a publisher's
-// sequence rises per topic only.
 type origin struct {
 	node   uint64
 	worker int32
-	topic  string
 }
 
 func NewHub() *Hub {
@@ -218,7 +214,7 @@ func (h *Hub) Receive(m *Message) {
 	if m.Node == h.node {
 		return
 	}
-	from := origin{m.Node, m.Worker, m.Topic}
+	from := origin{m.Node, m.Worker}
 	h.mu.Lock()
 	now := time.Now()
 	dup := m.Seq <= h.lastSeq[from].seq

@@ -14,16 +14,19 @@ import (
 // reconnect buffer is off, so a publish while the server is away is
 // dropped and counted rather than held.
 //
-// Each subscription is nats.go's asynchronous kind, so its pending
-// limits (the Queue, in messages and bytes) hold: what comes in beyond
-// them is dropped by nats.go and counted in InDropped. Its handler hands
-// each message to the hub, whose worker queues are bounded too. Each
-// subscription has a goroutine of its own, so one publisher's messages
-// keep their order per topic, not across topics; the hub drops second
-// copies per publisher and topic for that reason.
+// Every subscription is a channel subscription on one channel, in: it
+// carries the messages in the order the connection read them. nats.go's
+// asynchronous subscriptions, whose pending limits nats.go would enforce,
+// each deliver on a goroutine of their own, which would reorder one
+// publisher's messages across topics (and its sequence numbers would
+// then look like copies). The limit of a channel subscription is its
+// channel: nats.go drops what finds it full, and InDropped counts that.
+// in holds Queue.Messages; its reader hands each message to the hub at
+// once, whose worker queues are bounded in bytes too.
 type natsRemote struct {
 	*remoteBase
 	nc *nats.Conn
+	in chan *nats.Msg
 
 	mu      sync.Mutex                    // subs and retired, for Stats
 	subs    map[string]*nats.Subscription // changed by run only
@@ -31,7 +34,7 @@ type natsRemote struct {
 }
 
 func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
-	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription)}
+	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, b.queue.Messages)}
 	nc, err := nats.Connect(rawURL,
 		nats.Name("pocketlua"),
 		nats.RetryOnFailedConnect(true),
@@ -62,7 +65,19 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	}
 	r.answerPresence()
 	go r.run()
+	go r.receive()
 	return r, nil
+}
+
+func (r *natsRemote) receive() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case msg := <-r.in:
+			r.remoteBase.receive(msg.Data)
+		}
+	}
 }
 
 // up records the connection: the server's max_payload bounds what
@@ -113,21 +128,15 @@ func (r *natsRemote) apply(o subOp) {
 	}
 	// While disconnected, nats.go records the subscription and sends it
 	// on reconnect, with every other.
-	s, err := r.nc.Subscribe(o.topic, func(msg *nats.Msg) { r.receive(msg.Data) })
+	s, err := r.nc.ChanSubscribe(o.topic, r.in)
 	if err != nil {
 		r.log.Warn("broker: subscribe failed", "broker", r.url, "topic", o.topic, "err", err.Error())
 		return
 	}
-	if err := s.SetPendingLimits(r.queue.Messages, int(min(r.queue.Bytes, int64(maxInt)))); err != nil {
-		r.log.Warn("broker: pending limits refused", "broker", r.url, "topic", o.topic, "err", err.Error())
-	}
 	r.subs[o.topic] = s
 }
 
-const maxInt = int(^uint(0) >> 1)
-
-// Stats adds the messages nats.go dropped for subscriptions over their
-// pending limits.
+// Stats adds the messages nats.go dropped for finding in full.
 func (r *natsRemote) Stats() RemoteStats {
 	st := r.remoteBase.Stats()
 	r.mu.Lock()

@@ -136,6 +136,7 @@ type remoteBase struct {
 	sent, received, dropped atomic.Int64
 	last                    atomic.Int64 // unix nanoseconds of the last message
 	foreign                 atomic.Int64 // payloads that were not our envelope
+	presence                presenceQueue
 	done                    chan struct{}
 	closeOnce               sync.Once
 }

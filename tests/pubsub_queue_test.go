@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pocketlua/internal/brokertest"
 )
 
 // TestPubSubDeliveryQueueBytes: messages waiting for a worker whose loop
@@ -65,5 +67,33 @@ func TestPubSubDeliveryQueueBytes(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, flag+" must be positive") {
 			t.Errorf("%s 0: exit %d, stderr %q", flag, r.code, r.stderr)
 		}
+	}
+}
+
+// TestPubSubPresenceBusy: server.presence calls wait in one bounded
+// queue per process; asked 1024 times at once, it raises a Lua error that
+// says why for those over the bound, and answers every other exactly
+// once.
+func TestPubSubPresenceBusy(t *testing.T) {
+	b := brokertest.StartNATS(t)
+	srv := startServer(t, "epoll", "--broker", b.URL, testdata(t, "pubsub/queues.lua"))
+	c := psDial(t, srv.Addr, "/sub/p")
+	waitFor(t, 10*time.Second, "the broker to be up", func() bool { return c.do("stats broker") == "ok stats up" })
+	const n = 1024
+	got := c.do(fmt.Sprintf("presences room.p %d", n))
+	var refused int
+	var last string
+	if _, err := fmt.Sscanf(got, "ok presences %d", &refused); err != nil {
+		t.Fatalf("presences: %q", got)
+	}
+	last = strings.SplitN(got, " ", 4)[3]
+	if refused == 0 || refused == n || !strings.Contains(last, "presence: 256 queries are waiting for the broker, the limit; ask again later") {
+		t.Fatalf("%d of %d refused, last error %q", refused, n, last)
+	}
+	want := fmt.Sprintf("ok answered %d", n-refused)
+	waitFor(t, 10*time.Second, want, func() bool { return c.do("answered") == want })
+	time.Sleep(500 * time.Millisecond)
+	if a := c.do("answered"); a != want {
+		t.Fatalf("%s, want %s", a, want)
 	}
 }

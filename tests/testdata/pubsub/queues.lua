@@ -7,10 +7,13 @@
 --   flood TOPIC N SIZE N publishes of SIZE bytes
 --   pub TOPIC DATA     one publish
 --   stats KEY          server.stats()[KEY]
+--   presences TOPIC N  N server.presence calls at once: "REFUSED LAST-ERROR"
+--   answered           the presence callbacks run so far in this worker
 local WebSocket = require "websocket"
 local q = server.shared("queues")
 
 local C = WebSocket:extend()
+local answered = 0
 
 function C:open(req)
   local kind, name = req.path:match("^/(%a+)/(.+)$")
@@ -35,6 +38,15 @@ local commands = {
   end,
   pub = function(topic, data) server.publish(topic, data) end,
   stats = function(key) return tostring(server.stats()[key]) end,
+  presences = function(topic, n)
+    local refused, last = 0, ""
+    for _ = 1, tonumber(n) do
+      local ok, err = pcall(server.presence, topic, function() answered = answered + 1 end)
+      if not ok then refused, last = refused + 1, tostring(err) end
+    end
+    return refused .. " " .. last
+  end,
+  answered = function() return tostring(answered) end,
 }
 
 function C:message(data)
