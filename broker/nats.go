@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,6 +32,7 @@ type natsRemote struct {
 	mu      sync.Mutex                    // subs and retired, for Stats
 	subs    map[string]*nats.Subscription // changed by run only
 	retired int64                         // drops of the subscriptions ended
+	slow    atomic.Bool                   // nats.go reported a drop: Stats sums them from then on
 }
 
 func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
@@ -49,6 +51,7 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				r.slow.Store(true)
 				// Once per episode: the count is in InDropped.
 				b.log.Warn("broker: messages dropped, this process reads too slowly (pubsub_dropped counts them)", "broker", b.url, "topic", sub.Subject)
 				return
@@ -136,9 +139,13 @@ func (r *natsRemote) apply(o subOp) {
 	r.subs[o.topic] = s
 }
 
-// Stats adds the messages nats.go dropped for finding in full.
+// Stats adds the messages nats.go dropped for finding in full; until
+// it reports one, without asking every subscription.
 func (r *natsRemote) Stats() RemoteStats {
 	st := r.remoteBase.Stats()
+	if !r.slow.Load() {
+		return st
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st.InDropped = r.retired

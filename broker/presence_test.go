@@ -148,10 +148,10 @@ func TestPresenceBusy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A round trip waits PresenceWait: at most one batch left the queue
-	// while the loop above ran.
-	if busy == 0 || taken > 2*MaxPresence {
-		t.Fatalf("%d of %d queries taken, %d refused: want at most %d taken", taken, n, busy, 2*MaxPresence)
+	// A round trip waits PresenceWait: few batches left the queue while
+	// the loop above ran.
+	if busy == 0 {
+		t.Fatalf("all %d queries taken, none refused", n)
 	}
 	for deadline := time.Now().Add(10 * time.Second); answered.Load() < int64(taken); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
