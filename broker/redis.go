@@ -39,7 +39,7 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 	r.presence.ask = r.askPresence
 	// Recorded even while Redis is away, and made again on reconnect.
 	r.ps = r.rdb.Subscribe(context.Background(), presenceWake)
-	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(DefaultQueue))
+	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(b.queue.Messages))
 	go r.receive(msgs)
 	go r.run()
 	go r.watch()

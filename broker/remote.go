@@ -26,9 +26,10 @@ const DefaultQueue = 65536
 // messages must not hold gigabytes while the broker is slow.
 const DefaultQueueBytes = 64 << 20
 
-// Queue bounds what waits for the broker: the publishes going out and,
-// under NATS, each subscription's messages coming in. Zero fields take
-// the defaults. A queue always takes one message, whatever its size.
+// Queue bounds what waits for the broker: the publishes going out, in
+// messages and bytes, and the messages coming in, in messages (read at
+// once into the workers' queues, bounded in bytes). Zero fields take the
+// defaults. A queue always takes one message, whatever its size.
 type Queue struct {
 	Messages int
 	Bytes    int64
