@@ -104,12 +104,12 @@ func pair(t *testing.T, kind string) (a, b *node) {
 	var nodes [2]*node
 	for i := range nodes {
 		h := NewHub()
-		r, err := Dial(url, h, 0, log)
+		nodes[i] = newNode(t, h) // first: its loop stops after the broker's goroutines
+		r, err := Dial(url, h, Queue{}, log)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(r.Close)
-		nodes[i] = newNode(t, h)
 	}
 	return nodes[0], nodes[1]
 }

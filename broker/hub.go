@@ -29,6 +29,10 @@ type Remote interface {
 // not make the process hold every message for it).
 const MaxPending = 1 << 16
 
+// DefaultPendingBytes bounds the same in bytes (Message.Size): a flood of
+// large messages must not hold gigabytes for a stuck loop.
+const DefaultPendingBytes = 64 << 20
+
 // Hub carries publishes between the workers of one process, and through
 // its Remote, if any, to other processes.
 type Hub struct {
@@ -45,6 +49,18 @@ type Hub struct {
 
 	published, received, dropped, duplicates atomic.Int64
 	brokerLimit                              atomic.Int64 // the largest data the broker takes, envelope aside; 0: no limit known
+
+	pendingBytes int64 // each worker's queue limit in bytes (SetPendingBytes)
+}
+
+// SetPendingBytes bounds, in bytes, what waits for each worker's loop
+// (0: DefaultPendingBytes); a worker always takes one message. Before
+// the workers join.
+func (h *Hub) SetPendingBytes(n int64) {
+	if n <= 0 {
+		n = DefaultPendingBytes
+	}
+	h.pendingBytes = n
 }
 
 // BrokerLimit is the largest message data the broker takes once the
@@ -86,7 +102,8 @@ type origin struct {
 func NewHub() *Hub {
 	var b [8]byte
 	rand.Read(b[:])
-	h := &Hub{node: binary.LittleEndian.Uint64(b[:]) | 1, interest: make(map[string]int), lastSeq: make(map[origin]seen), sweepAt: minSweep}
+	h := &Hub{node: binary.LittleEndian.Uint64(b[:]) | 1, interest: make(map[string]int), lastSeq: make(map[origin]seen), sweepAt: minSweep,
+		pendingBytes: DefaultPendingBytes}
 	h.workers.Store(&[]*Worker{})
 	return h
 }
@@ -110,12 +127,16 @@ func (h *Hub) SetRemote(r Remote) {
 type HubStats struct {
 	Published  int64 // messages published by this process
 	Received   int64 // messages from other processes, through the broker
-	Dropped    int64 // deliveries to a worker dropped over MaxPending
+	Dropped    int64 // deliveries dropped: a worker's queue full (MaxPending, SetPendingBytes), or the broker's inbound one (RemoteStats.InDropped)
 	Duplicates int64 // second copies from the broker, dropped
 }
 
 func (h *Hub) Stats() HubStats {
-	return HubStats{Published: h.published.Load(), Received: h.received.Load(), Dropped: h.dropped.Load(), Duplicates: h.duplicates.Load()}
+	st := HubStats{Published: h.published.Load(), Received: h.received.Load(), Dropped: h.dropped.Load(), Duplicates: h.duplicates.Load()}
+	if r := h.remoteAt.Load(); r != nil {
+		st.Dropped += (*r).Stats().InDropped
+	}
+	return st
 }
 
 // Worker is one loop's membership of the hub.
@@ -130,6 +151,7 @@ type Worker struct {
 
 	mu        sync.Mutex
 	pending   []*Message
+	pendingSz int64 // pending's bytes (Message.Size)
 	spare     []*Message
 	scheduled bool
 	left      bool
@@ -165,7 +187,7 @@ func (w *Worker) Leave() {
 	}
 	h.workers.Store(&keep)
 	w.mu.Lock()
-	w.left, w.pending = true, nil
+	w.left, w.pending, w.pendingSz = true, nil, 0
 	w.mu.Unlock()
 }
 
@@ -224,13 +246,15 @@ func (h *Hub) dispatch(m *Message) {
 // when it is the first message since the last one: one wake-up per
 // batch, not per message.
 func (w *Worker) enqueue(m *Message) {
+	size := m.Size()
 	w.mu.Lock()
-	if w.left || len(w.pending) >= MaxPending {
+	if w.left || len(w.pending) >= MaxPending || (w.pendingSz+size > w.hub.pendingBytes && len(w.pending) > 0) {
 		w.mu.Unlock()
 		w.hub.dropped.Add(1)
 		return
 	}
 	w.pending = append(w.pending, m)
+	w.pendingSz += size
 	if !w.scheduled {
 		w.scheduled = true
 		// Under w.mu: once Leave returns, nothing posts to a loop that
@@ -245,6 +269,7 @@ func (w *Worker) run() {
 	w.mu.Lock()
 	batch := w.pending
 	w.pending, w.spare = w.spare[:0], nil
+	w.pendingSz = 0
 	w.scheduled = false
 	w.mu.Unlock()
 	w.deliver(batch)

@@ -138,7 +138,7 @@ func TestHubForgetsSilentPublishers(t *testing.T) {
 // dropped and counted at once, never waited for.
 func TestRemoteQueueDrops(t *testing.T) {
 	h := NewHub()
-	b := newRemoteBase(h, "test://", 2, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b := newRemoteBase(h, "test://", Queue{Messages: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for i := 0; i < 5; i++ {
 		b.Publish(&Message{Topic: "t"})
 	}

@@ -28,6 +28,13 @@ type Message struct {
 	tried    [10]bool
 }
 
+// messageOverhead is what a queued message costs besides its topic and
+// data, counted against the queues' byte limits.
+const messageOverhead = 128
+
+// Size is what m counts for against a queue's byte limit.
+func (m *Message) Size() int64 { return int64(len(m.Topic)+len(m.Data)) + messageOverhead }
+
 // Opcode is the WebSocket frame kind.
 func (m *Message) Opcode() ws.Opcode {
 	if m.Binary {

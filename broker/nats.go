@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,19 +14,29 @@ import (
 // NATS's own. nats.go reconnects and resubscribes by itself; its
 // reconnect buffer is off, so a publish while the server is away is
 // dropped and counted rather than held.
+//
+// Every subscription is a channel subscription on one channel, in: it
+// carries the messages in the order the connection read them. nats.go's
+// asynchronous subscriptions, whose pending limits nats.go would enforce,
+// each deliver on a goroutine of their own, which would reorder one
+// publisher's messages across topics (and its sequence numbers would
+// then look like copies). The limit of a channel subscription is its
+// channel: nats.go drops what finds it full, and InDropped counts that.
+// in holds Queue.Messages; its reader hands each message to the hub at
+// once, whose worker queues are bounded in bytes too.
 type natsRemote struct {
 	*remoteBase
-	nc   *nats.Conn
-	subs map[string]*nats.Subscription // touched by run only
-	// in carries every subscription's messages in the order the
-	// connection read them: nats.go gives each callback subscription a
-	// goroutine of its own, which would reorder one publisher's messages
-	// across topics (and its sequence numbers would then look like copies).
+	nc *nats.Conn
 	in chan *nats.Msg
+
+	mu      sync.Mutex                    // subs and retired, for Stats
+	subs    map[string]*nats.Subscription // changed by run only
+	retired int64                         // drops of the subscriptions ended
+	slow    atomic.Bool                   // nats.go reported a drop: Stats sums them from then on
 }
 
 func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
-	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, DefaultQueue)}
+	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, b.queue.Messages)}
 	nc, err := nats.Connect(rawURL,
 		nats.Name("pocketlua"),
 		nats.RetryOnFailedConnect(true),
@@ -37,7 +49,13 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 		nats.ReconnectHandler(func(nc *nats.Conn) { r.up(nc) }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
 		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { b.setState(StateDown, err) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				r.slow.Store(true)
+				// Once per episode: the count is in InDropped.
+				b.log.Warn("broker: messages dropped, this process reads too slowly (pubsub_dropped counts them)", "broker", b.url, "topic", sub.Subject)
+				return
+			}
 			b.log.Warn("broker error", "broker", b.url, "err", err.Error())
 		}),
 	)
@@ -54,15 +72,6 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	return r, nil
 }
 
-// up records the connection: the server's max_payload bounds what
-// server.publish takes, with room for the envelope of the longest topic.
-func (r *natsRemote) up(nc *nats.Conn) {
-	if mp := nc.MaxPayload(); mp > 0 {
-		r.hub.brokerLimit.Store(max(mp-int64(EnvelopeSize(strings.Repeat("x", MaxTopic))), 1))
-	}
-	r.setState(StateUp, nil)
-}
-
 func (r *natsRemote) receive() {
 	for {
 		select {
@@ -72,6 +81,15 @@ func (r *natsRemote) receive() {
 			r.remoteBase.receive(msg.Data)
 		}
 	}
+}
+
+// up records the connection: the server's max_payload bounds what
+// server.publish takes, with room for the envelope of the longest topic.
+func (r *natsRemote) up(nc *nats.Conn) {
+	if mp := nc.MaxPayload(); mp > 0 {
+		r.hub.brokerLimit.Store(max(mp-int64(EnvelopeSize(strings.Repeat("x", MaxTopic))), 1))
+	}
+	r.setState(StateUp, nil)
 }
 
 // run is the Remote's I/O goroutine: subscription changes and publishes.
@@ -85,7 +103,7 @@ func (r *natsRemote) run() {
 				r.apply(o)
 			}
 		case m := <-r.out:
-			if err := r.nc.Publish(m.Topic, encode(m)); err != nil {
+			if err := r.nc.Publish(r.take(m).Topic, encode(m)); err != nil {
 				r.dropped.Add(1)
 				continue
 			}
@@ -96,8 +114,13 @@ func (r *natsRemote) run() {
 }
 
 func (r *natsRemote) apply(o subOp) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if !o.add {
 		if s := r.subs[o.topic]; s != nil {
+			if n, err := s.Dropped(); err == nil {
+				r.retired += int64(n)
+			}
 			s.Unsubscribe()
 			delete(r.subs, o.topic)
 		}
@@ -113,8 +136,25 @@ func (r *natsRemote) apply(o subOp) {
 		r.log.Warn("broker: subscribe failed", "broker", r.url, "topic", o.topic, "err", err.Error())
 		return
 	}
-	s.SetPendingLimits(DefaultQueue, 64<<20)
 	r.subs[o.topic] = s
+}
+
+// Stats adds the messages nats.go dropped for finding in full; until
+// it reports one, without asking every subscription.
+func (r *natsRemote) Stats() RemoteStats {
+	st := r.remoteBase.Stats()
+	if !r.slow.Load() {
+		return st
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st.InDropped = r.retired
+	for _, s := range r.subs {
+		if n, err := s.Dropped(); err == nil {
+			st.InDropped += int64(n)
+		}
+	}
+	return st
 }
 
 // MaxPayload is the server's max_payload (0 while never connected).

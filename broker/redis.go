@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +19,9 @@ type redisRemote struct {
 	*remoteBase
 	rdb redis.UniversalClient
 	ps  *redis.PubSub
+
+	heartbeatOn       atomic.Bool // presence is used: the heartbeat runs
+	presenceAnnounced time.Time   // when this node last said presence is used (presence goroutine only)
 }
 
 // quiet drops go-redis's own log lines: the state changes are logged here.
@@ -32,12 +36,13 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 	}
 	redis.SetLogger(quiet{})
 	r := &redisRemote{remoteBase: b, rdb: rdb}
-	r.ps = r.rdb.Subscribe(context.Background())
-	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(DefaultQueue))
+	r.presence.ask = r.askPresence
+	// Recorded even while Redis is away, and made again on reconnect.
+	r.ps = r.rdb.Subscribe(context.Background(), presenceWake)
+	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(b.queue.Messages))
 	go r.receive(msgs)
 	go r.run()
 	go r.watch()
-	go r.heartbeat()
 	return r, nil
 }
 
@@ -84,6 +89,10 @@ func redisClient(rawURL string) (redis.UniversalClient, error) {
 
 func (r *redisRemote) receive(msgs <-chan *redis.Message) {
 	for m := range msgs {
+		if m.Channel == presenceWake {
+			r.startHeartbeat() // another node asked for presence
+			continue
+		}
 		r.remoteBase.receive([]byte(m.Payload))
 	}
 }
@@ -101,6 +110,9 @@ func (r *redisRemote) watch() {
 			wait = backoff(fails)
 			fails++
 		} else {
+			if r.State() != StateUp && !r.heartbeatOn.Load() {
+				r.checkPresenceUsed() // asked while this node was away
+			}
 			r.setState(StateUp, nil)
 			fails = 0
 		}
@@ -124,12 +136,12 @@ func (r *redisRemote) run() {
 				r.apply(o)
 			}
 		case m := <-r.out:
-			batch = append(batch[:0], m)
+			batch = append(batch[:0], r.take(m))
 		more:
 			for len(batch) < cap(batch) {
 				select {
 				case m := <-r.out:
-					batch = append(batch, m)
+					batch = append(batch, r.take(m))
 				default:
 					break more
 				}

@@ -22,6 +22,29 @@ const (
 // DefaultQueue is how many publishes wait for the broker before more are dropped.
 const DefaultQueue = 65536
 
+// DefaultQueueBytes bounds the same queue in bytes: a flood of large
+// messages must not hold gigabytes while the broker is slow.
+const DefaultQueueBytes = 64 << 20
+
+// Queue bounds what waits for the broker: the publishes going out, in
+// messages and bytes, and the messages coming in, in messages (read at
+// once into the workers' queues, bounded in bytes). Zero fields take the
+// defaults. A queue always takes one message, whatever its size.
+type Queue struct {
+	Messages int
+	Bytes    int64
+}
+
+func (q Queue) withDefaults() Queue {
+	if q.Messages <= 0 {
+		q.Messages = DefaultQueue
+	}
+	if q.Bytes <= 0 {
+		q.Bytes = DefaultQueueBytes
+	}
+	return q
+}
+
 // RemoteStats are a Remote's counters.
 type RemoteStats struct {
 	URL         string // without credentials
@@ -29,6 +52,7 @@ type RemoteStats struct {
 	Sent        int64     // messages the broker took
 	Received    int64     // messages from the broker (other nodes', before duplicates are dropped)
 	Dropped     int64     // publishes dropped: the queue was full or the broker down
+	InDropped   int64     // messages from the broker dropped: the inbound queue was full (NATS)
 	LastMessage time.Time // last sent or received; zero: none yet
 }
 
@@ -36,13 +60,10 @@ type RemoteStats struct {
 // and joins it to hub. It returns at once: the connection is made, and
 // remade after every loss, by the Remote's own goroutines. Only a URL
 // that cannot work is an error.
-func Dial(rawURL string, hub *Hub, queue int, log *slog.Logger) (Remote, error) {
+func Dial(rawURL string, hub *Hub, queue Queue, log *slog.Logger) (Remote, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
-	}
-	if queue <= 0 {
-		queue = DefaultQueue
 	}
 	base := newRemoteBase(hub, redact(u), queue, log)
 	var r Remote
@@ -104,6 +125,9 @@ type remoteBase struct {
 	url string
 	log *slog.Logger
 	out chan *Message
+	// queue's limits; queued is the bytes in out.
+	queue  Queue
+	queued atomic.Int64
 
 	opsMu sync.Mutex
 	ops   []subOp
@@ -113,6 +137,7 @@ type remoteBase struct {
 	sent, received, dropped atomic.Int64
 	last                    atomic.Int64 // unix nanoseconds of the last message
 	foreign                 atomic.Int64 // payloads that were not our envelope
+	presence                presenceQueue
 	done                    chan struct{}
 	closeOnce               sync.Once
 }
@@ -122,20 +147,34 @@ type subOp struct {
 	add   bool
 }
 
-func newRemoteBase(hub *Hub, url string, queue int, log *slog.Logger) *remoteBase {
-	b := &remoteBase{hub: hub, url: url, log: log, out: make(chan *Message, queue), opsCh: make(chan struct{}, 1), done: make(chan struct{})}
+func newRemoteBase(hub *Hub, url string, queue Queue, log *slog.Logger) *remoteBase {
+	queue = queue.withDefaults()
+	b := &remoteBase{hub: hub, url: url, log: log, out: make(chan *Message, queue.Messages), queue: queue, opsCh: make(chan struct{}, 1), done: make(chan struct{})}
 	s := StateConnecting
 	b.state.Store(&s)
 	return b
 }
 
-// Publish queues m; a full queue drops it.
+// Publish queues m; a full queue, in messages or bytes, drops it.
 func (b *remoteBase) Publish(m *Message) {
+	size := m.Size()
+	if q := b.queued.Add(size); q > b.queue.Bytes && q != size {
+		b.queued.Add(-size)
+		b.dropped.Add(1)
+		return
+	}
 	select {
 	case b.out <- m:
 	default:
+		b.queued.Add(-size)
 		b.dropped.Add(1)
 	}
+}
+
+// take is the I/O goroutine's receipt of m from the queue.
+func (b *remoteBase) take(m *Message) *Message {
+	b.queued.Add(-m.Size())
+	return m
 }
 
 func (b *remoteBase) Subscribe(topic string)   { b.op(subOp{topic, true}) }

@@ -303,7 +303,7 @@ func (s *Server) Presence(topic string, fn *lua.LFunction) error {
 		return fmt.Errorf("presence: %w", err)
 	}
 	w := s.ps.w
-	s.ps.hub.Presence(topic, func(total int, nodes []string) {
+	err := s.ps.hub.Presence(topic, func(total int, nodes []string) {
 		w.Post(func() {
 			t := s.L.CreateTable(len(nodes), 0)
 			for _, n := range nodes {
@@ -312,6 +312,9 @@ func (s *Server) Presence(topic string, fn *lua.LFunction) error {
 			s.invoke(nil, fn, nil, 2, lua.LNumber(total), t, 0, evTimer)
 		})
 	})
+	if err != nil {
+		return fmt.Errorf("presence: %w", err)
+	}
 	return nil
 }
 

@@ -15,6 +15,14 @@ import (
 // DefaultCapacity is a dictionary's capacity when the first caller names none.
 const DefaultCapacity = 1 << 20
 
+// DefaultMaxDicts is how many dictionaries a process may create: names
+// are often built from input, and each dictionary lives until the
+// process ends.
+const DefaultMaxDicts = 64
+
+// MaxName is the longest dictionary name, in bytes.
+const MaxName = 255
+
 // entryOverhead is what an entry costs besides its key and value (the
 // map slot, the list links, the expiry), counted against the capacity.
 const entryOverhead = 64
@@ -23,6 +31,7 @@ const entryOverhead = 64
 type Registry struct {
 	mu        sync.Mutex
 	dicts     map[string]*Dict
+	maxDicts  int
 	stateUsed atomic.Bool
 	now       func() time.Time
 }
@@ -32,7 +41,16 @@ func NewRegistry() *Registry { return NewRegistryClock(time.Now) }
 // NewRegistryClock is NewRegistry on a clock of the caller's (a test's
 // virtual one).
 func NewRegistryClock(now func() time.Time) *Registry {
-	return &Registry{dicts: make(map[string]*Dict), now: now}
+	return &Registry{dicts: make(map[string]*Dict), maxDicts: DefaultMaxDicts, now: now}
+}
+
+// SetMaxDicts bounds the number of dictionaries (--shared-max-dicts;
+// 0: DefaultMaxDicts). Before the workers start.
+func (r *Registry) SetMaxDicts(n int) {
+	if n <= 0 {
+		n = DefaultMaxDicts
+	}
+	r.maxDicts = n
 }
 
 // FirstStateUse reports true once per process: the first server.state
@@ -43,8 +61,8 @@ func (r *Registry) FirstStateUse() bool { return !r.stateUsed.Swap(true) }
 // DefaultCapacity) on first use. A later call may name the same capacity
 // or none.
 func (r *Registry) Dict(name string, capacity int64) (*Dict, error) {
-	if name == "" {
-		return nil, fmt.Errorf("shared: the name must not be empty")
+	if name == "" || len(name) > MaxName {
+		return nil, fmt.Errorf("shared: a name is 1-%d bytes, got %d", MaxName, len(name))
 	}
 	if capacity < 0 {
 		return nil, fmt.Errorf("shared: capacity must be positive, got %d", capacity)
@@ -56,6 +74,9 @@ func (r *Registry) Dict(name string, capacity int64) (*Dict, error) {
 			return nil, fmt.Errorf("shared: %q exists with a capacity of %d bytes, not %d", name, d.capacity, capacity)
 		}
 		return d, nil
+	}
+	if len(r.dicts) >= r.maxDicts {
+		return nil, fmt.Errorf("shared: %d dictionaries exist, the limit (--shared-max-dicts); %q would be one more", len(r.dicts), name)
 	}
 	if capacity == 0 {
 		capacity = DefaultCapacity

@@ -25,6 +25,7 @@ type chatMsg struct {
 	Name    string   `json:"name,omitempty"`
 	Text    string   `json:"text,omitempty"`
 	Members []string `json:"members,omitempty"`
+	Online  int      `json:"online,omitempty"`
 	Error   string   `json:"error,omitempty"`
 }
 

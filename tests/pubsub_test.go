@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -389,7 +390,8 @@ func TestPubSubInterruptedPublisher(t *testing.T) {
 }
 
 // TestChatAcrossWorkers: the chat example's rooms are topics, so with
-// --workers 2 what a member says reaches the members on the other worker.
+// --workers 2 what a member says reaches the members on the other worker,
+// and a newcomer's welcome names the members of both.
 func TestChatAcrossWorkers(t *testing.T) {
 	srv := batteryServer(t, "epoll", "--workers", "2", chatServerScript)
 	const members = 8 // over two workers: the kernel spreads them
@@ -397,6 +399,12 @@ func TestChatAcrossWorkers(t *testing.T) {
 	for i := range members {
 		c, _ := chatDial(t, srv.Addr, "lobby", fmt.Sprintf("m%d", i), false)
 		conns = append(conns, c)
+	}
+	// A newcomer's welcome names the members of both workers.
+	_, welcome := chatDial(t, srv.Addr, "lobby", "new", false)
+	want := []string{"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "new"}
+	if !slices.Equal(welcome.Members, want) || welcome.Online != members+1 {
+		t.Fatalf("welcome %+v, want members %v, online %d", welcome, want, members+1)
 	}
 	for i, c := range conns {
 		chatSend(t, c, chatMsg{Type: "say", Text: fmt.Sprintf("hello from m%d", i)})

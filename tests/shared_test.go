@@ -97,3 +97,45 @@ func TestSharedOneWorkerNoWarning(t *testing.T) {
 		t.Fatal("warned with one worker")
 	}
 }
+
+// TestSharedLimits: --shared-max-dicts bounds the dictionaries a process
+// may create and names are 1-255 bytes; each refusal is a Lua error that
+// says why, and an existing dictionary still opens. Bad values of the
+// flag are refused at start.
+func TestSharedLimits(t *testing.T) {
+	srv := startServer(t, "epoll", "--shared-max-dicts", "3", testdata(t, "pubsub/shared.lua")) // "hits" is one
+	dict := func(name string) string {
+		c, err := net.DialTimeout("tcp", srv.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "dict %s\n", name)
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("dict %q: no answer: %v", name, err)
+		}
+		return strings.TrimSpace(line)
+	}
+	long := strings.Repeat("n", 256)
+	for _, tc := range []struct{ name, want string }{
+		{long[:255], "dict ok"},
+		{long, "a name is 1-255 bytes, got 256"},
+		{"", "a name is 1-255 bytes, got 0"},
+		{"a", "dict ok"},
+		{"b", `3 dictionaries exist, the limit (--shared-max-dicts); "b" would be one more`},
+		{"a", "dict ok"},
+		{"hits", "dict ok"},
+	} {
+		if got := dict(tc.name); !strings.Contains(got, tc.want) {
+			t.Errorf("server.shared(%.20q): %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	for _, v := range []string{"0", "-1"} {
+		r := rawRunCLI(t, "", "--shared-max-dicts", v, "--check")
+		if r.code != 2 || !strings.Contains(r.stderr, "--shared-max-dicts must be positive") {
+			t.Errorf("--shared-max-dicts %s: exit %d, stderr %q", v, r.code, r.stderr)
+		}
+	}
+}

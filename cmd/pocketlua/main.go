@@ -132,7 +132,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logger.Warn("--listen ignored: serving the sockets systemd passed (LISTEN_FDS)", "sockets", len(cfg.ListenFDs))
 	}
 	cfg.Hub = broker.NewHub() // one per process: every worker publishes through it
+	cfg.Hub.SetPendingBytes(opts.deliveryQueueBytes)
 	cfg.Shared = shared.NewRegistry()
+	cfg.Shared.SetMaxDicts(opts.sharedMaxDicts)
 	cfg.Workers = opts.workers
 	if opts.brokerURL != "" { // a URL that cannot work stops the start before anything binds
 		if err := broker.CheckURL(opts.brokerURL); err != nil {
@@ -148,7 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.brokerURL != "" {
 		// After the workers loaded their scripts: each server.on_broker
 		// sees the first change of state.
-		remote, err := broker.Dial(opts.brokerURL, cfg.Hub, opts.brokerQueue, logger)
+		remote, err := broker.Dial(opts.brokerURL, cfg.Hub, broker.Queue{Messages: opts.brokerQueue, Bytes: opts.brokerQueueBytes}, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "pocketlua: %v\n", err)
 			for _, srv := range srvs {
@@ -337,6 +339,11 @@ type cliOptions struct {
 	tls         *transport.Options // nil: no --tls-cert
 	brokerURL   string
 	brokerQueue int
+
+	// Byte bounds of pub/sub's queues, and server.shared's dictionaries.
+	brokerQueueBytes   int64
+	deliveryQueueBytes int64
+	sharedMaxDicts     int
 }
 
 func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, error) {
@@ -393,7 +400,10 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
 	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
 	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
-	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker; more are dropped and counted")
+	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker, and messages from it waiting to be handed to the workers; more are dropped and counted")
+	sizeVar(fs, &o.brokerQueueBytes, "broker-queue-bytes", broker.DefaultQueueBytes, "bytes of publishes that may wait for the broker; more are dropped and counted")
+	sizeVar(fs, &o.deliveryQueueBytes, "delivery-queue-bytes", broker.DefaultPendingBytes, "bytes of topic messages that may wait for one worker's loop; more are dropped and counted (pubsub_dropped)")
+	fs.IntVar(&o.sharedMaxDicts, "shared-max-dicts", shared.DefaultMaxDicts, "server.shared dictionaries a process may create; more raise a Lua error")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
@@ -432,6 +442,11 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	if o.brokerQueue < 1 {
 		return cfg, o, fmt.Errorf("--broker-queue must be positive")
+	}
+	for name, v := range map[string]int64{"broker-queue-bytes": o.brokerQueueBytes, "delivery-queue-bytes": o.deliveryQueueBytes, "shared-max-dicts": int64(o.sharedMaxDicts)} {
+		if v <= 0 {
+			return cfg, o, fmt.Errorf("--%s must be positive", name)
+		}
 	}
 	if o.metricsMaxSeries < 1 {
 		return cfg, o, fmt.Errorf("--metrics-max-series must be positive")

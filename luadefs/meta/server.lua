@@ -57,7 +57,8 @@ function server.broadcast(data, except, kind) end
 function server.publish(topic, data, kind, except) end
 
 ---A dictionary shared by every worker of the process, made with capacity
----bytes (default 1 MiB) on first use; it survives reloads.
+---bytes (default 1 MiB) on first use; it survives reloads. Raises for a
+---name not 1-255 bytes, or past --shared-max-dicts dictionaries (64).
 ---@param name string
 ---@param capacity? integer
 ---@return pocketlua.shared
@@ -71,6 +72,7 @@ function server.on_broker(fn) end
 ---Counts the subscriptions to exactly topic over every process on the
 ---broker (this process alone without one) and calls fn(count, nodes) in a
 ---later round, nodes being the ids of the processes that hold any.
+---Raises when 256 queries wait for the broker already.
 ---@param topic string
 ---@param fn fun(count: integer, nodes: string[])
 function server.presence(topic, fn) end

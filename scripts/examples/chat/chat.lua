@@ -3,7 +3,7 @@
 -- message {"type":"join","room":"lobby","name":"ann"}, then sends
 -- {"type":"say","text":"..."}. The server sends JSON text messages:
 --
---   {"type":"welcome","room":"lobby","name":"ann","members":["ann","bob"]}
+--   {"type":"welcome","room":"lobby","name":"ann","members":["ann","bob"],"online":2}
 --   {"type":"join","room":"lobby","name":"bob"}        someone else joined
 --   {"type":"message","room":"lobby","name":"bob","text":"hi","time":1700000000}
 --   {"type":"leave","room":"lobby","name":"bob"}
@@ -12,11 +12,18 @@
 -- Each room is a topic, "chat.<room>": what is said reaches every member
 -- in every worker (--workers) and every process on a broker (--broker,
 -- docs/SCALING.md), the JSON encoded once. The members this worker knows
--- (for their names and the welcome's list) live in server.state("chat"),
--- so they survive a reload: connections keep their rooms and the new code
--- sees them. A member whose conn is not a socket (ssh-chat's terminals:
--- a table with send and is_open) gets the room's messages from this
--- worker directly.
+-- live in server.state("chat"), so they survive a reload: connections
+-- keep their rooms and the new code sees them. A member whose conn is not
+-- a socket (ssh-chat's terminals: a table with send and is_open) gets the
+-- room's messages from this worker directly.
+--
+-- The welcome lists the names in every worker of this process: each
+-- worker writes its rooms' names to server.shared("chat"). "online" is
+-- the room's members over every process on the broker, counted by
+-- server.presence (WebSocket members, which subscribe, and this worker's
+-- terminals), so the welcome is sent once presence answers. Names across
+-- processes would need state shared across machines, which pocketlua
+-- does not have.
 local WebSocket = require "websocket"
 local json = require "json"
 local Httpd = require "httpd"
@@ -33,6 +40,35 @@ Chat.max_name = 24
 -- tables drop deleted keys), so nothing here needs compacting.
 local state = server.state("chat", { rooms = {} })
 local rooms = state.rooms
+
+-- directory: "worker:W" is true for each worker, "names:ROOM:W" is the
+-- names of worker W's members of ROOM, one a line.
+local directory = server.shared("chat", 8 * 1024 * 1024)
+local me = server.stats().worker
+directory:set("worker:" .. me, true)
+
+-- publish_names rewrites this worker's names of room name.
+local function publish_names(name)
+  local room, names = rooms[name], {}
+  for m in pairs(room and room.members or {}) do names[#names + 1] = m.name end
+  if #names == 0 then
+    directory:delete("names:" .. name .. ":" .. me)
+  else
+    directory:set("names:" .. name .. ":" .. me, table.concat(names, "\n"))
+  end
+end
+
+-- names_in lists the names of room name's members in every worker.
+local function names_in(name)
+  local out = json.array()
+  local w = 1
+  while directory:get("worker:" .. w) do
+    for n in (directory:get("names:" .. name .. ":" .. w) or ""):gmatch("[^\n]+") do out[#out + 1] = n end
+    w = w + 1
+  end
+  table.sort(out)
+  return out
+end
 
 local function clean(s, max)
   if type(s) ~= "string" then return nil end
@@ -79,17 +115,23 @@ function Chat:join(name, nick)
     rooms[name] = room
     state.count = (state.count or 0) + 1
   end
-  for m in pairs(room.members) do
-    if m.name == nick then nick = nick .. "#" .. self.conn.id break end
+  for _, n in ipairs(names_in(name)) do
+    if n == nick then nick = nick .. "#" .. self.conn.id break end
   end
   room.members[self] = true
   room.count = room.count + 1
   self.room, self.name = name, nick
+  self.joins = (self.joins or 0) + 1
+  publish_names(name)
   if subscribes(self) then self.conn:subscribe("chat." .. name) end
-  local names = json.array()
-  for m in pairs(room.members) do names[#names + 1] = m.name end
-  table.sort(names)
-  self:send_json({ type = "welcome", room = name, name = nick, members = names })
+  local joins, terminals = self.joins, 0
+  for m in pairs(room.members) do
+    if not subscribes(m) then terminals = terminals + 1 end
+  end
+  server.presence("chat." .. name, function(online)
+    if self.joins ~= joins or self.room ~= name then return end -- left meanwhile
+    self:send_json({ type = "welcome", room = name, name = nick, members = names_in(name), online = online + terminals })
+  end)
   to_room(name, { type = "join", room = name, name = nick }, self)
 end
 
@@ -98,6 +140,7 @@ function Chat:leave()
   if not room or not room.members[self] then return end
   room.members[self] = nil
   room.count = room.count - 1
+  publish_names(self.room)
   if subscribes(self) then self.conn:unsubscribe("chat." .. self.room) end
   to_room(self.room, { type = "leave", room = self.room, name = self.name })
   if room.count == 0 then

@@ -16,10 +16,23 @@ end
 
 t.test("a member is welcomed with the room's members", function()
   local ann = join("lobby", "ann")
-  t.eq(last(ann), { type = "welcome", room = "lobby", name = "ann", members = { "ann" } })
+  t.eq(last(ann), { type = "welcome", room = "lobby", name = "ann", members = { "ann" }, online = 1 })
   local bob = join("lobby", "bob")
   t.eq(last(bob).members, { "ann", "bob" })
+  t.eq(last(bob).online, 2)
   t.eq(last(ann), { type = "join", room = "lobby", name = "bob" })
+end)
+
+t.test("the welcome's names come from server.shared, as every worker writes them", function()
+  join("lobby", "ann")
+  -- another worker's member of the lobby
+  local directory = server.shared("chat")
+  directory:set("worker:2", true)
+  directory:set("names:lobby:2", "zed")
+  local bob = join("lobby", "bob")
+  t.eq(last(bob).members, { "ann", "bob", "zed" })
+  local other = join("lobby", "zed")
+  t.match(last(other).name, "^zed#%d+$")
 end)
 
 t.test("what one says reaches the whole room and no other", function()

@@ -1,10 +1,16 @@
 -- shared.lua: each line is a command on the "hits" dictionary, answered
 -- with this worker's number: "incr" adds one, "get" reads, "state" uses
--- server.state (per worker).
+-- server.state (per worker). "dict NAME" opens server.shared(NAME) and
+-- answers "dict ok" or "dict error: MESSAGE".
 local hits = server.shared("hits", 65536)
 local C = {}
 function C:data(line)
   local cmd = line:match("^(%a+)")
+  if cmd == "dict" then
+    local ok, err = pcall(server.shared, line:match("^dict (.-)\r?\n?$"))
+    self.conn:send(ok and "dict ok\n" or "dict error: " .. tostring(err) .. "\n")
+    return
+  end
   local v
   if cmd == "incr" then
     v = hits:incr("n", 1, 0)

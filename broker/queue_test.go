@@ -1,0 +1,215 @@
+package broker
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pocketlua/internal/brokertest"
+)
+
+// held is a worker whose loop runs nothing until released: what is
+// posted to it waits, as for a loop stuck in a handler.
+type held struct {
+	mu    sync.Mutex
+	tasks []func()
+	got   []*Message
+}
+
+func (h *held) post(fn func()) {
+	h.mu.Lock()
+	h.tasks = append(h.tasks, fn)
+	h.mu.Unlock()
+}
+
+func (h *held) deliver(batch []*Message) {
+	h.mu.Lock()
+	h.got = append(h.got, batch...)
+	h.mu.Unlock()
+}
+
+// release runs what was posted.
+func (h *held) release() {
+	h.mu.Lock()
+	tasks := h.tasks
+	h.tasks = nil
+	h.mu.Unlock()
+	for _, fn := range tasks {
+		fn()
+	}
+}
+
+// TestPendingBytes: what waits for a stuck worker is bounded in bytes:
+// of 100 messages of 1 MiB with an 8 MiB bound, 7 wait (each counts its
+// topic and 128 bytes more) and 93 are dropped and counted; a message
+// larger than the whole bound is still taken by an empty queue.
+func TestPendingBytes(t *testing.T) {
+	h := NewHub()
+	h.SetPendingBytes(8 << 20)
+	var stuck held
+	w := h.Join(stuck.post, stuck.deliver)
+	pub := h.Join(func(func()) {}, func([]*Message) {})
+	w.Subscribed("t")
+	big := strings.Repeat("x", 1<<20)
+	for range 100 {
+		pub.Publish("t", big, true, 0)
+	}
+	if st := h.Stats(); st.Dropped != 93 {
+		t.Fatalf("dropped %d of 100 messages of 1 MiB for an 8 MiB queue, want 93", st.Dropped)
+	}
+	stuck.release()
+	if len(stuck.got) != 7 {
+		t.Fatalf("delivered %d, want 7", len(stuck.got))
+	}
+	// Emptied: the queue takes as much again.
+	for range 10 {
+		pub.Publish("t", big, true, 0)
+	}
+	stuck.release()
+	if st := h.Stats(); len(stuck.got) != 14 || st.Dropped != 96 {
+		t.Fatalf("after a delivery: %d delivered, %d dropped, want 14 and 96", len(stuck.got), st.Dropped)
+	}
+
+	h.SetPendingBytes(1000)
+	pub.Publish("t", big, true, 0)
+	pub.Publish("t", "small", true, 0)
+	stuck.release()
+	if len(stuck.got) != 15 || stuck.got[14].Data != big {
+		t.Fatal("an empty queue refused a message larger than its bound")
+	}
+}
+
+// TestRemoteQueueBytes: the queue to the broker is bounded in bytes as
+// well as messages: a publish over either bound is dropped and counted
+// at once; taking one out makes room.
+func TestRemoteQueueBytes(t *testing.T) {
+	b := newRemoteBase(NewHub(), "test://", Queue{Messages: 1000, Bytes: 8 << 20}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	big := &Message{Topic: "t", Data: strings.Repeat("x", 1<<20)}
+	for range 100 {
+		b.Publish(big)
+	}
+	if st := b.Stats(); st.Dropped != 93 || len(b.out) != 7 {
+		t.Fatalf("%d dropped, %d queued, want 93 and 7", st.Dropped, len(b.out))
+	}
+	b.take(<-b.out)
+	b.Publish(big)
+	b.Publish(big)
+	if st := b.Stats(); st.Dropped != 94 || len(b.out) != 7 {
+		t.Fatalf("after one was taken: %d dropped, %d queued, want 94 and 7", st.Dropped, len(b.out))
+	}
+	for len(b.out) > 0 {
+		b.take(<-b.out)
+	}
+	if q := b.queued.Load(); q != 0 {
+		t.Fatalf("%d bytes counted in an empty queue", q)
+	}
+	small := newRemoteBase(NewHub(), "test://", Queue{Messages: 1000, Bytes: 1000}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	small.Publish(big)
+	if len(small.out) != 1 {
+		t.Fatal("an empty queue refused a message larger than its bound")
+	}
+}
+
+// TestNATSInboundDrops: under NATS, what comes in while this process
+// cannot take it is bounded by Queue.Messages, and every message beyond
+// is counted as dropped: the receiving worker is held (and with it the
+// reader of the subscriptions' channel), another node publishes 100
+// messages, and delivered plus dropped is exactly 100, with at most the
+// channel's 10 and the one being handed on delivered, in order.
+func TestNATSInboundDrops(t *testing.T) {
+	url := brokertest.StartNATS(t).URL
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name  string
+		queue Queue
+		size  int
+		most  int // delivered at most
+	}{
+		{"messages", Queue{Messages: 10}, 10, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hub := NewHub()
+			var holding atomic.Bool
+			gate := make(chan struct{})
+			l := newLoop(t)
+			recv := &node{hub: hub, loop: l}
+			// Until holding, a normal loop; then a post waits for the gate,
+			// and with it the subscription's handler.
+			recv.w = hub.Join(func(fn func()) {
+				if holding.Load() {
+					<-gate
+				}
+				l.post(fn)
+			}, func(batch []*Message) {
+				recv.mu.Lock()
+				recv.got = append(recv.got, batch...)
+				recv.mu.Unlock()
+			})
+			r, err := Dial(url, hub, tc.queue, log) // after the loop: closed before it
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(r.Close)
+			recv.sub("flood")
+			sender := newNode(t, NewHub())
+			sr, err := Dial(url, sender.hub, Queue{}, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(sr.Close)
+			publishUntil(t, sender, recv, "flood")
+			time.Sleep(50 * time.Millisecond) // the last probes' batches ran
+			holding.Store(true)
+			recv.mu.Lock()
+			before := len(recv.got)
+			recv.mu.Unlock()
+
+			// The first message's handler posts to the held loop and
+			// waits there: nats.go holds the rest, up to the limits.
+			body := strings.Repeat("y", tc.size)
+			const n = 100
+			for i := range n {
+				sender.w.Publish("flood", fmt.Sprintf("%03d%s", i, body[3:]), false, 0)
+			}
+			var dropped int64
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if dropped = hub.Stats().Dropped; dropped >= n-int64(tc.most) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d counted as dropped after 10 s, want at least %d", dropped, n, n-tc.most)
+				}
+			}
+			holding.Store(false)
+			close(gate)
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				recv.mu.Lock()
+				got := len(recv.got) - before
+				recv.mu.Unlock()
+				if int64(got)+dropped == n {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("delivered %d and dropped %d of %d", got, dropped, n)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			recv.mu.Lock()
+			got := recv.got[before:]
+			recv.mu.Unlock()
+			if int64(len(got))+hub.Stats().Dropped != n || len(got) > tc.most || len(got) == 0 {
+				t.Fatalf("delivered %d, dropped %d of %d: want every message delivered or counted, at most %d delivered", len(got), hub.Stats().Dropped, n, tc.most)
+			}
+			for i, m := range got {
+				if i > 0 && m.Data <= got[i-1].Data {
+					t.Fatalf("delivered out of order: %.3s after %.3s", m.Data, got[i-1].Data)
+				}
+			}
+		})
+	}
+}
