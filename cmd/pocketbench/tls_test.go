@@ -243,3 +243,36 @@ func TestTLSFailures(t *testing.T) {
 		t.Fatalf("missing CA file: %v", err)
 	}
 }
+
+// echoOnce, which idle --idle-echo uses, notices a corrupted, a missing
+// and a refused echo (the test server misbehaves on message faultAt).
+func TestIdleEchoDetectsFaults(t *testing.T) {
+	for _, f := range []struct {
+		fault fault
+		kind  string
+	}{{faultNone, ""}, {faultCorrupt, "bad_echo"}, {faultDrop, "timeout"}, {faultClose, "unexpected_close"}} {
+		c := defaultConfig("idle")
+		c.URL = wsEchoServer(t, f.fault)
+		tgt, err := newTarget(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ic, err := openIdle(tgt, 0, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := make([]byte, 300)
+		fillPayload(payload, false, 7)
+		var got error
+		for i := 0; i <= faultAt && got == nil; i++ {
+			got = echoOnce(ic.conn, payload, nil, make([]byte, 64), 500*time.Millisecond)
+		}
+		ic.close()
+		switch {
+		case f.kind == "" && got != nil:
+			t.Errorf("clean server: %v", got)
+		case f.kind != "" && (got == nil || errKindNames[kindOf(got)] != f.kind):
+			t.Errorf("fault %d: want %s, got %v", f.fault, f.kind, got)
+		}
+	}
+}
