@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -9,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -67,8 +68,7 @@ type tlsConn struct {
 
 	// server.connect's, while its ca, cert and key files are read
 	awaitingFiles bool
-	tcpUp         bool      // connected: the handshake waits for the files only
-	deadline      time.Time // the handshake's, from the TCP connect
+	tcpUp         bool // connected: the handshake waits for the files only
 }
 
 // maxHandshakeInput is the input held for a running handshake beyond which
@@ -226,20 +226,59 @@ func (t *tlsConn) hello() {
 		return
 	}
 	t.phase = tlsHandshaking
-	t.sess = s.cfg.TLS.NewSession(t.head, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
-	t.head = nil
+	t.sess = s.cfg.TLS.NewSession(t.head, s.loop.Post, t.output, c.addrs)
+	t.head = nil // the session's now
 	s.tls.inFlight++
 	sess := t.sess
-	deadline := time.Now().Add(s.cfg.TLSHandshakeTimeout)
 	t.running = true
-	go func() {
-		err := sess.Handshake(deadline)
+	// The deadline is t.timer's: when it fires the connection closes, and
+	// with it the session, which ends the handshake at once.
+	goHandshake(func() {
+		err := sess.Handshake()
 		s.loop.Post(func() {
 			s.tls.inFlight--
 			t.running = false
 			t.handshakeDone(err)
 		})
-	}()
+	})
+}
+
+// addrs are the connection's addresses as net.Addr, for a TLS session
+// that asks.
+func (c *Conn) addrs() (local, peer net.Addr) {
+	return addrOf(c.LocalAddr()), addrOf(c.Peer())
+}
+
+// idleHandshakers are handshake goroutines parked between handshakes, at
+// most maxIdleHandshakers of them: a handshake then runs on a stack that
+// has grown to what crypto/tls needs, instead of starting a goroutine
+// whose stack is copied as it grows (about 3% of a full handshake's CPU).
+// They serve the whole process; none is tied to a connection.
+var (
+	idleHandshakers    = make(chan func())
+	idleHandshakerN    atomic.Int32
+	maxIdleHandshakers = int32(2 * runtime.NumCPU())
+)
+
+// goHandshake runs fn on a parked handshake goroutine, or a new one.
+func goHandshake(fn func()) {
+	select {
+	case idleHandshakers <- fn:
+	default:
+		go handshaker(fn)
+	}
+}
+
+func handshaker(fn func()) {
+	for {
+		fn()
+		if idleHandshakerN.Add(1) > maxIdleHandshakers {
+			idleHandshakerN.Add(-1)
+			return
+		}
+		fn = <-idleHandshakers
+		idleHandshakerN.Add(-1)
+	}
 }
 
 // output queues ciphertext; false above the high-water mark.
@@ -267,10 +306,6 @@ func (t *tlsConn) handshakeDone(err error) {
 		return
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			t.fail(tlsTimedOut, "tls handshake timeout", bindings.CloseTimeout)
-			return
-		}
 		t.fail(tlsFailed, handshakeReason(err), bindings.CloseProtocolError)
 		return
 	}
@@ -288,7 +323,6 @@ func (t *tlsConn) handshakeDone(err error) {
 	}
 	t.phase = tlsEstablished
 	t.sess.Established()
-	t.info = tlsInfoOf(t.sess.State())
 	if pending := t.pending; pending != nil {
 		t.pending = nil
 		t.sess.Write(pending)
@@ -534,16 +568,37 @@ func (t *tlsConn) deferClose(cause *closeCause) bool {
 
 // TLS is conn.tls: nil on plaintext.
 func (c *Conn) TLS() *bindings.TLSInfo {
-	if t := c.tlsOf(); t != nil {
-		return t.info
+	t := c.tlsOf()
+	if t == nil || t.phase != tlsEstablished {
+		return nil
 	}
-	return nil
+	if t.info == nil {
+		t.info = tlsInfoOf(t.sess.State())
+	}
+	return t.info
+}
+
+// cipherNames: tls.CipherSuiteName builds the list of every suite on
+// each call.
+var cipherNames = func() map[uint16]string {
+	m := make(map[uint16]string)
+	for _, cs := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
+		m[cs.ID] = cs.Name
+	}
+	return m
+}()
+
+func cipherName(id uint16) string {
+	if n, ok := cipherNames[id]; ok {
+		return n
+	}
+	return tls.CipherSuiteName(id)
 }
 
 func tlsInfoOf(st tls.ConnectionState) *bindings.TLSInfo {
 	info := &bindings.TLSInfo{
 		Version:    tls.VersionName(st.Version),
-		Cipher:     tls.CipherSuiteName(st.CipherSuite),
+		Cipher:     cipherName(st.CipherSuite),
 		ServerName: st.ServerName,
 		ALPN:       st.NegotiatedProtocol,
 		Resumed:    st.DidResume,
@@ -659,7 +714,6 @@ func (t *tlsConn) clientConnected() {
 		return
 	}
 	t.timer = s.loop.AfterFunc(s.cfg.TLSHandshakeTimeout, t.timedOut)
-	t.deadline = time.Now().Add(s.cfg.TLSHandshakeTimeout)
 	t.tcpUp = true
 	if !t.awaitingFiles {
 		t.clientHandshake()
@@ -669,15 +723,15 @@ func (t *tlsConn) clientConnected() {
 func (t *tlsConn) clientHandshake() {
 	c := t.c
 	s := c.srv
-	t.sess = transport.NewClientSession(t.client, s.cfg.TLS, s.loop.Post, t.output, addrOf(c.LocalAddr()), addrOf(c.Peer()))
+	t.sess = transport.NewClientSession(t.client, s.cfg.TLS, s.loop.Post, t.output, c.addrs)
 	t.client = nil
-	sess, deadline := t.sess, t.deadline
+	sess := t.sess
 	t.running = true
-	go func() {
-		err := sess.Handshake(deadline)
+	goHandshake(func() { // bounded by t.timer, as on the server side
+		err := sess.Handshake()
 		s.loop.Post(func() {
 			t.running = false
 			t.handshakeDone(err)
 		})
-	}()
+	})
 }

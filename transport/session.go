@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -21,32 +20,35 @@ type Session struct {
 }
 
 // NewSession starts a session whose first input is hello (a whole
-// ClientHello, copied). post runs a function on the loop; write queues
-// bytes for the socket, on the loop, and reports false above the
-// high-water mark.
-func (t *TLS) NewSession(hello []byte, post func(func()), write func([]byte) bool, local, peer net.Addr) *Session {
-	mc := &memConn{post: post, write: write, local: local, peer: peer, done: make(chan struct{})}
+// ClientHello, which the session owns from now on). post runs a function
+// on the loop; write queues bytes for the socket, on the loop, and reports
+// false above the high-water mark; addrs gives the connection's addresses
+// when crypto/tls asks (it does not on its own: only a GetConfigForClient
+// reading ClientHelloInfo.Conn would), so a handshake costs no
+// getsockname.
+func (t *TLS) NewSession(hello []byte, post func(func()), write func([]byte) bool, addrs func() (local, peer net.Addr)) *Session {
+	mc := &memConn{post: post, write: write, addrs: addrs, done: make(chan struct{})}
 	mc.cond.L = &mc.mu
-	mc.in = append([]byte(nil), hello...)
+	mc.in = hello
 	mc.owned = true
 	return &Session{tc: tls.Server(mc, t.base), mc: mc, t: t}
 }
 
 // NewClientSession starts the client side of a session (server.connect
 // with tls); cfg is the caller's.
-func NewClientSession(cfg *tls.Config, pool *TLS, post func(func()), write func([]byte) bool, local, peer net.Addr) *Session {
-	mc := &memConn{post: post, write: write, local: local, peer: peer, done: make(chan struct{})}
+func NewClientSession(cfg *tls.Config, pool *TLS, post func(func()), write func([]byte) bool, addrs func() (local, peer net.Addr)) *Session {
+	mc := &memConn{post: post, write: write, addrs: addrs, done: make(chan struct{})}
 	mc.cond.L = &mc.mu
 	return &Session{tc: tls.Client(mc, cfg), mc: mc, t: pool, client: true}
 }
 
-// Handshake runs the handshake until deadline; call it on a goroutine of
-// its own. The crypto pool bounds how many handshakes compute at once: a
-// handshake holds a slot only while it has input to work on, not while it
-// waits for the client's next flight.
-func (s *Session) Handshake(deadline time.Time) error {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
+// Handshake runs the handshake; call it on a goroutine of its own. Its
+// deadline is the caller's: Close ends it at once (the loop closes the
+// connection when its handshake timer fires), so no timer or context is
+// set up per handshake here. The crypto pool bounds how many handshakes
+// compute at once: a handshake holds a slot only while it has input to
+// work on, not while it waits for the client's next flight.
+func (s *Session) Handshake() error {
 	if s.t != nil {
 		s.mc.pool = s.t.crypto
 	}
@@ -56,7 +58,7 @@ func (s *Session) Handshake(deadline time.Time) error {
 	if !s.mc.acquire() {
 		return net.ErrClosed
 	}
-	err := s.tc.HandshakeContext(ctx)
+	err := s.tc.Handshake()
 	s.mc.releaseSlot()
 	return err
 }
@@ -153,6 +155,8 @@ var errWouldBlock net.Error = wouldBlock{}
 type memConn struct {
 	post        func(func())
 	write       func([]byte) bool
+	addrs       func() (local, peer net.Addr)
+	addrsOnce   sync.Once
 	local, peer net.Addr
 
 	mu      sync.Mutex
@@ -261,8 +265,15 @@ func (m *memConn) Close() error {
 	return nil
 }
 
-func (m *memConn) LocalAddr() net.Addr                { return m.local }
-func (m *memConn) RemoteAddr() net.Addr               { return m.peer }
+func (m *memConn) LocalAddr() net.Addr  { m.addrsOnce.Do(m.resolve); return m.local }
+func (m *memConn) RemoteAddr() net.Addr { m.addrsOnce.Do(m.resolve); return m.peer }
+
+func (m *memConn) resolve() {
+	m.local, m.peer = &net.TCPAddr{}, &net.TCPAddr{}
+	if m.addrs != nil {
+		m.local, m.peer = m.addrs()
+	}
+}
 func (m *memConn) SetDeadline(t time.Time) error      { return nil }
 func (m *memConn) SetReadDeadline(t time.Time) error  { return nil }
 func (m *memConn) SetWriteDeadline(t time.Time) error { return nil }

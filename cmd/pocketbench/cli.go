@@ -26,6 +26,8 @@ Modes:
   connect  C dialers loop connect, handshake, [one echo], close for D;
            reports handshakes/s and handshake latency.
              pocketbench connect -c 16 -d 5s --echo --pid $(pidof pocketlua)
+           With --tls (wss): full TLS handshakes, or resumed ones with --tls-resume.
+             pocketbench connect --tls --tls-ca cert.pem -c 8 --echo -s 1 --pid $(pidof pocketlua)
   fanout   C WebSocket subscribers of one topic spread over --urls, --publishers
            publishing --rate messages/s in total for D; reports deliveries/s,
            publish-to-receive latency, lost deliveries and, with --pid (a list:
@@ -77,6 +79,12 @@ func parseArgs(args []string, stderr io.Writer) (*Config, bool, error) {
 	fs.StringVar(&c.Topic, "topic", c.Topic, "fanout: topic (Centrifuge channel)")
 	fs.IntVar(&c.Publishers, "publishers", c.Publishers, "fanout: publishing connections")
 	fs.IntVar(&c.Rate, "rate", c.Rate, "fanout: publications per second, all publishers together")
+	fs.BoolVar(&c.TLS, "tls", false, "wss: TLS (crypto/tls) before the WebSocket upgrade; a wss:// --url implies it")
+	fs.BoolVar(&c.TLSInsecure, "tls-insecure", false, "do not verify the server's certificate")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "verify the server's certificate against this PEM CA file (default: system roots)")
+	fs.StringVar(&c.TLSServerName, "tls-server-name", "", "SNI and the name verified (default: the --url host)")
+	fs.BoolVar(&c.TLSResume, "tls-resume", false, "connect: resume TLS sessions (a session cache per dialer); only resumed handshakes count")
+	fs.IntSliceVar(&c.IdleEcho, "idle-echo", nil, "idle: after opening, one echo of each SIZE per connection in turn, server RSS after each (e.g. 16,16384)")
 	jsonOut := fs.Bool("json", false, "print one JSON object instead of the table")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {

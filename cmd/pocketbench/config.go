@@ -28,7 +28,7 @@ type Config struct {
 	Drain    time.Duration // bound on waiting for in-flight echoes at the end
 	Timeout  time.Duration // bound on dial+handshake and on the close reply
 	Dialers  int           // concurrent dials while opening connections
-	Loops    int           // echo: 0 = one goroutine per connection; N = N pinned epoll loops
+	Loops    int           // echo: 0 = one goroutine per connection; N = N pinned epoll loops (0 under TLS)
 	Stderr   io.Writer     // where the first errors are described; nil = silent
 
 	// fanout mode; PIDs also lets echo and connect sum one process.
@@ -38,6 +38,17 @@ type Config struct {
 	Publishers int      // publishing connections
 	Rate       int      // publications per second, all publishers together
 	PIDs       []int    // server processes whose CPU is summed; empty = PID
+
+	// TLS (--tls, or a wss:// URL): crypto/tls client, WebSocket over it.
+	TLS           bool
+	TLSInsecure   bool   // skip certificate verification
+	TLSCA         string // PEM file of the CA to verify against (default: system roots)
+	TLSServerName string // SNI and verified name; default the URL's host
+	TLSResume     bool   // connect: resume sessions; only resumed handshakes count
+
+	// idle mode: after opening, one echo of each size per connection, in
+	// order, and the RSS after each round.
+	IdleEcho []int
 }
 
 // pids lists the server processes whose CPU time is measured.
@@ -82,6 +93,9 @@ func defaultConfig(mode string) Config {
 }
 
 func (c *Config) validate() error {
+	if strings.HasPrefix(c.URL, "wss://") && c.Raw == "" {
+		c.TLS = true
+	}
 	switch {
 	case c.Conns < 1:
 		return errors.New("--conns must be at least 1")
@@ -105,10 +119,21 @@ func (c *Config) validate() error {
 		return errors.New("idle mode holds WebSocket connections; --raw is not supported")
 	case len(c.PIDs) > 1 && c.Mode == "idle":
 		return errors.New("idle mode reads the RSS of one --pid")
-	case c.Mode == "fanout":
-		return c.validateFanout()
 	}
-	return nil
+	if c.Mode == "fanout" {
+		if err := c.validateFanout(); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.IdleEcho {
+		if n < 0 || n > 1<<20 {
+			return errors.New("--idle-echo sizes must be in [0, 1048576]")
+		}
+	}
+	if len(c.IdleEcho) > 0 && c.Mode != "idle" {
+		return errors.New("--idle-echo applies to idle mode")
+	}
+	return c.validateTLS()
 }
 
 func (c *Config) validateFanout() error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"sync"
 	"time"
 )
@@ -12,7 +13,7 @@ const connectBackoff = 10 * time.Millisecond
 // runConnect measures connection setup: each of cfg.Conns dialers loops over
 // connect, handshake, optional echo, close handshake.
 func runConnect(cfg *Config) (*Result, error) {
-	tgt, err := parseTarget(cfg.URL, cfg.Raw, cfg.Sources)
+	tgt, err := newTarget(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -22,8 +23,10 @@ func runConnect(cfg *Config) (*Result, error) {
 	win.to = win.from.Add(cfg.Duration)
 
 	type tally struct {
-		n    uint64
-		hist histogram // handshake latency: dial to validated 101
+		n          uint64
+		notResumed uint64    // --tls-resume: dials that did a full handshake
+		version    string    // TLS version of the last connection
+		hist       histogram // handshake latency: dial to validated 101
 	}
 	tallies := make([]tally, cfg.Conns)
 	var done sync.WaitGroup
@@ -34,6 +37,11 @@ func runConnect(cfg *Config) (*Result, error) {
 			t := &tallies[d]
 			w := newEchoWorker(cfg, tgt, d)
 			w.hist = new(histogram) // unused: echo latency is not reported here
+			if cfg.TLSResume {
+				// A cache of its own: the first dial is full, the next ones resume.
+				w.tls = tgt.tls.Clone()
+				w.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+			}
 			// Bounded by the window: every step below has a deadline.
 			for id := d; time.Now().Before(win.to); id += cfg.Conns {
 				w.id = id
@@ -45,6 +53,8 @@ func runConnect(cfg *Config) (*Result, error) {
 					continue
 				}
 				setup := time.Since(t0)
+				resumed := didResume(w.conn)
+				t.version = tlsVersionOf(w.conn)
 				w.reset()
 				if cfg.Echo {
 					one := &window{from: t0, to: t0, drain: cfg.Timeout} // send one, never a second; pump sets the deadline
@@ -60,6 +70,10 @@ func runConnect(cfg *Config) (*Result, error) {
 					continue
 				}
 				if !t0.Before(win.from) && time.Now().Before(win.to) {
+					if cfg.TLSResume && !resumed {
+						t.notResumed++
+						continue
+					}
 					t.n++
 					t.hist.record(int64(setup))
 				}
@@ -78,10 +92,17 @@ func runConnect(cfg *Config) (*Result, error) {
 		res.Size = ptr(cfg.Size)
 	}
 	var total histTotal
-	var n uint64
+	var n, notResumed uint64
 	for i := range tallies {
 		total.add(&tallies[i].hist)
 		n += tallies[i].n
+		notResumed += tallies[i].notResumed
+		if v := tallies[i].version; v != "" {
+			res.TLSVersion = v
+		}
+	}
+	if cfg.TLSResume {
+		res.NotResumed = ptr(notResumed)
 	}
 	res.Handshakes = ptr(n)
 	res.HandshakesPerS = ptr(float64(n) / cfg.Duration.Seconds())

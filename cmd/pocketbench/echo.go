@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,7 +67,8 @@ type echoWorker struct {
 	cfg  *Config
 	tgt  *target
 	id   int
-	conn *net.TCPConn
+	conn net.Conn    // *net.TCPConn, or *tls.Conn on a wss target
+	tls  *tls.Config // nil: the target's (connect --tls-resume: one with its own session cache)
 
 	op      byte
 	frame   *echoFrame // masked frame (ws) or bare payload (raw)
@@ -115,9 +117,9 @@ func newEchoWorker(cfg *Config, tgt *target, id int) *echoWorker {
 // open dials and, for WebSocket, performs the upgrade. It returns bytes
 // received after the handshake response.
 func (w *echoWorker) open() ([]byte, error) {
-	c, err := w.tgt.dial(w.id, w.cfg.Timeout)
+	c, err := w.tgt.connect(w.id, w.cfg.Timeout, w.tls)
 	if err != nil {
-		return nil, kerr(errDial, err)
+		return nil, err
 	}
 	if w.tgt.raw {
 		w.conn = c
@@ -239,7 +241,15 @@ func (w *echoWorker) pump(win *window, pending []byte) error {
 // the deadline before reading, so a goroutine scheduled late on a busy
 // machine would otherwise call echoes already in the socket buffer lost.
 func (w *echoWorker) lastLook() int {
-	rc, err := w.conn.SyscallConn()
+	tc, ok := w.conn.(*net.TCPConn)
+	if !ok {
+		// TLS: a timed-out read can be retried; one more, briefly.
+		_ = w.conn.SetReadDeadline(time.Now().Add(time.Millisecond))
+		n, _ := w.conn.Read(w.rbuf)
+		_ = w.conn.SetReadDeadline(time.Unix(1, 0))
+		return n
+	}
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return 0
 	}
@@ -349,7 +359,7 @@ func (w *echoWorker) finish() error {
 }
 
 func runEcho(cfg *Config) (*Result, error) {
-	tgt, err := parseTarget(cfg.URL, cfg.Raw, cfg.Sources)
+	tgt, err := newTarget(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +392,7 @@ func runEcho(cfg *Config) (*Result, error) {
 				// Hand the socket to an epoll loop; the read buffer is the loop's.
 				w.rest = append([]byte(nil), rest...)
 				w.rbuf = nil
-				if w.fd, err = detachFD(w.conn); err != nil {
+				if w.fd, err = detachFD(w.conn.(*net.TCPConn)); err != nil {
 					w.conn.Close()
 					errs.add(errIO, w.id, err)
 				}

@@ -167,6 +167,9 @@ func fanoutTargets(cfg *Config) ([]fanoutTarget, error) {
 		if err != nil {
 			return nil, err
 		}
+		if sub.secure {
+			return nil, fmt.Errorf("%s: fanout mode does not support wss", u)
+		}
 		pub := *sub
 		if cfg.Proto == protoPocketlua {
 			base, query, _ := strings.Cut(sub.path, "?")

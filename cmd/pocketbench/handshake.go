@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha1"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +21,9 @@ type target struct {
 	host    string // Host header value
 	path    string // request target (path + query)
 	sources []*net.TCPAddr
+
+	secure bool        // wss: TLS before the upgrade
+	tls    *tls.Config // the client's; per connection a clone with --tls-resume
 }
 
 // parseTarget resolves the destination and refuses anything but loopback:
@@ -34,12 +38,20 @@ func parseTarget(wsURL, raw string, sources int) (*target, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--url: %v", err)
 		}
-		if u.Scheme != "ws" {
-			return nil, fmt.Errorf("--url: scheme %q not supported (only ws://)", u.Scheme)
+		switch u.Scheme {
+		case "ws":
+		case "wss":
+			t.secure = true
+		default:
+			return nil, fmt.Errorf("--url: scheme %q not supported (ws:// or wss://)", u.Scheme)
 		}
 		hostport = u.Host
 		if u.Port() == "" {
-			hostport = net.JoinHostPort(u.Hostname(), "80")
+			port := "80"
+			if t.secure {
+				port = "443"
+			}
+			hostport = net.JoinHostPort(u.Hostname(), port)
 		}
 		t.host = u.Host
 		t.path = u.RequestURI()
@@ -175,6 +187,9 @@ func checkResponse(head []byte, key string) error {
 func (t *target) String() string {
 	if t.raw {
 		return "tcp://" + t.addr.String()
+	}
+	if t.secure {
+		return "wss://" + t.host + t.path
 	}
 	return "ws://" + t.host + t.path
 }

@@ -53,7 +53,7 @@ func checkCapacity(conns int, tgt *target) error {
 var handshakeBufs = sync.Pool{New: func() any { b := make([]byte, maxResponseHead); return &b }}
 
 func runIdle(cfg *Config) (*Result, error) {
-	tgt, err := parseTarget(cfg.URL, cfg.Raw, cfg.Sources)
+	tgt, err := newTarget(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +95,28 @@ func runIdle(cfg *Config) (*Result, error) {
 	}
 	time.Sleep(cfg.Settle) // let the server finish per-connection setup and the GC settle
 	after, rssErr := procRSS(cfg.PID)
+	res := &Result{Mode: "idle", Target: tgt.String(), Conns: cfg.Conns, Duration: openTime.Seconds(),
+		Open: ptr(open), RSSBefore: ptr(before), RSSAfter: ptr(after)}
+	for _, c := range conns {
+		if c != nil {
+			res.TLSVersion = tlsVersionOf(c.conn)
+			break
+		}
+	}
+	for _, size := range cfg.IdleEcho {
+		if rssErr != nil {
+			break
+		}
+		idleEchoRound(cfg, conns, size, errs)
+		time.Sleep(cfg.Settle)
+		var rss int64
+		rss, rssErr = procRSS(cfg.PID)
+		r := idleRound{Size: size, RSS: rss}
+		if open > 0 {
+			r.RSSPer = float64(rss-before) / float64(open)
+		}
+		res.IdleEcho = append(res.IdleEcho, r)
+	}
 	// Close: a close frame then the socket; the server's replies are not awaited.
 	for _, c := range conns {
 		if c != nil {
@@ -104,8 +126,6 @@ func runIdle(cfg *Config) (*Result, error) {
 	if rssErr != nil {
 		return nil, rssErr
 	}
-	res := &Result{Mode: "idle", Target: tgt.String(), Conns: cfg.Conns, Duration: openTime.Seconds(),
-		Open: ptr(open), RSSBefore: ptr(before), RSSAfter: ptr(after)}
 	if open > 0 {
 		res.RSSPer = ptr(float64(after-before) / float64(open))
 	}
@@ -113,15 +133,50 @@ func runIdle(cfg *Config) (*Result, error) {
 	return res, nil
 }
 
+// idleRound is the server's RSS after one echo of Size bytes on every
+// open connection.
+type idleRound struct {
+	Size   int     `json:"size"`
+	RSS    int64   `json:"rss_bytes"`
+	RSSPer float64 `json:"rss_per_conn_bytes"`
+}
+
+// idleEchoRound sends one message of size bytes on every open connection
+// (--dialers at a time, as one frame, so that under TLS the server reads
+// records of up to 16 KiB) and checks its echo. The buffers are lent per
+// echo: the connections keep none.
+func idleEchoRound(cfg *Config, conns []*idleConn, size int, errs *errorLog) {
+	payload := make([]byte, size)
+	fillPayload(payload, false, size)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, cfg.Dialers)
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			frame := make([]byte, 0, clientHeaderLen(size)+size)
+			buf := make([]byte, 32<<10)
+			if err := echoOnce(c.conn, payload, frame, buf, cfg.Timeout); err != nil {
+				errs.add(kindOf(err), i, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // idleConn is all the load side keeps per idle connection: no buffers.
 type idleConn struct {
-	conn *net.TCPConn
+	conn net.Conn // *net.TCPConn, or *tls.Conn on a wss target
 }
 
 func openIdle(tgt *target, id int, timeout time.Duration) (*idleConn, error) {
-	c, err := tgt.dial(id, timeout)
+	c, err := tgt.connect(id, timeout, nil)
 	if err != nil {
-		return nil, kerr(errDial, err)
+		return nil, err
 	}
 	bp := handshakeBufs.Get().(*[]byte)
 	defer handshakeBufs.Put(bp)

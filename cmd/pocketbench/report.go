@@ -32,9 +32,12 @@ type Result struct {
 	RSSBefore *int64   `json:"rss_before_bytes,omitempty"`
 	RSSAfter  *int64   `json:"rss_after_bytes,omitempty"`
 
-	Handshakes             *uint64  `json:"handshakes,omitempty"`
-	HandshakesPerS         *float64 `json:"handshakes_per_s,omitempty"`
-	HandshakesPerServerCPU *float64 `json:"handshakes_per_server_cpu_s,omitempty"`
+	TLSVersion             string      `json:"tls_version,omitempty"`
+	NotResumed             *uint64     `json:"not_resumed,omitempty"` // connect --tls-resume: full handshakes, not counted
+	IdleEcho               []idleRound `json:"idle_echo,omitempty"`
+	Handshakes             *uint64     `json:"handshakes,omitempty"`
+	HandshakesPerS         *float64    `json:"handshakes_per_s,omitempty"`
+	HandshakesPerServerCPU *float64    `json:"handshakes_per_server_cpu_s,omitempty"`
 
 	// fanout
 	Proto          string   `json:"proto,omitempty"`
@@ -112,8 +115,14 @@ func (r *Result) writeTable(w io.Writer) error {
 	if r.MBPerS != nil {
 		row("MB/s (payload, each way)", "%.2f", *r.MBPerS)
 	}
+	if r.TLSVersion != "" {
+		row("tls", "%s", r.TLSVersion)
+	}
 	if r.Handshakes != nil {
 		row("handshakes", "%d", *r.Handshakes)
+	}
+	if r.NotResumed != nil {
+		row("not resumed (not counted)", "%d", *r.NotResumed)
 	}
 	if r.HandshakesPerS != nil {
 		row("handshakes/s", "%.0f", *r.HandshakesPerS)
@@ -129,6 +138,9 @@ func (r *Result) writeTable(w io.Writer) error {
 	}
 	if r.RSSPer != nil {
 		row("server RSS per conn", "%.0f B", *r.RSSPer)
+	}
+	for _, e := range r.IdleEcho {
+		row(fmt.Sprintf("after one %d B echo each", e.Size), "RSS %.1f MiB, %.0f B per conn", float64(e.RSS)/(1<<20), e.RSSPer)
 	}
 	if r.ServerCPU != nil {
 		row("server CPU", "%.3f s", *r.ServerCPU)
@@ -170,10 +182,11 @@ const (
 	errTimeout                   // echo or close reply did not come in time
 	errIO                        // any other read/write failure
 	errCloseReply                // our close frame got no close frame back
+	errTLS                       // TLS handshake failed
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"dial", "handshake", "bad_echo", "protocol", "unexpected_close", "timeout", "io", "no_close_reply"}
+var errKindNames = [numErrKinds]string{"dial", "handshake", "bad_echo", "protocol", "unexpected_close", "timeout", "io", "no_close_reply", "tls"}
 
 // maxPrinted is how many errors are described on stderr; the rest are counted.
 const maxPrinted = 5

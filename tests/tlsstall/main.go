@@ -23,7 +23,8 @@
 //	go run ./tests/tlsstall -echo 100         # ws and wss echoes per server CPU-second
 //
 // Each of those against a wss echo server started elsewhere, measured by
-// the CPU time and RSS of the process -pid (tests/bench/tls_compare.sh):
+// the CPU time and RSS of the process -pid (tests/bench/tls_compare.sh
+// uses pocketbench --tls for that now):
 //
 //	go run ./tests/tlsstall -target wss://127.0.0.1:PORT/ -pid PID -ca cert.pem -echo 100
 //
@@ -65,7 +66,7 @@ func main() {
 	idle := flag.Int("idle", 0, "instead: memory per idle connection, TLS and plaintext, with this many connections to tcp_echo.lua")
 	handshakes := flag.Duration("handshakes", 0, "instead: full and resumed handshakes per second and per server CPU-second, each for this long")
 	echo := flag.Int("echo", 0, "instead: WebSocket echo messages per server CPU-second with this many clients, ws and wss, 5 s each")
-	// Against a server started elsewhere (tests/bench/tls_compare.sh).
+	// Against a server started elsewhere.
 	targetURL := flag.String("target", "", "with -pid: measure this wss:// echo server instead of starting pocketlua")
 	targetPID := flag.Int("pid", 0, "the -target server's process, whose CPU time and RSS are measured")
 	caFile := flag.String("ca", "", "PEM certificate the -target is trusted by")
