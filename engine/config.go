@@ -68,6 +68,9 @@ type Config struct {
 	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
 	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
 	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
+	// How long a subscriber's deliveries may wait so several leave in
+	// one write (poll.Config.FlushDelay); 0: at the end of the loop's round.
+	PublishFlushDelay time.Duration
 	// server.shared's dictionaries, shared by the workers of a process;
 	// nil: a registry of this server's own.
 	Shared  *shared.Registry

@@ -37,6 +37,7 @@ type Conn struct {
 	interest Interest
 	paused   bool
 	dirty    bool
+	held     bool // listed in loop.held: its output may wait (HoldWrites)
 	blocked  bool // Write reported false; Drain is owed
 	peerEOF  bool
 	wrShut   bool
@@ -174,7 +175,11 @@ func (c *Conn) reserve(n int) {
 }
 
 func (c *Conn) queued() bool {
-	if !c.dirty {
+	if c.loop.holding {
+		if !c.dirty {
+			c.hold()
+		}
+	} else if !c.dirty {
 		c.dirty = true
 		c.loop.dirty = append(c.loop.dirty, c)
 	}

@@ -25,6 +25,11 @@ type Config struct {
 	// Quiet runs on the loop when it drops its kept buffers after
 	// IdleTrim without a send: the server has gone quiet.
 	Quiet func()
+
+	// FlushDelay is how long output queued under HoldWrites may wait, so
+	// that several messages to one connection leave in one write; 0
+	// writes it at the end of the round like any other output.
+	FlushDelay time.Duration
 }
 
 const (
@@ -106,6 +111,12 @@ type Loop struct {
 	tasks       []func()
 	running     []func()
 	stopping    bool
+
+	// HoldWrites: connections whose output waits for holdTimer.
+	holding   bool
+	held      []*Conn
+	holdTimer *Timer
+	holdStats HoldStats
 }
 
 // NewLoop creates the poller and the wake-up descriptor.
@@ -128,6 +139,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 		return nil, err
 	}
 	l.bufs.onKeep = l.armBufferTrim
+	l.holdTimer = &Timer{fn: l.releaseHeld, loop: l, index: -1}
 	return l, nil
 }
 
@@ -273,6 +285,54 @@ func (l *Loop) flush() {
 	rest := copy(l.dirty, l.dirty[n:])
 	clear(l.dirty[rest:])
 	l.dirty = l.dirty[:rest]
+}
+
+// HoldWrites(true) lets what is written from then on wait up to
+// Config.FlushDelay before the loop writes it, so a connection that gets
+// several messages within the delay gets them in one system call;
+// HoldWrites(false) ends that. Held output stays in the connection's
+// queue, counted by Queued, Write's answer and MaxQueued as any other;
+// a write made without holding, Close, or the delay's end writes it with
+// everything queued before it, in order.
+func (l *Loop) HoldWrites(on bool) { l.holding = on && l.cfg.FlushDelay > 0 }
+
+// HoldStats counts held writes: Held connections were made to wait (once
+// per delay), Released of them were written when the delay ended (the
+// others went out earlier, with a write that did not wait, or were
+// closed), and Windows delays were started.
+type HoldStats struct{ Held, Released, Windows int64 }
+
+// HoldStats is the loop's count of held writes since it started.
+func (l *Loop) HoldStats() HoldStats { return l.holdStats }
+
+// hold lists c to be written when the delay, started by the first
+// connection held since the last release, ends.
+func (c *Conn) hold() {
+	if c.held {
+		return
+	}
+	l := c.loop
+	c.held = true
+	l.held = append(l.held, c)
+	l.holdStats.Held++
+	if !l.holdTimer.Pending() {
+		l.holdStats.Windows++
+		l.schedule(l.holdTimer, l.cfg.FlushDelay)
+	}
+}
+
+// releaseHeld makes the held connections dirty: the round's flush writes them.
+func (l *Loop) releaseHeld() {
+	for i, c := range l.held {
+		l.held[i] = nil
+		c.held = false
+		if !c.dirty && c.state != stateDone && c.Queued() > 0 {
+			l.holdStats.Released++
+			c.dirty = true
+			l.dirty = append(l.dirty, c)
+		}
+	}
+	l.held = l.held[:0]
 }
 
 // Buffers is the loop's buffer recycler, for other users of loop-owned
