@@ -290,7 +290,7 @@ func (c *Conn) flush() {
 		return // a connecting socket's queue is written once it connects
 	}
 	for c.Queued() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.off:])
+		n, err := send(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
