@@ -68,8 +68,9 @@ type Config struct {
 	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
 	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
 	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
-	// How long a subscriber's deliveries may wait so several leave in
-	// one write (poll.Config.FlushDelay); 0: at the end of the loop's round.
+	// The least time between two writes of deliveries to a subscriber,
+	// so those it gets meanwhile leave in one write (poll.Config.FlushDelay);
+	// 0: every delivery at the end of the loop's round.
 	PublishFlushDelay time.Duration
 	// server.shared's dictionaries, shared by the workers of a process;
 	// nil: a registry of this server's own.
@@ -107,10 +108,10 @@ const (
 	// the envelope (topic, node id, sequence).
 	DefaultMaxPublish       = 1<<20 - 4<<10
 	DefaultMaxSubscriptions = 100
-	// The CLI's --publish-flush-delay: at 300 messages/s to 500
-	// subscribers it cut a third of the CPU per delivery without raising
-	// the median latency (docs/PERFORMANCE.md).
-	DefaultPublishFlushDelay = 2 * time.Millisecond
+	// The CLI's --publish-flush-delay: a subscriber gets at most 200
+	// writes a second, and one that gets fewer is not delayed at all
+	// (docs/PERFORMANCE.md).
+	DefaultPublishFlushDelay = 5 * time.Millisecond
 )
 
 func (c *Config) setDefaults() {

@@ -171,8 +171,8 @@ func (s *Server) Subscribers(topic string) (int, error) {
 }
 
 // deliver runs on the loop with the messages the hub posted, in order.
-// Its writes may wait --publish-flush-delay, so a subscriber's messages
-// of several rounds leave in one write.
+// Its writes keep --publish-flush-delay between two writes to a
+// subscriber, so the messages it gets meanwhile leave in one write.
 func (s *Server) deliver(batch []*broker.Message) {
 	p := &s.ps
 	s.loop.HoldWrites(true)

@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -38,11 +39,13 @@ type Conn struct {
 	paused   bool
 	dirty    bool
 	held     bool // listed in loop.held: its output may wait (HoldWrites)
-	blocked  bool // Write reported false; Drain is owed
-	peerEOF  bool
-	wrShut   bool
-	linger   *Timer
-	dial     *dialing // an outbound connection still connecting (connect.go)
+	// flushedAt is when the loop last wrote to it, since loop.epoch.
+	flushedAt time.Duration
+	blocked   bool // Write reported false; Drain is owed
+	peerEOF   bool
+	wrShut    bool
+	linger    *Timer
+	dial      *dialing // an outbound connection still connecting (connect.go)
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
@@ -288,6 +291,9 @@ func (c *Conn) read() {
 func (c *Conn) flush() {
 	if c.state == stateDone || c.dial != nil {
 		return // a connecting socket's queue is written once it connects
+	}
+	if c.Queued() > 0 {
+		c.flushedAt = c.loop.now.Sub(c.loop.epoch)
 	}
 	for c.Queued() > 0 {
 		n, err := send(c.fd, c.out[c.off:])

@@ -84,11 +84,16 @@ func TestHoldWritesReleasedByDelay(t *testing.T) {
 		t.Run(b, func(t *testing.T) {
 			tl := startLoop(t, Config{Poller: b, FlushDelay: 5 * time.Millisecond})
 			rs, cs := holdPair(t, tl, 1)
+			c := rs[0].c
 			for i := range 3 {
 				tl.do(func() {
+					c.flushedAt = tl.now.Sub(tl.epoch) // as if written this round
 					tl.HoldWrites(true)
-					rs[0].c.WriteString("m,")
+					c.WriteString("m,")
 					tl.HoldWrites(false)
+					if !c.held {
+						t.Error("output for a connection written this round was not held")
+					}
 				})
 				got := make([]byte, 2)
 				if _, err := io.ReadFull(cs[0], got); err != nil || string(got) != "m," {
@@ -101,6 +106,34 @@ func TestHoldWritesReleasedByDelay(t *testing.T) {
 				t.Fatalf("hold stats %+v, want 3 held and released by 3 delays", hs)
 			}
 		})
+	}
+}
+
+// Output for a connection not written to within the delay goes at the
+// end of the round; the next, inside the delay that write started, waits.
+func TestHoldWritesAfterQuiet(t *testing.T) {
+	tl := startLoop(t, Config{FlushDelay: time.Hour})
+	rs, cs := holdPair(t, tl, 1)
+	c := rs[0].c
+	held := func(s string) {
+		tl.HoldWrites(true)
+		c.WriteString(s)
+		tl.HoldWrites(false)
+	}
+	tl.do(func() {
+		c.flushedAt = tl.now.Sub(tl.epoch) - time.Hour // quiet for the whole delay
+		held("first,")
+	})
+	got := make([]byte, len("first,"))
+	if _, err := io.ReadFull(cs[0], got); err != nil || string(got) != "first," {
+		t.Fatalf("read %q (%v), want the message at once", got, err)
+	}
+	var queued int
+	var hs HoldStats
+	tl.do(func() { held("second,") })
+	tl.do(func() { queued, hs = c.Queued(), tl.HoldStats() })
+	if queued != len("second,") || hs != (HoldStats{Held: 1, Windows: 1}) {
+		t.Fatalf("queued %d, hold stats %+v: want the second message held", queued, hs)
 	}
 }
 

@@ -26,9 +26,10 @@ type Config struct {
 	// IdleTrim without a send: the server has gone quiet.
 	Quiet func()
 
-	// FlushDelay is how long output queued under HoldWrites may wait, so
-	// that several messages to one connection leave in one write; 0
-	// writes it at the end of the round like any other output.
+	// FlushDelay is the least time between two writes of output queued
+	// under HoldWrites to one connection, so that the messages it gets
+	// meanwhile leave in one write; 0 writes it at the end of the round
+	// like any other output.
 	FlushDelay time.Duration
 }
 
@@ -113,6 +114,7 @@ type Loop struct {
 	stopping    bool
 
 	// HoldWrites: connections whose output waits for holdTimer.
+	epoch     time.Time // Conn.flushedAt counts from it
 	holding   bool
 	held      []*Conn
 	holdTimer *Timer
@@ -133,6 +135,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 	}
 	l := &Loop{cfg: cfg, poller: p, ready: make([]Ready, 1024), buf: make([]byte, cfg.ReadBuffer),
 		wakeFD: wfd, wakeWriteFD: wwfd, now: time.Now()}
+	l.epoch = l.now
 	if err := l.register(wfd, wakeOwner{l}, Readable); err != nil {
 		p.Close()
 		l.closeWaker()
@@ -287,13 +290,16 @@ func (l *Loop) flush() {
 	l.dirty = l.dirty[:rest]
 }
 
-// HoldWrites(true) lets what is written from then on wait up to
-// Config.FlushDelay before the loop writes it, so a connection that gets
-// several messages within the delay gets them in one system call;
-// HoldWrites(false) ends that. Held output stays in the connection's
-// queue, counted by Queued, Write's answer and MaxQueued as any other;
-// a write made without holding, Close, or the delay's end writes it with
-// everything queued before it, in order.
+// HoldWrites(true) makes what is written from then on keep
+// Config.FlushDelay between two writes to a connection: output for one
+// written to less than that long ago waits until then, so the messages
+// it gets meanwhile leave in one system call; output for one not
+// written to that long goes at the end of the round, as always, so a
+// message after a quiet spell is not delayed. HoldWrites(false) ends
+// that. Held output stays in the connection's queue, counted by Queued,
+// Write's answer and MaxQueued as any other; a write made without
+// holding, Close, or the delay's end writes it with everything queued
+// before it, in order.
 func (l *Loop) HoldWrites(on bool) { l.holding = on && l.cfg.FlushDelay > 0 }
 
 // HoldStats counts held writes: Held connections were made to wait (once
@@ -305,19 +311,26 @@ type HoldStats struct{ Held, Released, Windows int64 }
 // HoldStats is the loop's count of held writes since it started.
 func (l *Loop) HoldStats() HoldStats { return l.holdStats }
 
-// hold lists c to be written when the delay, started by the first
-// connection held since the last release, ends.
+// hold queues c's output for the round's end if c was not written to
+// within the delay, else lists it for the loop's one hold timer, armed
+// for the end of c's delay: those listed later may go out early, none late.
 func (c *Conn) hold() {
 	if c.held {
 		return
 	}
 	l := c.loop
+	wait := c.flushedAt + l.cfg.FlushDelay - l.now.Sub(l.epoch)
+	if wait <= 0 {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+		return
+	}
 	c.held = true
 	l.held = append(l.held, c)
 	l.holdStats.Held++
 	if !l.holdTimer.Pending() {
 		l.holdStats.Windows++
-		l.schedule(l.holdTimer, l.cfg.FlushDelay)
+		l.schedule(l.holdTimer, wait)
 	}
 }
 

@@ -12,11 +12,11 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestPublishFlushDelayHoldsDeliveries: with --publish-flush-delay 1s a
-// subscriber's deliveries wait in its queue (conn:buffered() counts
-// them) instead of going out at the end of each round; its own answer,
-// which does not wait, takes them along first, in the publisher's
-// order. Without the flag nothing waits.
+// TestPublishFlushDelayHoldsDeliveries: with --publish-flush-delay 1s,
+// deliveries to a subscriber written to ("joined") less than 1s ago
+// wait in its queue (conn:buffered() counts them) instead of going out
+// at the end of each round; its own answer, which does not wait, takes
+// them along first, in the publisher's order. With 0 nothing waits.
 func TestPublishFlushDelayHoldsDeliveries(t *testing.T) {
 	for _, tc := range []struct {
 		delay string

@@ -393,7 +393,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
 	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
 	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
-	fs.DurationVar(&cfg.PublishFlushDelay, "publish-flush-delay", engine.DefaultPublishFlushDelay, "how long a subscriber's published messages may wait so several leave in one write (less CPU per delivery, that much more latency; 0: at the end of the loop's round)")
+	fs.DurationVar(&cfg.PublishFlushDelay, "publish-flush-delay", engine.DefaultPublishFlushDelay, "least time between two writes of published messages to one subscriber: those it gets meanwhile wait and leave together (less CPU per delivery; a message after a quiet spell is not delayed; 0: each at once)")
 	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
 	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker; more are dropped and counted")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
