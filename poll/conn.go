@@ -39,13 +39,13 @@ type Conn struct {
 	paused   bool
 	dirty    bool
 	held     bool // listed in loop.held: its output may wait (HoldWrites)
+	blocked  bool // Write reported false; Drain is owed
+	peerEOF  bool
+	wrShut   bool
+	linger   *Timer
+	dial     *dialing // an outbound connection still connecting (connect.go)
 	// flushedAt is when the loop last wrote to it, since loop.epoch.
 	flushedAt time.Duration
-	blocked   bool // Write reported false; Drain is owed
-	peerEOF   bool
-	wrShut    bool
-	linger    *Timer
-	dial      *dialing // an outbound connection still connecting (connect.go)
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
