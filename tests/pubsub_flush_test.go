@@ -13,7 +13,7 @@ import (
 )
 
 // TestPublishFlushDelayHoldsDeliveries: with --publish-flush-delay 1s,
-// deliveries to a subscriber written to ("joined") less than 1s ago
+// deliveries to a subscriber written to less than 1s ago
 // wait in its queue (conn:buffered() counts them) instead of going out
 // at the end of each round; its own answer, which does not wait, takes
 // them along first, in the publisher's order. With 0 nothing waits.
@@ -26,6 +26,12 @@ func TestPublishFlushDelayHoldsDeliveries(t *testing.T) {
 			srv := startServer(t, "epoll", "--publish-flush-delay", tc.delay, testdata(t, "pubsub/flush.lua"))
 			sub := flushDial(t, srv.Addr, "/sub/room.a")
 			pub := flushDial(t, srv.Addr, "/pub")
+			// A write to the subscriber just before the publishes: they
+			// come within the delay it starts.
+			sub.send("buffered")
+			if got := sub.next(); got != "buffered 0" {
+				t.Fatalf("before publishing: %q", got)
+			}
 			const n = 5
 			for i := 1; i <= n; i++ {
 				pub.send(fmt.Sprintf("pub room.a m%d", i))
