@@ -375,7 +375,12 @@ func (c *Conn) Abort(cause error) {
 	wasOpen := c.state == stateOpen
 	c.state = stateClosing
 	if wasOpen {
+		// A held write over MaxQueued lands here: what Closed writes
+		// to others is not a delivery, and is not held.
+		holding := c.loop.holding
+		c.loop.holding = false
 		c.h.Closed(cause)
+		c.loop.holding = holding
 	}
 	c.finish()
 }

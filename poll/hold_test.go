@@ -163,6 +163,8 @@ func TestHoldWritesWithoutDelay(t *testing.T) {
 func TestHoldWritesBackpressure(t *testing.T) {
 	tl := startLoop(t, Config{FlushDelay: time.Hour, HighWater: 64 << 10, MaxQueued: 256 << 10})
 	rs, cs := holdPair(t, tl, 2)
+	// What Closed writes is not a delivery: it is not held.
+	tl.do(func() { rs[0].c.SetHandler(closeWriter{rs[0], rs[1].c}) })
 	chunk := bytes.Repeat([]byte("h"), 48<<10)
 	var answers []bool
 	for range 8 {
@@ -183,11 +185,26 @@ func TestHoldWritesBackpressure(t *testing.T) {
 	if !errors.Is(rs[0].cause, ErrSlowConsumer) {
 		t.Fatalf("cause %v, want ErrSlowConsumer", rs[0].cause)
 	}
+	got := make([]byte, len("gone,"))
+	if _, err := io.ReadFull(cs[1], got); err != nil || string(got) != "gone," {
+		t.Fatalf("other connection: read %q (%v), want what the dropped one's Closed wrote", got, err)
+	}
 	tl.do(func() { rs[1].c.WriteString("still served") })
-	got := make([]byte, len("still served"))
+	got = make([]byte, len("still served"))
 	if _, err := io.ReadFull(cs[1], got); err != nil || string(got) != "still served" {
 		t.Fatalf("other connection: read %q (%v)", got, err)
 	}
+}
+
+// closeWriter is a recorder whose Closed writes to another connection.
+type closeWriter struct {
+	*recorder
+	other *Conn
+}
+
+func (w closeWriter) Closed(cause error) {
+	w.recorder.Closed(cause)
+	w.other.WriteString("gone,")
 }
 
 // A held write, its delay and its release allocate nothing: the timer
