@@ -68,6 +68,10 @@ type Config struct {
 	Hub              *broker.Hub // shared by the workers of a process; nil: a hub of this server's own
 	MaxPublish       int         // largest message server.publish takes; 0 means DefaultMaxPublish
 	MaxSubscriptions int         // subscriptions one connection may hold; 0 means DefaultMaxSubscriptions
+	// The least time between two writes of deliveries to a subscriber,
+	// so those it gets meanwhile leave in one write (poll.Config.FlushDelay);
+	// 0: every delivery at the end of the loop's round.
+	PublishFlushDelay time.Duration
 	// server.shared's dictionaries, shared by the workers of a process;
 	// nil: a registry of this server's own.
 	Shared  *shared.Registry
@@ -104,6 +108,10 @@ const (
 	// the envelope (topic, node id, sequence).
 	DefaultMaxPublish       = 1<<20 - 4<<10
 	DefaultMaxSubscriptions = 100
+	// The CLI's --publish-flush-delay: a subscriber gets at most 200
+	// writes a second, and one that gets fewer is not delayed at all
+	// (docs/PERFORMANCE.md).
+	DefaultPublishFlushDelay = 5 * time.Millisecond
 )
 
 func (c *Config) setDefaults() {

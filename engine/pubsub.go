@@ -171,8 +171,12 @@ func (s *Server) Subscribers(topic string) (int, error) {
 }
 
 // deliver runs on the loop with the messages the hub posted, in order.
+// Its writes keep --publish-flush-delay between two writes to a
+// subscriber, so the messages it gets meanwhile leave in one write.
 func (s *Server) deliver(batch []*broker.Message) {
 	p := &s.ps
+	s.loop.HoldWrites(true)
+	defer s.loop.HoldWrites(false)
 	for _, m := range batch {
 		p.targets = p.targets[:0]
 		for c := range p.topics[m.Topic] {
@@ -219,7 +223,11 @@ func (c *Conn) deliver(m *broker.Message) {
 		if m.Binary {
 			kind = luaBinary
 		}
+		// The handler's own sends are not held: conn:send goes out at
+		// the end of the round, wherever it is called from.
+		s.loop.HoldWrites(false)
 		c.callPublished(fn, m, kind)
+		s.loop.HoldWrites(true)
 		return
 	}
 	obs := &s.stats.obs

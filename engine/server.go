@@ -96,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 		MaxQueued:  cfg.MaxQueuedBytes,
 		Logger:     cfg.Logger,
 		Quiet:      func() { sandbox.ReleaseMemory(false) },
+		FlushDelay: cfg.PublishFlushDelay,
 	})
 	if err != nil {
 		return nil, err

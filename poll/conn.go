@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,11 +38,14 @@ type Conn struct {
 	interest Interest
 	paused   bool
 	dirty    bool
+	held     bool // listed in loop.held: its output may wait (HoldWrites)
 	blocked  bool // Write reported false; Drain is owed
 	peerEOF  bool
 	wrShut   bool
 	linger   *Timer
 	dial     *dialing // an outbound connection still connecting (connect.go)
+	// flushedAt is when the loop last wrote to it, since loop.epoch.
+	flushedAt time.Duration
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
@@ -174,7 +178,11 @@ func (c *Conn) reserve(n int) {
 }
 
 func (c *Conn) queued() bool {
-	if !c.dirty {
+	if c.loop.holding {
+		if !c.dirty {
+			c.hold()
+		}
+	} else if !c.dirty {
 		c.dirty = true
 		c.loop.dirty = append(c.loop.dirty, c)
 	}
@@ -284,8 +292,11 @@ func (c *Conn) flush() {
 	if c.state == stateDone || c.dial != nil {
 		return // a connecting socket's queue is written once it connects
 	}
+	if c.Queued() > 0 {
+		c.flushedAt = c.loop.now.Sub(c.loop.epoch)
+	}
 	for c.Queued() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.off:])
+		n, err := send(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
@@ -364,7 +375,12 @@ func (c *Conn) Abort(cause error) {
 	wasOpen := c.state == stateOpen
 	c.state = stateClosing
 	if wasOpen {
+		// A held write over MaxQueued lands here: what Closed writes
+		// to others is not a delivery, and is not held.
+		holding := c.loop.holding
+		c.loop.holding = false
 		c.h.Closed(cause)
+		c.loop.holding = holding
 	}
 	c.finish()
 }

@@ -25,6 +25,12 @@ type Config struct {
 	// Quiet runs on the loop when it drops its kept buffers after
 	// IdleTrim without a send: the server has gone quiet.
 	Quiet func()
+
+	// FlushDelay is the least time between two writes of output queued
+	// under HoldWrites to one connection, so that the messages it gets
+	// meanwhile leave in one write; 0 writes it at the end of the round
+	// like any other output.
+	FlushDelay time.Duration
 }
 
 const (
@@ -106,6 +112,13 @@ type Loop struct {
 	tasks       []func()
 	running     []func()
 	stopping    bool
+
+	// HoldWrites: connections whose output waits for holdTimer.
+	epoch     time.Time // Conn.flushedAt counts from it
+	holding   bool
+	held      []*Conn
+	holdTimer *Timer
+	holdStats HoldStats
 }
 
 // NewLoop creates the poller and the wake-up descriptor.
@@ -122,12 +135,14 @@ func NewLoop(cfg Config) (*Loop, error) {
 	}
 	l := &Loop{cfg: cfg, poller: p, ready: make([]Ready, 1024), buf: make([]byte, cfg.ReadBuffer),
 		wakeFD: wfd, wakeWriteFD: wwfd, now: time.Now()}
+	l.epoch = l.now
 	if err := l.register(wfd, wakeOwner{l}, Readable); err != nil {
 		p.Close()
 		l.closeWaker()
 		return nil, err
 	}
 	l.bufs.onKeep = l.armBufferTrim
+	l.holdTimer = &Timer{fn: l.releaseHeld, loop: l, index: -1}
 	return l, nil
 }
 
@@ -273,6 +288,64 @@ func (l *Loop) flush() {
 	rest := copy(l.dirty, l.dirty[n:])
 	clear(l.dirty[rest:])
 	l.dirty = l.dirty[:rest]
+}
+
+// HoldWrites(true) makes what is written from then on keep
+// Config.FlushDelay between two writes to a connection: output for one
+// written to less than that long ago waits until then, so the messages
+// it gets meanwhile leave in one system call; output for one not
+// written to that long goes at the end of the round, as always, so a
+// message after a quiet spell is not delayed. HoldWrites(false) ends
+// that. Held output stays in the connection's queue, counted by Queued,
+// Write's answer and MaxQueued as any other; a write made without
+// holding, Close, or the delay's end writes it with everything queued
+// before it, in order.
+func (l *Loop) HoldWrites(on bool) { l.holding = on && l.cfg.FlushDelay > 0 }
+
+// HoldStats counts held writes: Held connections were made to wait (once
+// per delay), Released of them were written when the delay ended (the
+// others went out earlier, with a write that did not wait, or were
+// closed), and Windows delays were started.
+type HoldStats struct{ Held, Released, Windows int64 }
+
+// HoldStats is the loop's count of held writes since it started.
+func (l *Loop) HoldStats() HoldStats { return l.holdStats }
+
+// hold queues c's output for the round's end if c was not written to
+// within the delay, else lists it for the loop's one hold timer, armed
+// for the end of c's delay: those listed later may go out early, none late.
+func (c *Conn) hold() {
+	if c.held {
+		return
+	}
+	l := c.loop
+	wait := c.flushedAt + l.cfg.FlushDelay - l.now.Sub(l.epoch)
+	if wait <= 0 {
+		c.dirty = true
+		l.dirty = append(l.dirty, c)
+		return
+	}
+	c.held = true
+	l.held = append(l.held, c)
+	l.holdStats.Held++
+	if !l.holdTimer.Pending() {
+		l.holdStats.Windows++
+		l.schedule(l.holdTimer, wait)
+	}
+}
+
+// releaseHeld makes the held connections dirty: the round's flush writes them.
+func (l *Loop) releaseHeld() {
+	for i, c := range l.held {
+		l.held[i] = nil
+		c.held = false
+		if !c.dirty && c.state != stateDone && c.Queued() > 0 {
+			l.holdStats.Released++
+			c.dirty = true
+			l.dirty = append(l.dirty, c)
+		}
+	}
+	l.held = l.held[:0]
 }
 
 // Buffers is the loop's buffer recycler, for other users of loop-owned

@@ -51,14 +51,18 @@ func (h *timerHeap) Pop() any {
 
 // AfterFunc schedules fn to run on the loop after d.
 func (l *Loop) AfterFunc(d time.Duration, fn func()) *Timer {
-	if d < 0 {
-		d = 0
-	}
+	t := &Timer{fn: fn, loop: l}
+	l.schedule(t, d)
+	return t
+}
+
+// schedule arms t, which is neither pending nor another loop's, to run
+// after d: a timer armed again and again without an allocation.
+func (l *Loop) schedule(t *Timer, d time.Duration) {
 	// The clock, not l.now: l.now is read once per round, and a timer
 	// armed late in a long round (a burst of accepts) would fire early.
-	t := &Timer{when: time.Now().Add(d), fn: fn, loop: l}
+	t.when = time.Now().Add(max(d, 0))
 	heap.Push(&l.timers, t)
-	return t
 }
 
 // runTimers fires every timer whose deadline has passed.

@@ -15,6 +15,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -399,6 +400,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.IntVar(&o.metricsMaxSeries, "metrics-max-series", metrics.DefaultMaxSeries, "label sets one script metric may hold; more raise a Lua error")
 	sizeVar(fs, &cfg.MaxPublish, "max-publish", engine.DefaultMaxPublish, "largest message server.publish takes (a Lua error beyond)")
 	fs.IntVar(&cfg.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "topics one connection may subscribe to")
+	fs.DurationVar(&cfg.PublishFlushDelay, "publish-flush-delay", engine.DefaultPublishFlushDelay, "least time between two writes of published messages to one subscriber: those it gets meanwhile wait and leave together (less CPU per delivery; a message after a quiet spell is not delayed; 0: each at once)")
 	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
 	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker, and messages from it waiting to be handed to the workers; more are dropped and counted")
 	sizeVar(fs, &o.brokerQueueBytes, "broker-queue-bytes", broker.DefaultQueueBytes, "bytes of publishes that may wait for the broker; more are dropped and counted")
@@ -439,6 +441,9 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	if o.gcPercent < 10 || o.gcPercent > 1000 {
 		return cfg, o, fmt.Errorf("--gc-percent must be between 10 and 1000")
+	}
+	if cfg.PublishFlushDelay < 0 || cfg.PublishFlushDelay > time.Second {
+		return cfg, o, fmt.Errorf("--publish-flush-delay must be between 0 and 1s")
 	}
 	if o.brokerQueue < 1 {
 		return cfg, o, fmt.Errorf("--broker-queue must be positive")

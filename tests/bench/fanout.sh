@@ -6,7 +6,8 @@
 # Usage: bash tests/bench/fanout.sh [-r ROUNDS] [-c SUBSCRIBERS] [--rate N]
 #        [-d DURATION] [-s SIZE] [--publishers N] [--only p1,p2,cf,p1x2,cfx2]
 # p1, p2: pocketlua with 1 and 2 workers; cf: Centrifuge; p1x2, cfx2: two
-# processes of each on the same Redis.
+# processes of each on the same Redis. A pocketlua server with @DELAY
+# (p1@5ms, p2@0) runs with --publish-flush-delay DELAY.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=3 subs=500 rate=100 dur=5s size=64 pubs=2 only=p1,p2,cf
@@ -39,7 +40,8 @@ redis=127.0.0.1:$rport
 # port and print "URL PID".
 start_pocketlua() {
   local port; port=$(freeport)
-  "$work/pocketlua" -l "127.0.0.1:$port" --log-level warn --workers "$1" --broker "redis://$redis" "$root/tests/bench/fanout.lua" >&2 &
+  "$work/pocketlua" -l "127.0.0.1:$port" --log-level warn --workers "$1" ${2:+--publish-flush-delay "$2"} \
+    --broker "redis://$redis" "$root/tests/bench/fanout.lua" >&2 &
   local p=$!
   pids+=("$p")
   waitport "$port"
@@ -61,13 +63,16 @@ declare -A url pid
 declare -A proto=([p1]=pocketlua [p2]=pocketlua [p1x2]=pocketlua [cf]=centrifuge [cfx2]=centrifuge)
 IFS=, read -ra servers <<<"$only"
 for s in "${servers[@]}"; do
-  case $s in
+  delay=
+  [[ $s == *@* ]] && delay=${s#*@}
+  proto[$s]=${proto[${s%@*}]:-}
+  case ${s%@*} in
     p1) set -- 1 ;; p2) set -- 2 ;; p1x2) set -- 1 1 ;; cf) set -- c ;; cfx2) set -- c c ;;
     *) echo "fanout.sh: unknown server $s (p1, p2, p1x2, cf, cfx2)" >&2; exit 2 ;;
   esac
   for w in "$@"; do
     # $(...) would run the server in a subshell the trap cannot reach.
-    if [[ $w == c ]]; then start_centrifuge >"$work/started"; else start_pocketlua "$w" >"$work/started"; fi
+    if [[ $w == c ]]; then start_centrifuge >"$work/started"; else start_pocketlua "$w" "$delay" >"$work/started"; fi
     read -r u p <"$work/started"
     url[$s]=${url[$s]:+${url[$s]},}$u
     pid[$s]=${pid[$s]:+${pid[$s]},}$p
@@ -78,7 +83,7 @@ echo "# $subs subscribers, $pubs publishers, $rate msg/s, ${size} B, $dur per ru
 for r in $(seq 1 "$rounds"); do
   for s in "${servers[@]}"; do
     # A topic per server: the processes share the Redis, not the load.
-    out=$("$work/pocketbench" fanout --json --proto "${proto[$s]}" --topic "bench.$s" \
+    out=$("$work/pocketbench" fanout --json --proto "${proto[$s]}" --topic "bench.${s/@/.}" \
       -c "$subs" --publishers "$pubs" --rate "$rate" -s "$size" -d "$dur" \
       --urls "${url[$s]}" --pid "${pid[$s]}" --sources 1) || true
     echo "$s round $r load $(cut -d' ' -f1 /proc/loadavg) $out" | tee -a "$work/runs"
@@ -89,7 +94,7 @@ python3 - "$work/runs" <<'PY'
 import json, statistics, sys
 labels = {"p1": "pocketlua 1 worker", "p2": "pocketlua 2 workers", "p1x2": "pocketlua 2 procs x 1 w",
           "cf": "centrifuge", "cfx2": "centrifuge 2 nodes"}
-runs = {}
+runs, order = {}, []
 for line in open(sys.argv[1]):
     f = line.split(" ", 5)
     try:
@@ -97,17 +102,19 @@ for line in open(sys.argv[1]):
     except ValueError:
         continue
     r["load"] = float(f[4])
+    if f[0] not in runs:
+        order.append(f[0])
     runs.setdefault(f[0], []).append(r)
 def med(rs, k):
     v = [r.get(k) for r in rs if r.get(k) is not None]
     return statistics.median(v) if v else float("nan")
 print()
-print(f"{'server':24} {'runs':>4} {'deliv/s':>9} {'deliv/srv CPU-s':>16} {'µs CPU/deliv':>13} {'p50 µs':>8} {'p99 µs':>8} {'lost':>6} {'errors':>6} {'load':>5}")
-for k in labels:
-    rs = runs.get(k)
-    if not rs:
-        continue
-    print(f"{labels[k]:24} {len(rs):>4} {med(rs,'msgs_per_s'):>9.0f} {med(rs,'msgs_per_server_cpu_s'):>16.0f} "
+print(f"{'server':26} {'runs':>4} {'deliv/s':>9} {'deliv/srv CPU-s':>16} {'µs CPU/deliv':>13} {'p50 µs':>8} {'p99 µs':>8} {'lost':>6} {'errors':>6} {'load':>5}")
+for k in order:
+    rs = runs[k]
+    base, _, delay = k.partition("@")
+    label = labels.get(base, base) + (f" @{delay}" if delay else "")
+    print(f"{label:26} {len(rs):>4} {med(rs,'msgs_per_s'):>9.0f} {med(rs,'msgs_per_server_cpu_s'):>16.0f} "
           f"{med(rs,'server_cpu_us_per_msg'):>13.2f} {med(rs,'p50_us'):>8.0f} {med(rs,'p99_us'):>8.0f} "
           f"{sum(r.get('lost',0) for r in rs):>6} {sum(r.get('errors',0) for r in rs):>6} {med(rs,'load'):>5.2f}")
 print("(medians over the runs; lost and errors summed; load = 1-min load average before each run)")
