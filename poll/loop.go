@@ -47,7 +47,7 @@ const (
 // polled every 20 µs for a millisecond or more: about 2,000 sysmon wake-ups
 // a second and a P handoff each time. One Gosched every 5 ms (a handoff
 // to the locked thread and back: two futex wake-ups) keeps sysmon asleep.
-const YieldEvery = 5 * time.Millisecond
+const YieldEvery = 8 * time.Millisecond
 
 func (c *Config) setDefaults() {
 	if c.ReadBuffer <= 0 {
