@@ -45,7 +45,7 @@ const (
 // epoll_wait, not in the scheduler), so under load sysmon kept finding it
 // "long-running", mostly inside a system call, took its P away and then
 // polled every 20 µs for a millisecond or more: about 2,000 sysmon wake-ups
-// a second and a P handoff each time. One Gosched every 5 ms (a handoff
+// a second and a P handoff each time. One Gosched every 8 ms (a handoff
 // to the locked thread and back: two futex wake-ups) keeps sysmon asleep.
 const YieldEvery = 8 * time.Millisecond
 
