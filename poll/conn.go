@@ -249,7 +249,7 @@ func (c *Conn) ready(r Ready) {
 func (c *Conn) read() {
 	buf := c.loop.buf
 	for i := 0; i < c.loop.cfg.ReadsPerRound; i++ {
-		n, err := unix.Read(c.fd, buf)
+		n, err := sockRead(c.fd, buf)
 		c.loop.stats.Reads++
 		if n > 0 {
 			if c.state == stateOpen {
@@ -285,7 +285,7 @@ func (c *Conn) flush() {
 		return // a connecting socket's queue is written once it connects
 	}
 	for c.Queued() > 0 {
-		n, err := unix.Write(c.fd, c.out[c.off:])
+		n, err := sockWrite(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
