@@ -33,8 +33,10 @@ func TestRunYieldsWhileBusy(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("busy loop did not finish")
 	}
-	// About 20 expected; a loaded machine stretches rounds, never shrinks time.
-	if st.Yields < 5 {
+	// About 20 expected; the bound is low so that a starved test machine
+	// (rounds tens of milliseconds apart) still passes, while a loop that
+	// never yields makes 0.
+	if st.Yields < 2 {
 		t.Errorf("%d yields in %v of busy rounds (%d rounds), want one per %v", st.Yields, busyFor, st.Rounds, YieldEvery)
 	}
 	if st.Yields > st.Rounds {
