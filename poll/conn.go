@@ -257,7 +257,7 @@ func (c *Conn) ready(r Ready) {
 func (c *Conn) read() {
 	buf := c.loop.buf
 	for i := 0; i < c.loop.cfg.ReadsPerRound; i++ {
-		n, err := unix.Read(c.fd, buf)
+		n, err := sockRead(c.fd, buf)
 		c.loop.stats.Reads++
 		if n > 0 {
 			if c.state == stateOpen {
@@ -296,7 +296,7 @@ func (c *Conn) flush() {
 		c.flushedAt = c.loop.now.Sub(c.loop.epoch)
 	}
 	for c.Queued() > 0 {
-		n, err := send(c.fd, c.out[c.off:])
+		n, err := sockWrite(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n

@@ -3,6 +3,7 @@ package poll
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,16 @@ const (
 	DefaultReadsPerRound  = 4
 	DefaultAcceptPerRound = 256
 )
+
+// YieldEvery is how often a busy Run yields to the Go scheduler. The
+// runtime's sysmon preempts a goroutine that has not been through the
+// scheduler for 10 ms; the loop's goroutine never is (it waits in
+// epoll_wait, not in the scheduler), so under load sysmon kept finding it
+// "long-running", mostly inside a system call, took its P away and then
+// polled every 20 µs for a millisecond or more: about 2,000 sysmon wake-ups
+// a second and a P handoff each time. One Gosched every 8 ms (a handoff
+// to the locked thread and back: two futex wake-ups) keeps sysmon asleep.
+const YieldEvery = 8 * time.Millisecond
 
 func (c *Config) setDefaults() {
 	if c.ReadBuffer <= 0 {
@@ -119,6 +130,8 @@ type Loop struct {
 	held      []*Conn
 	holdTimer *Timer
 	holdStats HoldStats
+
+	yielded time.Time // when Run last yielded to the scheduler
 }
 
 // NewLoop creates the poller and the wake-up descriptor.
@@ -150,6 +163,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 // (tests and benchmarks read them).
 type Stats struct {
 	Rounds, Reads, Writes int64
+	Yields                int64 // runtime.Gosched calls by Run (YieldEvery)
 }
 
 // PollerName is "epoll" or "poll".
@@ -232,6 +246,11 @@ func (l *Loop) Stop() { l.stopping = true }
 // Run polls until Stop. It returns only on Stop or a poller failure.
 func (l *Loop) Run() error {
 	for !l.stopping {
+		if l.now.Sub(l.yielded) >= YieldEvery {
+			l.yielded = l.now
+			l.stats.Yields++
+			runtime.Gosched()
+		}
 		if err := l.Round(l.waitTimeout()); err != nil {
 			return err
 		}

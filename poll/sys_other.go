@@ -23,6 +23,3 @@ func newEpoll() (Poller, error) {
 func newSocket(family int) (int, error)              { return socketPortable(family) }
 func acceptConn(lfd int) (int, unix.Sockaddr, error) { return acceptPortable(lfd) }
 func newWaker() (r, w int, err error)                { return pipeWaker() }
-
-// send writes p to fd.
-func send(fd int, p []byte) (int, error) { return unix.Write(fd, p) }

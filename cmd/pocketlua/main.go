@@ -143,6 +143,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	spareP(opts.workers)
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
@@ -232,6 +233,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// spareP gives the Go scheduler one P more than there are loops. Each
+// loop's locked thread keeps its P while it waits in epoll_wait; with no P
+// left idle, the runtime's sysmon takes a waiting loop's P after 20 µs
+// and then polls every 20 µs itself (two workers on two CPUs: about 0.2
+// context switches per echoed message instead of 0.14, see
+// docs/PERFORMANCE.md). A GOMAXPROCS set in the environment wins.
+func spareP(workers int) {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < workers+1 {
+		runtime.GOMAXPROCS(workers + 1)
+	}
 }
 
 // startWorkers makes n independent servers, each with its own loop, Lua

@@ -1,7 +1,12 @@
 // Command compare runs pocketlua and the peer echo servers side by side under
-// the same load generator (cmd/pocketbench), alternating servers and
-// repeating each scenario, and prints one table of medians with the ratio
-// pocketlua/peer. Run it from the repository root: bash tests/bench/compare.sh
+// the same load generator (cmd/pocketbench), one server at a time, stopped
+// by its PID, the servers interleaved round by round in a rotating order,
+// and prints one table of medians with the ratio pocketlua/peer. Every echo
+// scenario runs under both of pocketbench's arrival patterns: --loops 1
+// (one client loop: messages arrive in bursts) and --loops 0 (a goroutine
+// per connection: independent clients). With perf available, syscalls and
+// context switches per message are counted beside. Run it from the
+// repository root: bash tests/bench/compare.sh
 package main
 
 import (
@@ -36,47 +41,102 @@ type scenario struct {
 	name    string
 	args    []string
 	metrics []string
+	echo    bool // counted per message by perf
 }
 
-var servers = []string{"pocketlua", "gorilla", "gws", "nbio"}
+// allServers in table order. nginx-1w and nginx-2w are nginx with
+// lua-resty-websocket (tests/bench/nginx/plain.conf) and 1 or 2 worker
+// processes, whose CPU is summed; baseline is a second pocketlua binary
+// (-baseline) for A/B runs.
+var allServers = []string{"pocketlua", "baseline", "gorilla", "gws", "nbio", "nginx-1w", "nginx-2w"}
+
+// warmup is pocketbench's default unmeasured time before its window.
+const warmup = time.Second
+
+type options struct {
+	root, bin, baseline string
+	workers             int
+	plEnv               []string
+	perf                bool
+}
 
 func main() {
 	root := flag.String("root", ".", "repository root")
 	dur := flag.Duration("d", 5*time.Second, "duration of each echo or connect run")
 	reps := flag.Int("r", 3, "repetitions (the table shows medians)")
 	only := flag.String("only", "", "comma-separated scenario names to run (default all)")
+	serverList := flag.String("servers", "pocketlua,gorilla,gws,nbio,nginx-1w,nginx-2w", "comma-separated servers, from "+strings.Join(allServers, ","))
+	loopList := flag.String("loops", "1,0", "pocketbench echo --loops values, each echo scenario runs once per value")
 	idleConns := flag.Int("idle", 10000, "connections for the idle-memory scenario")
-	workers := flag.Int("workers", 1, "pocketlua --workers")
+	workers := flag.Int("workers", 1, "pocketlua --workers (baseline too)")
+	baseline := flag.String("baseline", "", "a second pocketlua binary, the server named baseline (add it to -servers)")
+	plEnv := flag.String("pl-env", "", "comma-separated KEY=VALUE added to pocketlua's environment (not baseline's)")
+	usePerf := flag.Bool("perf", true, "count syscalls and context switches per message with perf stat, when it runs")
 	flag.Parse()
 
+	servers := splitList(*serverList)
+	for _, s := range servers {
+		if !contains(allServers, s) {
+			check(fmt.Errorf("unknown server %q", s))
+		}
+		if s == "baseline" && *baseline == "" {
+			check(fmt.Errorf("server baseline needs -baseline BINARY"))
+		}
+	}
 	bin, err := os.MkdirTemp("", "pocketlua-compare")
 	check(err)
 	defer os.RemoveAll(bin)
+	check(os.Chmod(bin, 0o755)) // nginx's workers drop root and read echo.lua below it
 	build(*root, bin)
+	o := options{root: *root, bin: bin, baseline: *baseline, workers: *workers, perf: *usePerf && perfWorks()}
+	if *plEnv != "" {
+		o.plEnv = splitList(*plEnv)
+	}
+	if *usePerf && !o.perf {
+		fmt.Fprintln(os.Stderr, "compare: perf stat does not run here: no syscall counts")
+	}
 
 	d := dur.String()
-	all := []scenario{
-		{"echo-100x32", []string{"echo", "-c", "100", "-s", "32", "-d", d}, []string{"msgs/s", "msgs/cpu-s", "p99 µs"}},
-		{"echo-1000x32", []string{"echo", "-c", "1000", "-s", "32", "-d", d}, []string{"msgs/s", "msgs/cpu-s", "p99 µs"}},
-		{"echo-100x4k", []string{"echo", "-c", "100", "-s", "4096", "-d", d}, []string{"msgs/s", "msgs/cpu-s"}},
-		{"echo-10x1m", []string{"echo", "-c", "10", "-s", "1048576", "-d", d}, []string{"msgs/s", "msgs/cpu-s"}},
-		{"connect", []string{"connect", "-c", "50", "-d", d}, []string{"hs/s", "hs/cpu-s"}},
-		{"idle", []string{"idle", "-c", strconv.Itoa(*idleConns), "--settle", "3s"}, []string{"B/conn"}},
+	var all []scenario
+	echo := func(name string, conns, size int, metrics []string) {
+		for _, l := range splitList(*loopList) {
+			args := []string{"echo", "-c", strconv.Itoa(conns), "-s", strconv.Itoa(size), "-d", d, "--loops", l}
+			m := metrics
+			if o.perf {
+				m = append(append([]string{}, m...), "sys/msg", "cs/msg")
+			}
+			all = append(all, scenario{name + " l" + l, args, m, true})
+		}
 	}
+	echo("echo-100x32", 100, 32, []string{"msgs/s", "msgs/cpu-s", "p99 µs"})
+	echo("echo-1000x32", 1000, 32, []string{"msgs/s", "msgs/cpu-s", "p99 µs"})
+	echo("echo-100x4k", 100, 4096, []string{"msgs/s", "msgs/cpu-s"})
+	echo("echo-10x1m", 10, 1<<20, []string{"msgs/s", "msgs/cpu-s"})
+	all = append(all,
+		scenario{"connect", []string{"connect", "-c", "50", "-d", d}, []string{"hs/s", "hs/cpu-s"}, false},
+		scenario{"idle", []string{"idle", "-c", strconv.Itoa(*idleConns), "--settle", "3s"}, []string{"B/conn"}, false})
 	var run []scenario
 	for _, s := range all {
-		if *only == "" || strings.Contains(","+*only+",", ","+s.name+",") {
+		base, _, _ := strings.Cut(s.name, " ")
+		if *only == "" || contains(splitList(*only), base) || contains(splitList(*only), s.name) {
 			run = append(run, s)
 		}
 	}
 
 	// results[scenario][server][metric] = samples
 	results := map[string]map[string]map[string][]float64{}
+	loadMin, loadMax := 1e9, 0.0
 	for _, sc := range run {
 		results[sc.name] = map[string]map[string][]float64{}
 		for rep := 0; rep < *reps; rep++ {
-			for _, srv := range servers {
-				r, err := runOnce(bin, srv, sc, *workers)
+			for i := range servers {
+				srv := servers[(i+rep)%len(servers)] // a different server first each round
+				if sc.name == "idle" && srv == "nginx-2w" {
+					continue // idle reads one process's RSS
+				}
+				load := loadAvg()
+				loadMin, loadMax = min(loadMin, load), max(loadMax, load)
+				r, counts, err := runOnce(o, srv, sc, *dur)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "%s %s rep %d: %v\n", sc.name, srv, rep+1, err)
 					continue
@@ -97,11 +157,24 @@ func main() {
 				add("B/conn", r.RSSPer)
 				add("hs/s", r.HandshakesPerS)
 				add("hs/cpu-s", r.HandshakesPerCPU)
-				fmt.Fprintf(os.Stderr, "%-13s %-9s rep %d done (errors %d)\n", sc.name, srv, rep+1, r.Errors)
+				note := ""
+				if counts != nil && r.MsgsPerS != nil && *r.MsgsPerS > 0 {
+					msgs := *r.MsgsPerS * counts.seconds
+					sys, cs := counts.syscalls/msgs, counts.switches/msgs
+					add("sys/msg", &sys)
+					add("cs/msg", &cs)
+					note = fmt.Sprintf(" sys/msg %.2f cs/msg %.3f", sys, cs)
+				}
+				line := ""
+				if r.MsgsPerServerCPU != nil {
+					line = fmt.Sprintf(" msgs/cpu-s %.0f", *r.MsgsPerServerCPU)
+				}
+				fmt.Fprintf(os.Stderr, "%-18s %-9s rep %d load %.2f (errors %d)%s%s\n", sc.name, srv, rep+1, load, r.Errors, line, note)
 			}
 		}
 	}
-	printTable(run, results)
+	printTable(run, servers, results)
+	fmt.Printf("1-min load average before each run: %.2f-%.2f\n", loadMin, loadMax)
 }
 
 func build(root, bin string) {
@@ -117,42 +190,196 @@ func build(root, bin string) {
 	}
 }
 
-// runOnce starts one server on a free loopback port, runs the scenario
-// against it, and stops it.
-func runOnce(bin, srv string, sc scenario, workers int) (*result, error) {
-	addr := freeAddr()
+// start launches one server on addr and returns it with the processes
+// whose CPU counts (nginx: its workers, not the master).
+func start(o options, srv, addr string) (*exec.Cmd, []int, error) {
 	var cmd *exec.Cmd
-	if srv == "pocketlua" {
-		cmd = exec.Command(filepath.Join(bin, "pocketlua"), "-l", addr, "--log-level", "warn", "--workers", strconv.Itoa(workers))
-	} else {
-		cmd = exec.Command(filepath.Join(bin, srv), "-l", addr)
+	switch srv {
+	case "pocketlua", "baseline":
+		exe := filepath.Join(o.bin, "pocketlua")
+		if srv == "baseline" {
+			exe = o.baseline
+		}
+		cmd = exec.Command(exe, "-l", addr, "--log-level", "warn", "--max-conns", "20000", "--workers", strconv.Itoa(o.workers))
+		if srv == "pocketlua" && len(o.plEnv) > 0 {
+			cmd.Env = append(os.Environ(), o.plEnv...)
+		}
+	case "nginx-1w", "nginx-2w":
+		prefix, err := nginxPrefix(o, srv, addr)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd = exec.Command("nginx", "-p", prefix, "-c", "plain.conf", "-g", "pid "+prefix+"/nginx.pid;", "-e", "stderr")
+	default:
+		cmd = exec.Command(filepath.Join(o.bin, srv), "-l", addr)
 	}
 	cmd.Stdout, cmd.Stderr = nil, nil
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+	pids := []int{cmd.Process.Pid}
+	err := waitListening(addr, 5*time.Second)
+	if err == nil && strings.HasPrefix(srv, "nginx") {
+		pids, err = nginxWorkers(cmd.Process.Pid, int(srv[len("nginx-")]-'0'))
+	}
+	if err != nil {
+		stop(cmd)
+		return nil, nil, err
+	}
+	return cmd, pids, nil
+}
+
+// nginxPrefix makes nginx's folder: plain.conf with the port and worker
+// count put in, and echo.lua.
+func nginxPrefix(o options, srv, addr string) (string, error) {
+	prefix := filepath.Join(o.bin, srv+"-"+strings.ReplaceAll(addr, ":", "-"))
+	if err := os.MkdirAll(filepath.Join(prefix, "tmp"), 0o755); err != nil {
+		return "", err
+	}
+	conf, err := os.ReadFile(filepath.Join(o.root, "tests/bench/nginx/plain.conf"))
+	if err != nil {
+		return "", err
+	}
+	echo, err := os.ReadFile(filepath.Join(o.root, "tests/bench/nginx/echo.lua"))
+	if err != nil {
+		return "", err
+	}
+	c := strings.Replace(string(conf), "127.0.0.1:9080", addr, 1)
+	c = strings.Replace(c, "worker_processes 1;", "worker_processes "+srv[len("nginx-"):len("nginx-")+1]+";", 1)
+	if err := os.WriteFile(filepath.Join(prefix, "plain.conf"), []byte(c), 0o644); err != nil {
+		return "", err
+	}
+	return prefix, os.WriteFile(filepath.Join(prefix, "echo.lua"), echo, 0o644)
+}
+
+// nginxWorkers waits up to 5 s for the master's n worker processes.
+func nginxWorkers(master, n int) ([]int, error) {
+	for range 50 {
+		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(master)).Output()
+		var pids []int
+		for _, f := range strings.Fields(string(out)) {
+			if p, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, p)
+			}
 		}
-	}()
-	if err := waitListening(addr, 5*time.Second); err != nil {
-		return nil, err
+		if len(pids) == n {
+			return pids, nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	args := append(append([]string{}, sc.args...), "--url", "ws://"+addr+"/", "--pid", strconv.Itoa(cmd.Process.Pid), "--json")
-	out, err := exec.Command(filepath.Join(bin, "pocketbench"), args...).Output()
+	return nil, fmt.Errorf("nginx %d: not %d workers after 5 s", master, n)
+}
+
+// stop ends a server by its PID: SIGTERM, then SIGKILL after 10 s.
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// perfCounts are perf stat's totals over seconds of the measured window.
+type perfCounts struct {
+	syscalls, switches, seconds float64
+}
+
+// runOnce starts one server on a free loopback port, runs the scenario
+// against it (with perf stat counting inside the measured window), and
+// stops it.
+func runOnce(o options, srv string, sc scenario, dur time.Duration) (*result, *perfCounts, error) {
+	addr := freeAddr()
+	cmd, pids, err := start(o, srv, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stop(cmd)
+	pidList := make([]string, len(pids))
+	for i, p := range pids {
+		pidList[i] = strconv.Itoa(p)
+	}
+	args := append(append([]string{}, sc.args...), "--url", "ws://"+addr+"/", "--pid", strings.Join(pidList, ","), "--json")
+	bench := exec.Command(filepath.Join(o.bin, "pocketbench"), args...)
+	var perf *exec.Cmd
+	var perfOut strings.Builder
+	// perf counts from the end of pocketbench's warm-up (opening the
+	// connections takes well under it) for all but the last half second
+	// of its window, so it sees only steady load.
+	window := dur - 500*time.Millisecond
+	if o.perf && sc.echo && window > 0 {
+		perf = exec.Command("perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter,context-switches",
+			"-p", strings.Join(pidList, ","), "--", "sleep", strconv.FormatFloat(window.Seconds(), 'f', 3, 64))
+		perf.Stderr = &perfOut
+	}
+	var out []byte
+	benchDone := make(chan error, 1)
+	go func() {
+		var err error
+		out, err = bench.Output()
+		benchDone <- err
+	}()
+	if perf != nil {
+		time.Sleep(warmup + 100*time.Millisecond)
+		if perr := perf.Run(); perr != nil {
+			perf = nil
+		}
+	}
+	berr := <-benchDone
 	var r result
 	line := lastLine(out)
 	if jerr := json.Unmarshal([]byte(line), &r); jerr != nil {
-		return nil, fmt.Errorf("pocketbench: %v; output %q", err, line)
+		return nil, nil, fmt.Errorf("pocketbench: %v; output %q", berr, line)
 	}
-	return &r, nil
+	if perf == nil {
+		return &r, nil, nil
+	}
+	return &r, parsePerf(perfOut.String(), window.Seconds()), nil
+}
+
+// parsePerf reads perf stat -x, lines: value,unit,event,...
+func parsePerf(s string, seconds float64) *perfCounts {
+	c := &perfCounts{seconds: seconds}
+	found := 0
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Split(line, ",")
+		if len(f) < 3 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		switch f[2] {
+		case "raw_syscalls:sys_enter":
+			c.syscalls, found = v, found+1
+		case "context-switches":
+			c.switches, found = v, found+1
+		}
+	}
+	if found < 2 {
+		return nil
+	}
+	return c
+}
+
+// perfWorks reports whether perf stat can count the tracepoint here.
+func perfWorks() bool {
+	out, err := exec.Command("perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "--", "true").CombinedOutput()
+	return err == nil && strings.Contains(string(out), "raw_syscalls:sys_enter") && !strings.Contains(string(out), "not supported")
+}
+
+func loadAvg() float64 {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 func lastLine(b []byte) string {
@@ -198,13 +425,17 @@ func median(v []float64) (float64, bool) {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2, true
 }
 
-func printTable(run []scenario, results map[string]map[string]map[string][]float64) {
+func printTable(run []scenario, servers []string, results map[string]map[string]map[string][]float64) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "scenario\tmetric\t")
+	var peers []string
 	for _, s := range servers {
 		fmt.Fprintf(tw, "%s\t", s)
+		if s != "pocketlua" {
+			peers = append(peers, s)
+		}
 	}
-	for _, s := range servers[1:] {
+	for _, s := range peers {
 		fmt.Fprintf(tw, "pl/%s\t", s)
 	}
 	fmt.Fprintln(tw)
@@ -215,12 +446,16 @@ func printTable(run []scenario, results map[string]map[string]map[string][]float
 			for _, s := range servers {
 				if v, ok := median(results[sc.name][s][m]); ok {
 					meds[s] = v
-					fmt.Fprintf(tw, "%.0f\t", v)
+					if v < 10 {
+						fmt.Fprintf(tw, "%.3f\t", v)
+					} else {
+						fmt.Fprintf(tw, "%.0f\t", v)
+					}
 				} else {
 					fmt.Fprint(tw, "-\t")
 				}
 			}
-			for _, s := range servers[1:] {
+			for _, s := range peers {
 				pl, ok1 := meds["pocketlua"]
 				p, ok2 := meds[s]
 				if ok1 && ok2 && p != 0 {
@@ -233,8 +468,30 @@ func printTable(run []scenario, results map[string]map[string]map[string][]float
 		}
 	}
 	tw.Flush()
-	fmt.Println("\nmedians; msgs/cpu-s and hs/cpu-s are per second of the server's own CPU time;")
-	fmt.Println("for p99 µs and B/conn lower is better, so a ratio below 1 favours pocketlua.")
+	fmt.Println("\nmedians; msgs/cpu-s and hs/cpu-s are per second of the server's own CPU time")
+	fmt.Println("(nginx: its workers'); l1 = pocketbench --loops 1 (bursts), l0 = --loops 0")
+	fmt.Println("(independent clients); sys/msg and cs/msg: perf stat's syscalls and context")
+	fmt.Println("switches per echoed message; for p99 µs, B/conn, sys/msg and cs/msg lower is")
+	fmt.Println("better, so a ratio below 1 favours pocketlua.")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func check(err error) {

@@ -1,0 +1,10 @@
+//go:build !linux
+
+package poll
+
+import "golang.org/x/sys/unix"
+
+// sockRead and sockWrite: see sock_linux.go.
+func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+
+func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
