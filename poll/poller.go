@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -36,19 +37,46 @@ type Poller interface {
 	Name() string
 }
 
-// NewPoller returns the backend by name: "epoll" (Linux) or "poll"; ""
-// is DefaultPoller.
+// NewPoller returns the backend by name: "epoll" (Linux), "io_uring"
+// (Linux), "poll", or "auto" (see ResolvePoller); "" is DefaultPoller.
 func NewPoller(name string) (Poller, error) {
 	if name == "" {
 		name = DefaultPoller
 	}
+	if name == "auto" {
+		name, _, _ = ResolvePoller(name)
+	}
 	switch name {
 	case "epoll":
 		return newEpoll()
+	case "io_uring":
+		return newUring(uringSQEntries)
 	case "poll":
 		return newPollFD(), nil
 	}
-	return nil, fmt.Errorf("unknown poller %q (want epoll or poll)", name)
+	return nil, fmt.Errorf("unknown poller %q (want epoll, io_uring, auto or poll)", name)
+}
+
+// ErrUringUnavailable wraps every reason the io_uring backend cannot run.
+var ErrUringUnavailable = errors.New("io_uring unavailable")
+
+// ResolvePoller turns "auto" into io_uring when ProbeUring succeeds and
+// into DefaultPoller when not, with fallback saying why. "io_uring" comes
+// back as it is if the probe succeeds, or with err naming the cause.
+// Other names pass unchanged.
+func ResolvePoller(name string) (resolved string, fallback, err error) {
+	switch name {
+	case "auto":
+		if err := ProbeUring(); err != nil {
+			return DefaultPoller, err, nil
+		}
+		return "io_uring", nil, nil
+	case "io_uring":
+		if err := ProbeUring(); err != nil {
+			return "", nil, err
+		}
+	}
+	return name, nil, nil
 }
 
 // pollFD is the portable poll(2) backend (the only one off Linux): a slice of pollfd plus an index by fd.
