@@ -12,7 +12,7 @@ import (
 
 // Config sizes the loop. Zero fields take the defaults below.
 type Config struct {
-	Poller         string        // "epoll" or "poll"; "" is DefaultPoller
+	Poller         string        // "epoll", "io_uring", "auto" or "poll"; "" is DefaultPoller
 	ReadBuffer     int           // size of the loop's one read buffer
 	HighWater      int           // queued bytes above which Write reports false
 	LowWater       int           // queued bytes at or below which Drain fires again
@@ -137,7 +137,7 @@ type Stats struct {
 	Rounds, Reads, Writes int64
 }
 
-// PollerName is "epoll" or "poll".
+// PollerName is "epoll", "io_uring" or "poll".
 func (l *Loop) PollerName() string { return l.poller.Name() }
 
 // Now is the time the current round started.
