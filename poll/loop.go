@@ -93,6 +93,10 @@ type Loop struct {
 	conns   int
 	stats   Stats
 
+	// cio does the connections' reads and writes when the backend can
+	// (io_uring); nil: readiness, and read(2)/write(2) here.
+	cio streamer
+
 	listeners     []*Listener
 	acceptPaused  bool
 	acceptLogged  bool
@@ -128,6 +132,9 @@ func NewLoop(cfg Config) (*Loop, error) {
 		return nil, err
 	}
 	l.bufs.onKeep = l.armBufferTrim
+	if s, ok := p.(streamer); ok && s.Streaming() {
+		l.cio = s
+	}
 	return l, nil
 }
 

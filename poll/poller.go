@@ -21,6 +21,38 @@ type Ready struct {
 	Readable bool // includes hang-up and error: a read reports which
 	Writable bool
 	Hangup   bool // hang-up or error, reported even without read interest
+
+	// From a backend doing the I/O itself (streamer): the outcome of a
+	// receive or a send, Res bytes or a negative errno.
+	Op   IOOp
+	More bool   // OpRecv: the receive goes on
+	Gen  uint16 // the registration it belongs to (AddStream)
+	Buf  int32  // OpRecv: the buffer holding the bytes, -1 none
+	Res  int32
+}
+
+// IOOp says which operation a completion-based Ready reports.
+type IOOp uint8
+
+const (
+	OpNone IOOp = iota // readiness
+	OpRecv
+	OpSent
+)
+
+// streamer is a backend that reads and writes connections itself
+// (io_uring): the loop asks, and the outcome comes back from Wait.
+type streamer interface {
+	// Streaming reports whether the kernel lets it (else readiness only).
+	Streaming() bool
+	// AddStream registers a connected socket; the result marks its completions.
+	AddStream(fd int, in Interest) (uint16, error)
+	// Stream switches a socket registered with Add to completions.
+	Stream(fd int) uint16
+	// Send writes p, untouched until its OpSent: one at a time per socket.
+	Send(fd int, p []byte)
+	// Buffer is an OpRecv's bytes, valid until the next Wait.
+	Buffer(id int32, n int) []byte
 }
 
 // Poller is the small interface both backends implement. It is level-triggered.
@@ -50,7 +82,7 @@ func NewPoller(name string) (Poller, error) {
 	case "epoll":
 		return newEpoll()
 	case "io_uring":
-		return newUring(uringSQEntries)
+		return newUringStreams(uringSQEntries)
 	case "poll":
 		return newPollFD(), nil
 	}

@@ -139,11 +139,17 @@ func checkRing(fd int, features uint32) error {
 
 // uringFD is the backend's state of one descriptor.
 type uringFD struct {
-	gen       uint32 // bumped at every re-registration: stale completions differ
+	gen       uint16 // bumped at every registration: completions of a closed namesake differ
+	pollSeq   uint8  // bumped at every poll removal: its late completions differ
+	recvSeq   uint8  // bumped at every receive armed
 	in        Interest
+	added     bool
 	armed     bool // a poll is in flight
 	multishot bool // the poll in flight is multishot
-	added     bool
+	stream    bool // reads and writes go through the ring (uring_stream_linux.go)
+	recving   bool // a multishot receive is in flight
+	sending   bool // a send is in flight, from sendBuf
+	sendBuf   []byte
 }
 
 // uring implements Poller. A descriptor watched for reading gets one-shot
@@ -173,14 +179,34 @@ type uring struct {
 	ts       unix.Timespec
 	arg      uringGetEventsArg
 	features uint32
+	bufs     *uringBufRing // nil: readiness only (uring_stream_linux.go)
+	recvs    []Ready       // reap's receive completions, put last
+	// orphans keeps the buffers of sends still in flight when their
+	// descriptor closed, until their completion: the kernel reads them.
+	orphans map[uint64][]byte
 }
 
 const (
 	uringSQEntries = 1024
 	uringCQEntries = 8192
-	// uringRemoveTag marks a POLL_REMOVE's own completion.
-	uringRemoveTag = 1 << 63
 )
+
+// user_data: the descriptor, its registration, a sequence number within
+// it, and what the operation was.
+const (
+	kindPoll uint64 = iota
+	kindRecv
+	kindSend
+	kindCancel // a removal or cancellation, whose own completion says nothing
+)
+
+func userData(kind uint64, fd int, gen uint16, seq uint8) uint64 {
+	return kind<<56 | uint64(seq)<<48 | uint64(gen)<<32 | uint64(uint32(fd))
+}
+
+func splitUserData(ud uint64) (kind uint64, fd int32, gen uint16, seq uint8) {
+	return ud >> 56, int32(uint32(ud)), uint16(ud >> 32), uint8(ud >> 48)
+}
 
 func newUring(entries uint32) (*uring, error) {
 	p := uringParams{flags: uringSetupCQSize | uringSetupClamp | uringSetupSubmitAll, cqEntries: 8 * entries}
@@ -203,6 +229,19 @@ func newUring(entries uint32) (*uring, error) {
 	}
 	return u, nil
 }
+
+// newUringStreams is newUring doing connections' reads and writes too,
+// where the kernel can.
+func newUringStreams(entries uint32) (*uring, error) {
+	u, err := newUring(entries)
+	if err == nil && uringStreams {
+		u.setupStreams() // else readiness only
+	}
+	return u, err
+}
+
+// uringStreams turns completion I/O on; tests compare with readiness only.
+var uringStreams = true
 
 func (u *uring) mapRings(p *uringParams) error {
 	sqSize := int(p.sqOff.array + p.sqEntries*4)
@@ -250,13 +289,17 @@ func (u *uring) mapRings(p *uringParams) error {
 func (u *uring) Name() string { return "io_uring" }
 
 func (u *uring) Close() error {
+	err := unix.Close(u.fd)
+	if u.bufs != nil {
+		u.bufs.close()
+	}
 	for _, m := range [][]byte{u.sqeMem, u.cqMem, u.ringMem} {
 		if m != nil {
 			unix.Munmap(m)
 		}
 	}
 	u.sqeMem, u.cqMem, u.ringMem = nil, nil, nil
-	return unix.Close(u.fd)
+	return err
 }
 
 // sqe returns a zeroed submission entry, submitting the full ring first
@@ -321,13 +364,13 @@ func uringEvents(in Interest) uint32 {
 	return ev
 }
 
-func (u *uring) arm(fd int, s *uringFD) {
+func (u *uring) arm(fd int, s *uringFD, in Interest) {
 	e := u.sqe()
 	e.opcode = uringOpPollAdd
 	e.fd = int32(fd)
-	e.opFlags = uringEvents(s.in)
-	e.userData = uint64(s.gen)<<32 | uint64(uint32(fd))
-	s.multishot = s.in&Readable == 0
+	e.opFlags = uringEvents(in)
+	e.userData = userData(kindPoll, fd, s.gen, s.pollSeq)
+	s.multishot = in&Readable == 0
 	if s.multishot {
 		e.len = uringPollAddMulti
 	}
@@ -339,12 +382,12 @@ func (u *uring) disarm(fd int, s *uringFD) {
 		e := u.sqe()
 		e.opcode = uringOpPollRemove
 		e.fd = -1
-		e.addr = uint64(s.gen)<<32 | uint64(uint32(fd))
+		e.addr = userData(kindPoll, fd, s.gen, s.pollSeq)
 		e.flags = uringSQECQESkipSuccess
-		e.userData = uringRemoveTag
+		e.userData = kindCancel << 56
 		s.armed = false
 	}
-	s.gen++
+	s.pollSeq++
 }
 
 func (u *uring) Add(fd int, in Interest) error {
@@ -352,9 +395,8 @@ func (u *uring) Add(fd int, in Interest) error {
 	if s.added {
 		return unix.EEXIST
 	}
-	s.added, s.in = true, in
-	s.gen++
-	u.arm(fd, s)
+	*s = uringFD{gen: s.gen + 1, added: true, in: in}
+	u.arm(fd, s, in)
 	return nil
 }
 
@@ -363,12 +405,16 @@ func (u *uring) Mod(fd int, in Interest) error {
 		return unix.ENOENT
 	}
 	s := &u.fds[fd]
+	if s.stream {
+		u.modStream(fd, s, in)
+		return nil
+	}
 	if s.in == in && s.armed {
 		return nil
 	}
 	u.disarm(fd, s)
 	s.in = in
-	u.arm(fd, s)
+	u.arm(fd, s, in)
 	return nil
 }
 
@@ -378,7 +424,10 @@ func (u *uring) Del(fd int) error {
 	}
 	s := &u.fds[fd]
 	u.disarm(fd, s)
-	s.added, s.in = false, 0
+	if s.stream {
+		u.cancelAll(fd, s)
+	}
+	s.added, s.in, s.stream = false, 0, false
 	return nil
 }
 
@@ -388,9 +437,10 @@ func (u *uring) Del(fd int) error {
 func (u *uring) Closing(fd int) { u.Del(fd) }
 
 func (u *uring) Wait(out []Ready, timeoutMs int) (int, error) {
+	u.giveBack()
 	for _, fd := range u.rearm {
-		if s := &u.fds[fd]; s.added && !s.armed {
-			u.arm(int(fd), s)
+		if s := &u.fds[fd]; s.added && !s.armed && !s.stream {
+			u.arm(int(fd), s, s.in)
 		}
 	}
 	u.rearm = u.rearm[:0]
@@ -411,51 +461,77 @@ func (u *uring) Wait(out []Ready, timeoutMs int) (int, error) {
 	return u.reap(out), nil
 }
 
-// reap turns completions into readiness, at most len(out); the rest wait
-// in the completion queue for the next Wait.
+// reap turns completions into Ready entries, at most len(out); the rest
+// wait in the completion queue for the next Wait.
 func (u *uring) reap(out []Ready) int {
 	head := *u.cqHead
 	tail := atomic.LoadUint32(u.cqTail)
 	n := 0
 	for ; head != tail && n < len(out); head++ {
+		k := n - len(u.recvs) // where the next entry that is not a receive goes
 		cqe := &u.cqes[head&u.cqMask]
-		if cqe.userData&uringRemoveTag != 0 {
-			continue
+		kind, fd, gen, seq := splitUserData(cqe.userData)
+		var s *uringFD
+		if kind != kindCancel && int(fd) < len(u.fds) && u.fds[fd].added && u.fds[fd].gen == gen {
+			s = &u.fds[fd]
 		}
-		fd := int32(uint32(cqe.userData))
-		if int(fd) >= len(u.fds) {
-			continue
-		}
-		s := &u.fds[fd]
-		if !s.armed || s.gen != uint32(cqe.userData>>32) {
-			continue // from a poll removed since
-		}
-		if !s.multishot || cqe.flags&uringCQEFMore == 0 {
-			s.armed = false
-			u.rearm = append(u.rearm, fd)
-		}
-		if cqe.res < 0 {
-			if cqe.res == -int32(unix.ECANCELED) {
+		switch kind {
+		case kindRecv:
+			if s == nil { // its descriptor closed meanwhile
+				u.releaseOf(cqe.flags)
 				continue
 			}
-			// The poll itself failed (EBADF...): let a read say why.
-			out[n] = Ready{FD: fd, Readable: true, Hangup: true}
+			// After the round's other entries: a socket both drained and
+			// readable gets its Drain first, as epoll's ready order gives,
+			// so a handler pausing in Drain holds the input.
+			u.recvs = append(u.recvs, u.received(fd, s, seq, cqe))
 			n++
-			continue
-		}
-		ev := uint32(cqe.res)
-		hup := ev&(unix.POLLHUP|unix.POLLERR) != 0
-		r := Ready{
-			FD:       fd,
-			Readable: hup || (s.in&Readable != 0 && ev&(unix.POLLIN|unix.POLLRDHUP) != 0),
-			Writable: s.in&Writable != 0 && ev&unix.POLLOUT != 0,
-			Hangup:   hup,
-		}
-		if r.Readable || r.Writable {
-			out[n] = r
+		case kindSend:
+			if s == nil {
+				delete(u.orphans, cqe.userData)
+				continue
+			}
+			s.sending, s.sendBuf = false, nil
+			out[k] = Ready{FD: fd, Op: OpSent, Res: cqe.res, Buf: -1, Gen: gen}
 			n++
+		case kindPoll:
+			if s == nil || !s.armed || s.pollSeq != seq {
+				continue // from a poll removed since
+			}
+			if !s.multishot || cqe.flags&uringCQEFMore == 0 {
+				s.armed = false
+				u.rearm = append(u.rearm, fd)
+			}
+			if r, ok := pollReady(fd, s.in, cqe.res); ok {
+				out[k] = r
+				n++
+			}
 		}
 	}
 	atomic.StoreUint32(u.cqHead, head)
+	k := n - len(u.recvs)
+	copy(out[k:n], u.recvs)
+	clear(u.recvs)
+	u.recvs = u.recvs[:0]
 	return n
+}
+
+func pollReady(fd int32, in Interest, res int32) (Ready, bool) {
+	if res < 0 {
+		if res == -int32(unix.ECANCELED) {
+			return Ready{}, false
+		}
+		// The poll itself failed (EBADF...): let a read say why.
+		return Ready{FD: fd, Readable: true, Hangup: true, Buf: -1}, true
+	}
+	ev := uint32(res)
+	hup := ev&(unix.POLLHUP|unix.POLLERR) != 0
+	r := Ready{
+		FD:       fd,
+		Readable: hup || (in&Readable != 0 && ev&(unix.POLLIN|unix.POLLRDHUP) != 0),
+		Writable: in&Writable != 0 && ev&unix.POLLOUT != 0,
+		Hangup:   hup,
+		Buf:      -1,
+	}
+	return r, r.Readable || r.Writable
 }

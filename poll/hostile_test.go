@@ -1,0 +1,136 @@
+package poll
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestPeerResetMidWrite: a peer that stops reading with megabytes queued
+// for it, then resets. The connection ends with the reset (or the broken
+// pipe it causes), its queue is freed, and the loop serves on.
+func TestPeerResetMidWrite(t *testing.T) { eachBackend(t, testPeerResetMidWrite) }
+
+func testPeerResetMidWrite(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller, HighWater: 16 << 20, MaxQueued: 32 << 20})
+	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+	c := dial(t, addr)
+	r := <-conns
+	chunk := bytes.Repeat([]byte("z"), 1<<20)
+	tl.do(func() {
+		for i := 0; i < 8; i++ {
+			r.c.Write(chunk)
+		}
+	})
+	// Some of it reaches the peer's buffers: the send is under way.
+	c.Read(make([]byte, 4096))
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	select {
+	case <-r.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("reset peer not noticed")
+	}
+	if !errors.Is(r.cause, unix.ECONNRESET) && !errors.Is(r.cause, unix.EPIPE) {
+		t.Fatalf("ended with %v, want ECONNRESET or EPIPE", r.cause)
+	}
+	tl.do(func() {
+		if r.c.FD() != -1 || r.c.Queued() != 0 || tl.Conns() != 0 {
+			t.Errorf("reset conn keeps fd %d and %d queued bytes; %d conns open", r.c.FD(), r.c.Queued(), tl.Conns())
+		}
+	})
+	c2 := dial(t, addr)
+	<-conns
+	c2.Write([]byte("still serving"))
+	got := make([]byte, len("still serving"))
+	if _, err := c2.Read(got); err != nil || string(got) != "still serving" {
+		t.Fatalf("after the reset: got %q, %v", got, err)
+	}
+}
+
+// TestManyCloseAtOnce: every peer closes in the same instant; each
+// connection ends once, with the peer's close, and none stays open.
+func TestManyCloseAtOnce(t *testing.T) { eachBackend(t, testManyCloseAtOnce) }
+
+func testManyCloseAtOnce(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller})
+	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+	const n = 200
+	clients := make([]net.Conn, n)
+	recs := make([]*recorder, n)
+	for i := range clients {
+		clients[i] = dial(t, addr)
+		recs[i] = <-conns
+		clients[i].Write([]byte("x"))
+		if _, err := clients[i].Read(make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tl.do(func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	})
+	for i, r := range recs {
+		select {
+		case <-r.closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("connection %d not closed", i)
+		}
+		if r.cause != ErrPeerClosed {
+			t.Fatalf("connection %d ended with %v, want ErrPeerClosed", i, r.cause)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var open int
+		tl.do(func() { open = tl.Conns() })
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still open after their peers closed", open)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDataNoLargerThanReadBuffer: however the backend receives, the
+// handler gets input in pieces no larger than Config.ReadBuffer, in order.
+func TestDataNoLargerThanReadBuffer(t *testing.T) { eachBackend(t, testDataNoLargerThanReadBuffer) }
+
+func testDataNoLargerThanReadBuffer(t *testing.T, poller string) {
+	const size, total = 1000, 256 << 10
+	var largest atomic.Int64
+	tl := startLoop(t, Config{Poller: poller, ReadBuffer: size})
+	addr, conns := tl.listen(func() *recorder {
+		r := newRecorder()
+		r.onData = func(c *Conn, p []byte) {
+			if int64(len(p)) > largest.Load() {
+				largest.Store(int64(len(p)))
+			}
+			c.Write(p)
+		}
+		return r
+	})
+	c := dial(t, addr)
+	<-conns
+	data := make([]byte, total)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	go c.Write(data)
+	got := make([]byte, total)
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("echo of %d bytes: %v, equal %v", total, err, bytes.Equal(got, data))
+	}
+	if l := largest.Load(); l > size || l == 0 {
+		t.Fatalf("largest Data call %d bytes with a %d-byte read buffer", l, size)
+	}
+}
