@@ -48,9 +48,7 @@ type Conn struct {
 	stream  bool
 	ioGen   uint16
 	sending int
-	held    []byte
-	heldOff int // held[heldOff:] is still to be handed over
-	heldEOF bool
+	held    *heldInput
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
@@ -217,7 +215,7 @@ func (c *Conn) Pause() {
 func (c *Conn) Resume() {
 	if c.paused {
 		c.paused = false
-		if c.held != nil || c.heldEOF {
+		if c.held != nil {
 			c.loop.AfterFunc(0, c.deliverHeld) // as a read would: in the round, not inside Resume
 			return
 		}
@@ -234,7 +232,7 @@ func (c *Conn) updateInterest() {
 	}
 	var in Interest
 	// After EOF a socket stays readable for ever: stop asking.
-	if !c.peerEOF && (!c.paused || c.state == stateClosing) && c.held == nil && !c.heldEOF {
+	if !c.peerEOF && (!c.paused || c.state == stateClosing) && c.held == nil {
 		in |= Readable
 	}
 	if c.Queued() > 0 {

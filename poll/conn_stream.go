@@ -50,7 +50,7 @@ func (c *Conn) completed(r Ready) {
 		c.deliver(p)
 	case r.Res == 0:
 		if (c.paused || c.held != nil) && c.state == stateOpen {
-			c.heldEOF = true
+			c.holdEOF()
 			return
 		}
 		c.eof()
@@ -117,34 +117,54 @@ func (c *Conn) deliver(p []byte) {
 	}
 }
 
+// heldInput is what a backend received for a paused connection (or
+// after, until the handler has that).
+type heldInput struct {
+	buf []byte
+	off int // buf[off:] is still to be handed over
+	eof bool
+}
+
 func (c *Conn) hold(p []byte) {
 	if c.held == nil {
-		c.held = c.loop.bufs.Get(len(p))
+		c.held = &heldInput{}
 	}
-	c.held = append(c.held, p...)
+	if c.held.buf == nil {
+		c.held.buf = c.loop.bufs.Get(len(p))
+	}
+	c.held.buf = append(c.held.buf, p...)
+}
+
+func (c *Conn) holdEOF() {
+	if c.held == nil {
+		c.held = &heldInput{}
+	}
+	c.held.eof = true
 }
 
 // deliverHeld gives the handler what arrived while paused, then reads on.
 func (c *Conn) deliverHeld() {
-	for c.held != nil && c.state == stateOpen && !c.paused {
-		buf := c.held
-		k := min(len(buf)-c.heldOff, c.loop.cfg.ReadBuffer)
-		p := buf[c.heldOff : c.heldOff+k]
-		c.heldOff += k
-		last := c.heldOff == len(buf)
+	for c.held != nil && c.held.buf != nil && c.state == stateOpen && !c.paused {
+		h := c.held
+		buf := h.buf
+		k := min(len(buf)-h.off, c.loop.cfg.ReadBuffer)
+		p := buf[h.off : h.off+k]
+		h.off += k
+		last := h.off == len(buf)
 		if last {
-			c.held, c.heldOff = nil, 0
+			h.buf, h.off = nil, 0
 		}
 		c.h.Data(p)
 		if last {
 			c.loop.bufs.Put(buf)
 		}
 	}
-	if c.state != stateOpen || c.paused || c.held != nil {
+	if c.state != stateOpen || c.paused || c.held == nil || c.held.buf != nil {
 		return // Close dropped it; or paused again, and Resume comes back here
 	}
-	if c.heldEOF {
-		c.heldEOF = false
+	eof := c.held.eof
+	c.held = nil
+	if eof {
 		c.eof()
 		return
 	}
@@ -154,12 +174,14 @@ func (c *Conn) deliverHeld() {
 // dropHeld forgets held input once the handler can no longer get it; a
 // held end of input still counts.
 func (c *Conn) dropHeld() {
-	if c.held != nil {
-		c.loop.bufs.Put(c.held)
-		c.held, c.heldOff = nil, 0
+	if c.held == nil {
+		return
 	}
-	if c.heldEOF {
-		c.heldEOF = false
+	if c.held.buf != nil {
+		c.loop.bufs.Put(c.held.buf)
+	}
+	if c.held.eof {
 		c.peerEOF = true
 	}
+	c.held = nil
 }

@@ -144,12 +144,12 @@ type uringFD struct {
 	recvSeq   uint8  // bumped at every receive armed
 	in        Interest
 	added     bool
-	armed     bool // a poll is in flight
-	multishot bool // the poll in flight is multishot
-	stream    bool // reads and writes go through the ring (uring_stream_linux.go)
-	recving   bool // a multishot receive is in flight
-	sending   bool // a send is in flight, from sendBuf
-	sendBuf   []byte
+	armed     bool           // a poll is in flight
+	multishot bool           // the poll in flight is multishot
+	stream    bool           // reads and writes go through the ring (uring_stream_linux.go)
+	recving   bool           // a multishot receive is in flight
+	sending   bool           // a send is in flight, from sendBuf
+	sendBuf   unsafe.Pointer // keeps the bytes it sends alive
 }
 
 // uring implements Poller. A descriptor watched for reading gets one-shot
@@ -183,7 +183,7 @@ type uring struct {
 	recvs    []Ready       // reap's receive completions, put last
 	// orphans keeps the buffers of sends still in flight when their
 	// descriptor closed, until their completion: the kernel reads them.
-	orphans map[uint64][]byte
+	orphans map[uint64]unsafe.Pointer
 }
 
 const (
@@ -438,6 +438,9 @@ func (u *uring) Closing(fd int) { u.Del(fd) }
 
 func (u *uring) Wait(out []Ready, timeoutMs int) (int, error) {
 	u.giveBack()
+	if u.bufs != nil && u.bufs.touched && timeoutMs != 0 && atomic.LoadUint32(u.cqTail) == *u.cqHead {
+		timeoutMs = u.bufs.trimWhenIdle(timeoutMs)
+	}
 	for _, fd := range u.rearm {
 		if s := &u.fds[fd]; s.added && !s.armed && !s.stream {
 			u.arm(int(fd), s, s.in)

@@ -80,11 +80,43 @@ func TestUringBufferRingExhaustion(t *testing.T) {
 		after = tl.Stats()
 		for _, o := range tl.owners {
 			if c, ok := o.(*Conn); ok && (c.held != nil || c.sending != 0) {
-				t.Errorf("idle connection %d holds %d input bytes, %d in flight", c.fd, len(c.held), c.sending)
+				t.Errorf("idle connection %d holds input (%v), %d bytes in flight", c.fd, c.held != nil, c.sending)
 			}
 		}
 	})
 	if r := after.Rounds - before.Rounds; r > 50 {
 		t.Fatalf("%d loop rounds in 300ms of silence: spinning", r)
 	}
+}
+
+// TestUringIdleDropsBufferPages: once receives stop for IdleTrim the
+// provided buffers' pages go back to the system, and the next receive
+// still works (into fresh zeroed pages).
+func TestUringIdleDropsBufferPages(t *testing.T) {
+	tl := uringLoop(t, 16, 4<<10, Config{})
+	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+	c := dial(t, addr)
+	<-conns
+	echo := func(msg string) {
+		t.Helper()
+		c.Write([]byte(msg))
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+			t.Fatalf("echo %q: got %q, %v", msg, got, err)
+		}
+	}
+	touched := func() (b bool) {
+		tl.do(func() { b = tl.poller.(*uring).bufs.touched })
+		return
+	}
+	echo("before")
+	if !touched() {
+		t.Fatal("a receive left the buffers untouched")
+	}
+	for deadline := time.Now().Add(5 * time.Second); touched(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("buffer pages kept 5s after the last receive")
+		}
+	}
+	echo("after the trim")
 }

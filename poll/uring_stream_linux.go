@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +43,10 @@ type uringBufRing struct {
 	tail    uint16
 	tailPtr *uint32 // entry 0's bid and the tail, stored at once
 	lent    []uint16
+	// touched: buffers were filled since the last trim, lastLent the
+	// last time one was.
+	touched  bool
+	lastLent time.Time
 }
 
 type uringBufReg struct {
@@ -83,7 +88,7 @@ func (u *uring) setupStreams() error {
 		b.push(uint16(id))
 	}
 	u.bufs = b
-	u.orphans = make(map[uint64][]byte)
+	u.orphans = make(map[uint64]unsafe.Pointer)
 	return nil
 }
 
@@ -182,7 +187,7 @@ func (u *uring) Send(fd int, p []byte) {
 	e.len = uint32(len(p))
 	e.opFlags = unix.MSG_NOSIGNAL
 	e.userData = userData(kindSend, fd, s.gen, 0)
-	s.sending, s.sendBuf = true, p
+	s.sending, s.sendBuf = true, unsafe.Pointer(unsafe.SliceData(p))
 }
 
 // cancelAll stops a closing socket's receive and send, by their
@@ -229,8 +234,32 @@ func (u *uring) giveBack() {
 	if u.bufs == nil {
 		return
 	}
+	if len(u.bufs.lent) == 0 {
+		return
+	}
 	for _, id := range u.bufs.lent {
 		u.bufs.push(id)
 	}
 	u.bufs.lent = u.bufs.lent[:0]
+	u.bufs.touched, u.bufs.lastLent = true, time.Now()
+}
+
+// trimWhenIdle gives the buffers' pages back to the system once no
+// receive used them for IdleTrim, as the loop's Buffers do, so an idle
+// server holds no receive memory however busy it was. Until then it
+// shortens a wait to end when that time comes.
+func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
+	left := IdleTrim - time.Since(b.lastLent)
+	if left <= 0 {
+		// The pages refill with zeros on the next receive. Receives copy
+		// on this thread only (task work), never during this call.
+		unix.Madvise(b.mem, unix.MADV_DONTNEED)
+		b.touched = false
+		return timeoutMs
+	}
+	ms := int(left/time.Millisecond) + 1
+	if timeoutMs < 0 || ms < timeoutMs {
+		return ms
+	}
+	return timeoutMs
 }
