@@ -120,3 +120,32 @@ func TestUringIdleDropsBufferPages(t *testing.T) {
 	}
 	echo("after the trim")
 }
+
+// TestUringReadinessOnly runs backend-neutral tests on io_uring as a
+// kernel without multishot receive gets it: readiness from polls, and
+// read(2)/write(2) as with epoll.
+func TestUringReadinessOnly(t *testing.T) {
+	if err := ProbeUring(); err != nil {
+		t.Skip(err)
+	}
+	uringStreams = false
+	t.Cleanup(func() { uringStreams = true })
+	l, err := NewLoop(Config{Poller: "io_uring"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streaming := l.cio != nil
+	l.Close()
+	if streaming {
+		t.Fatal("completion I/O on although turned off")
+	}
+	for name, fn := range map[string]func(*testing.T, string){
+		"SlowConsumerDropped": testSlowConsumerDropped, "PauseResume": testPauseResume,
+		"QueueStaysBounded": testQueueStaysBounded, "PeerResetMidWrite": testPeerResetMidWrite,
+		"ManyCloseAtOnce": testManyCloseAtOnce, "DataNoLargerThanReadBuffer": testDataNoLargerThanReadBuffer,
+		"PauseBeforeFirstRound": testPauseBeforeFirstRound, "ConnectCloseDeliversQueue": testConnectCloseDeliversQueue,
+		"PostFromManyGoroutines": testPostFromManyGoroutines, "AcceptPausesOnEMFILE": testAcceptPausesOnEMFILE,
+	} {
+		t.Run(name, func(t *testing.T) { fn(t, "io_uring") })
+	}
+}
