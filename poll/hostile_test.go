@@ -134,3 +134,26 @@ func testDataNoLargerThanReadBuffer(t *testing.T, poller string) {
 		t.Fatalf("largest Data call %d bytes with a %d-byte read buffer", l, size)
 	}
 }
+
+// TestPausedPeerReset: a paused connection reads nothing, but a peer's
+// reset still ends it instead of leaving it open for ever.
+func TestPausedPeerReset(t *testing.T) { eachBackend(t, testPausedPeerReset) }
+
+func testPausedPeerReset(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller})
+	addr, conns := tl.listen(newRecorder)
+	c := dial(t, addr)
+	r := <-conns
+	tl.do(func() { r.c.Pause() })
+	c.Write([]byte("unread"))
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	select {
+	case <-r.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("paused connection still open 5s after its peer reset")
+	}
+	if r.got.Len() != 0 {
+		t.Fatalf("paused connection got %q", r.got.String())
+	}
+}

@@ -505,7 +505,11 @@ func (u *uring) reap(out []Ready) int {
 				s.armed = false
 				u.rearm = append(u.rearm, fd)
 			}
-			if r, ok := pollReady(fd, s.in, cqe.res); ok {
+			in := s.in
+			if s.stream {
+				in = 0 // the poll of a stream watches hang-up and errors only
+			}
+			if r, ok := pollReady(fd, in, cqe.res); ok {
 				out[k] = r
 				n++
 			}

@@ -218,7 +218,12 @@ func (u *uring) cancel(target uint64) {
 // until the next Wait.
 func (u *uring) received(fd int32, s *uringFD, seq uint8, cqe *uringCQE) Ready {
 	if s.recving && seq == s.recvSeq && cqe.flags&uringCQEFMore == 0 {
+		// Until the connection starts another, hang-up and errors are
+		// still watched, as when it pauses.
 		s.recving = false
+		if !s.armed {
+			u.arm(int(fd), s, 0)
+		}
 	}
 	r := Ready{FD: fd, Op: OpRecv, Res: cqe.res, Buf: -1, More: s.recving, Gen: s.gen}
 	if cqe.flags&uringCQEFBuffer != 0 {
