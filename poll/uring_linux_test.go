@@ -141,7 +141,7 @@ func TestUringReadinessOnly(t *testing.T) {
 	}
 	for name, fn := range map[string]func(*testing.T, string){
 		"SlowConsumerDropped": testSlowConsumerDropped, "PauseResume": testPauseResume,
-		"QueueStaysBounded": testQueueStaysBounded, "PeerResetMidWrite": testPeerResetMidWrite,
+		"PeerResetMidWrite": testPeerResetMidWrite, "PausedPeerReset": testPausedPeerReset,
 		"ManyCloseAtOnce": testManyCloseAtOnce, "DataNoLargerThanReadBuffer": testDataNoLargerThanReadBuffer,
 		"PauseBeforeFirstRound": testPauseBeforeFirstRound, "ConnectCloseDeliversQueue": testConnectCloseDeliversQueue,
 		"PostFromManyGoroutines": testPostFromManyGoroutines, "AcceptPausesOnEMFILE": testAcceptPausesOnEMFILE,
