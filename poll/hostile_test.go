@@ -157,3 +157,74 @@ func testPausedPeerReset(t *testing.T, poller string) {
 		t.Fatalf("paused connection got %q", r.got.String())
 	}
 }
+
+// pausingEcho echoes, pausing while send reports false, as tcp_echo.lua does.
+type pausingEcho struct {
+	c      *Conn
+	closed chan error
+}
+
+func (e *pausingEcho) Data(p []byte) {
+	if !e.c.Write(p) {
+		e.c.Pause()
+	}
+}
+func (e *pausingEcho) Drain()             { e.c.Resume() }
+func (e *pausingEcho) Closed(cause error) { e.closed <- cause }
+
+// TestEchoHalfCloseUnderBackpressure: a peer writes megabytes while
+// reading the echo, then half-closes; the echo pauses and resumes on the
+// way. Every byte comes back, then the connection's FIN. (On io_uring a
+// removal of a multishot poll that was completing at that moment failed
+// with EALREADY and left the poll holding the closed socket open.)
+func TestEchoHalfCloseUnderBackpressure(t *testing.T) {
+	eachBackend(t, testEchoHalfCloseUnderBackpressure)
+}
+
+func testEchoHalfCloseUnderBackpressure(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller, HighWater: 256 << 10, LowWater: 64 << 10})
+	echoes := make(chan *pausingEcho, 1)
+	var addr string
+	tl.do(func() {
+		fd, host, port, err := SocketBind("127.0.0.1", 0, SocketBindOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tl.Listen(fd, host, port, func(fd int, _ unix.Sockaddr) {
+			e := &pausingEcho{closed: make(chan error, 1)}
+			e.c, _ = tl.NewConn(fd, e)
+			echoes <- e
+		})
+		addr = JoinHostPort(host, port)
+	})
+	c := dial(t, addr)
+	echo := <-echoes
+	defer func() {
+		if t.Failed() {
+			tl.do(func() {
+				x := echo.c
+				t.Logf("server side: state %d, paused %v, input held %v, %d bytes in flight, %d queued, peer EOF %v, FIN sent %v",
+					x.state, x.paused, x.held != nil, x.sending, x.Queued(), x.peerEOF, x.wrShut)
+			})
+		}
+	}()
+	data := make([]byte, 4<<20)
+	for i := range data {
+		data[i] = byte(i*31 + i>>12)
+	}
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(data)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		werr <- err
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("half-closed echo: %d of %d bytes, %v, equal %v", len(got), len(data), err, bytes.Equal(got, data))
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -186,10 +186,9 @@ type uring struct {
 	orphans map[uint64]unsafe.Pointer
 }
 
-const (
-	uringSQEntries = 1024
-	uringCQEntries = 8192
-)
+// uringSQEntries sizes the submission queue; the completion queue has 8
+// times as many entries (and the kernel keeps any overflow).
+const uringSQEntries = 1024
 
 // user_data: the descriptor, its registration, a sequence number within
 // it, and what the operation was.
@@ -197,7 +196,10 @@ const (
 	kindPoll uint64 = iota
 	kindRecv
 	kindSend
-	kindCancel // a removal or cancellation, whose own completion says nothing
+
+	// uringCancelBit marks a cancellation's own completion, the rest of
+	// its user_data being the target's.
+	uringCancelBit = 1 << 63
 )
 
 func userData(kind uint64, fd int, gen uint16, seq uint8) uint64 {
@@ -379,15 +381,26 @@ func (u *uring) arm(fd int, s *uringFD, in Interest) {
 
 func (u *uring) disarm(fd int, s *uringFD) {
 	if s.armed {
-		e := u.sqe()
-		e.opcode = uringOpPollRemove
-		e.fd = -1
-		e.addr = userData(kindPoll, fd, s.gen, s.pollSeq)
-		e.flags = uringSQECQESkipSuccess
-		e.userData = kindCancel << 56
+		u.cancel(userData(kindPoll, fd, s.gen, s.pollSeq))
 		s.armed = false
 	}
 	s.pollSeq++
+}
+
+// cancel removes the poll, receive or send target. Its completion comes
+// only when it failed: EALREADY says the target was being completed at
+// that moment and goes on (a multishot one for ever, holding its socket
+// open), so the cancellation is sent again.
+func (u *uring) cancel(target uint64) {
+	e := u.sqe()
+	e.opcode = uringOpAsyncCancel
+	if target>>56 == kindPoll {
+		e.opcode = uringOpPollRemove
+	}
+	e.fd = -1
+	e.addr = target
+	e.flags = uringSQECQESkipSuccess
+	e.userData = target | uringCancelBit
 }
 
 func (u *uring) Add(fd int, in Interest) error {
@@ -473,9 +486,15 @@ func (u *uring) reap(out []Ready) int {
 	for ; head != tail && n < len(out); head++ {
 		k := n - len(u.recvs) // where the next entry that is not a receive goes
 		cqe := &u.cqes[head&u.cqMask]
+		if cqe.userData&uringCancelBit != 0 {
+			if cqe.res == -int32(unix.EALREADY) {
+				u.cancel(cqe.userData &^ uringCancelBit)
+			}
+			continue
+		}
 		kind, fd, gen, seq := splitUserData(cqe.userData)
 		var s *uringFD
-		if kind != kindCancel && int(fd) < len(u.fds) && u.fds[fd].added && u.fds[fd].gen == gen {
+		if int(fd) < len(u.fds) && u.fds[fd].added && u.fds[fd].gen == gen {
 			s = &u.fds[fd]
 		}
 		switch kind {

@@ -205,15 +205,6 @@ func (u *uring) cancelAll(fd int, s *uringFD) {
 	s.recving, s.sending, s.sendBuf = false, false, nil
 }
 
-func (u *uring) cancel(target uint64) {
-	e := u.sqe()
-	e.opcode = uringOpAsyncCancel
-	e.fd = -1
-	e.addr = target
-	e.flags = uringSQECQESkipSuccess
-	e.userData = kindCancel << 56
-}
-
 // received turns a receive completion into a Ready, lending its buffer
 // until the next Wait.
 func (u *uring) received(fd int32, s *uringFD, seq uint8, cqe *uringCQE) Ready {
