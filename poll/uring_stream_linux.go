@@ -208,6 +208,14 @@ func (u *uring) cancelAll(fd int, s *uringFD) {
 // received turns a receive completion into a Ready, lending its buffer
 // until the next Wait.
 func (u *uring) received(fd int32, s *uringFD, seq uint8, cqe *uringCQE) Ready {
+	if s.recving && seq == s.recvSeq && cqe.flags&uringCQEFMore != 0 && cqe.res == -int32(unix.ENOBUFS) {
+		// Out of buffers, the kernel keeps the receive but retries only
+		// at the socket's next wake-up, which the bytes already waiting
+		// may never get: stop it, and the connection starts another once
+		// buffers are back.
+		u.cancel(userData(kindRecv, int(fd), s.gen, seq))
+		cqe.flags &^= uringCQEFMore
+	}
 	if s.recving && seq == s.recvSeq && cqe.flags&uringCQEFMore == 0 {
 		// Until the connection starts another, hang-up and errors are
 		// still watched, as when it pauses.
