@@ -94,7 +94,7 @@ type Stats struct {
 	Version          int    // script version (1 + successful reloads)
 	Reloads          int64  // successful reloads
 	Uptime           time.Duration
-	Poller           string // "epoll" or "poll"
+	Poller           string // "epoll", "io_uring" or "poll"
 	Worker           int    // this loop's number among --workers (1-based)
 
 	SSHConnections     int   // SSH connections open (ssh.lua)

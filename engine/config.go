@@ -22,7 +22,7 @@ type Config struct {
 	DefaultScript  string        // battery run when Script is empty
 	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
 	LuaPath        []string      // extra folders searched by require
-	Poller         string        // "epoll" (Linux only) or "poll"; default DefaultPoller
+	Poller         string        // "epoll" or "io_uring" (Linux only), "auto" (ResolvePoller), or "poll"; default DefaultPoller
 	MaxConns       int           // open connections beyond which new ones are closed at once
 	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
 	HighWater      int           // queued bytes above which send returns false

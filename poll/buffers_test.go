@@ -117,8 +117,10 @@ func TestBuffersNoAliasing(t *testing.T) {
 // TestConnsDoNotShareBuffers: many connections writing different bytes
 // in the same rounds, their queues growing and emptying through the
 // recycler, each receive exactly their own stream.
-func TestConnsDoNotShareBuffers(t *testing.T) {
-	tl := startLoop(t, Config{})
+func TestConnsDoNotShareBuffers(t *testing.T) { eachBackend(t, testConnsDoNotShareBuffers) }
+
+func testConnsDoNotShareBuffers(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller})
 	addr, conns := tl.listen(newRecorder)
 	const n = 8
 	var clients []net.Conn
@@ -165,9 +167,11 @@ func TestConnsDoNotShareBuffers(t *testing.T) {
 // is written at once, what the kernel leaves is queued, and writes before
 // and after it in the same round keep their order, also when the socket
 // buffer is too small to take it all.
-func TestWrite2DirectKeepsOrder(t *testing.T) {
+func TestWrite2DirectKeepsOrder(t *testing.T) { eachBackend(t, testWrite2DirectKeepsOrder) }
+
+func testWrite2DirectKeepsOrder(t *testing.T, poller string) {
 	for _, sndbuf := range []int{0, 16 << 10} {
-		tl := startLoop(t, Config{})
+		tl := startLoop(t, Config{Poller: poller})
 		addr, conns := tl.listen(newRecorder)
 		client := dial(t, addr)
 		conn := (<-conns).c

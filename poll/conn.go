@@ -46,12 +46,23 @@ type Conn struct {
 	dial     *dialing // an outbound connection still connecting (connect.go)
 	// flushedAt is when the loop last wrote to it, since loop.epoch.
 	flushedAt time.Duration
+
+	// With a backend doing the I/O (conn_stream.go): its registration,
+	// the bytes of out[off:] being sent, and input that arrived after Pause.
+	stream  bool
+	ioGen   uint16
+	sending int
+	heldIn  *heldInput
 }
 
 // NewConn registers an accepted or connected non-blocking socket.
 func (l *Loop) NewConn(fd int, h Handler) (*Conn, error) {
 	c := &Conn{loop: l, fd: fd, h: h, interest: Readable}
-	if err := l.register(fd, c, Readable); err != nil {
+	if l.cio != nil {
+		if err := l.registerStream(c); err != nil {
+			return nil, err
+		}
+	} else if err := l.register(fd, c, Readable); err != nil {
 		return nil, err
 	}
 	l.conns++
@@ -160,7 +171,7 @@ func (c *Conn) reserve(n int) {
 	case c.off == 0:
 	case c.off == len(c.out):
 		c.out, c.off = c.out[:0], 0
-	case len(c.out)+n > cap(c.out) && c.off >= len(c.out)/2:
+	case c.sending == 0 && len(c.out)+n > cap(c.out) && c.off >= len(c.out)/2:
 		// A queue that never empties (a steady stream under backpressure)
 		// would otherwise grow by every byte the kernel already took, and
 		// copy them all at each growth: slide the unwritten tail down
@@ -172,7 +183,9 @@ func (c *Conn) reserve(n int) {
 		// Grow at least twofold so a queue filled piecemeal copies O(n).
 		buf := c.loop.bufs.Get(max(need, 2*cap(c.out)))
 		buf = append(buf, c.out[c.off:]...)
-		c.loop.bufs.Put(c.out)
+		if c.sending == 0 { // else the backend still sends from it, and holds it
+			c.loop.bufs.Put(c.out)
+		}
 		c.out, c.off = buf, 0
 	}
 }
@@ -210,6 +223,10 @@ func (c *Conn) Pause() {
 func (c *Conn) Resume() {
 	if c.paused {
 		c.paused = false
+		if c.heldIn != nil {
+			c.loop.AfterFunc(0, c.deliverHeld) // as a read would: in the round, not inside Resume
+			return
+		}
 		c.updateInterest()
 	}
 }
@@ -223,7 +240,7 @@ func (c *Conn) updateInterest() {
 	}
 	var in Interest
 	// After EOF a socket stays readable for ever: stop asking.
-	if !c.peerEOF && (!c.paused || c.state == stateClosing) {
+	if !c.peerEOF && (!c.paused || c.state == stateClosing) && c.heldIn == nil {
 		in |= Readable
 	}
 	if c.Queued() > 0 {
@@ -236,6 +253,10 @@ func (c *Conn) updateInterest() {
 }
 
 func (c *Conn) ready(r Ready) {
+	if r.Op != OpNone {
+		c.completed(r)
+		return
+	}
 	if c.dial != nil {
 		c.connectReady(r)
 		return
@@ -272,18 +293,22 @@ func (c *Conn) read() {
 			return
 		}
 		if n == 0 && err == nil {
-			c.peerEOF = true
-			if c.state == stateOpen {
-				c.Close(ErrPeerClosed) // what is queued may still reach a half-closed peer
-			} else if c.Queued() == 0 {
-				c.finish()
-			} else {
-				c.updateInterest()
-			}
+			c.eof()
 			return
 		}
 		c.Abort(err)
 		return
+	}
+}
+
+func (c *Conn) eof() {
+	c.peerEOF = true
+	if c.state == stateOpen {
+		c.Close(ErrPeerClosed) // what is queued may still reach a half-closed peer
+	} else if c.Queued() == 0 {
+		c.finish()
+	} else {
+		c.updateInterest()
 	}
 }
 
@@ -294,6 +319,10 @@ func (c *Conn) flush() {
 	}
 	if c.Queued() > 0 {
 		c.flushedAt = c.loop.now.Sub(c.loop.epoch)
+	}
+	if c.stream {
+		c.send() // flushed runs at its completion
+		return
 	}
 	for c.Queued() > 0 {
 		n, err := sockWrite(c.fd, c.out[c.off:])
@@ -315,6 +344,12 @@ func (c *Conn) flush() {
 		c.Abort(err)
 		return
 	}
+	c.flushed()
+}
+
+// flushed follows a write: it frees an empty queue, stops watching for
+// room, finishes a closing connection's output, and owes Drain.
+func (c *Conn) flushed() {
 	if c.Queued() == 0 && c.out != nil {
 		c.loop.bufs.Put(c.out)
 		c.out, c.off = nil, 0
@@ -345,6 +380,7 @@ func (c *Conn) Close(cause error) {
 	}
 	c.state = stateClosing
 	c.paused = false
+	c.dropHeld()
 	c.h.Closed(cause)
 	if c.dial != nil {
 		// Still connecting with output queued: it goes out if the connect
@@ -420,9 +456,12 @@ func (c *Conn) finish() {
 	c.loop.closing(c.fd)
 	unix.Close(c.fd)
 	if c.out != nil {
-		c.loop.bufs.Put(c.out)
+		if c.sending == 0 { // else the backend holds it until the send ends
+			c.loop.bufs.Put(c.out)
+		}
 		c.out, c.off = nil, 0
 	}
+	c.dropHeld()
 	c.loop.conns--
 	c.loop.fdReleased()
 }

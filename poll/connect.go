@@ -156,6 +156,9 @@ func (c *Conn) connectReady(r Ready) {
 	if c.state == stateClosing {
 		c.extendLinger() // closed while connecting: deliver the queue, then FIN
 	}
+	if c.loop.cio != nil {
+		c.ioGen, c.stream, c.interest = c.loop.cio.Stream(c.fd), true, 0
+	}
 	c.updateInterest() // read, and write what was queued meanwhile
 	if c.Queued() > 0 && !c.dirty {
 		c.dirty = true

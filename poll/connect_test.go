@@ -176,9 +176,11 @@ func TestConnectTimeout(t *testing.T) {
 	}
 }
 
-func TestConnectCloseWhileConnecting(t *testing.T) {
+func TestConnectCloseWhileConnecting(t *testing.T) { eachBackend(t, testConnectCloseWhileConnecting) }
+
+func testConnectCloseWhileConnecting(t *testing.T, poller string) {
 	port := loopback.BlackholePort(t)
-	tl := startLoop(t, Config{})
+	tl := startLoop(t, Config{Poller: poller})
 	r := tl.connect("127.0.0.1", port, 10*time.Second)
 	tl.do(func() {
 		r.c.Pause()
@@ -201,13 +203,15 @@ func TestConnectCloseWhileConnecting(t *testing.T) {
 // Close: Closed runs at once, and the bytes still reach the peer once the
 // connect completes, followed by EOF; a connect that never completes ends
 // after LingerTimeout.
-func TestConnectCloseDeliversQueue(t *testing.T) {
+func TestConnectCloseDeliversQueue(t *testing.T) { eachBackend(t, testConnectCloseDeliversQueue) }
+
+func testConnectCloseDeliversQueue(t *testing.T, poller string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	tl := startLoop(t, Config{LingerTimeout: 300 * time.Millisecond})
+	tl := startLoop(t, Config{Poller: poller, LingerTimeout: 300 * time.Millisecond})
 	r := newConnectRecorder()
 	tl.do(func() { // one loop task: the handshake cannot end in between
 		sa, _ := ResolveSockaddr("127.0.0.1", ln.Addr().(*net.TCPAddr).Port)

@@ -35,9 +35,11 @@ func (l *lockedBuffer) String() string {
 // TestAcceptPausesOnEMFILE fills the descriptor table: the loop must not
 // spin, must log once, and must accept the waiting connections once
 // descriptors are free again.
-func TestAcceptPausesOnEMFILE(t *testing.T) {
+func TestAcceptPausesOnEMFILE(t *testing.T) { eachBackend(t, testAcceptPausesOnEMFILE) }
+
+func testAcceptPausesOnEMFILE(t *testing.T, poller string) {
 	var logs lockedBuffer
-	tl := startLoop(t, Config{AcceptPause: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	tl := startLoop(t, Config{Poller: poller, AcceptPause: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var mu sync.Mutex
 	var accepted []*recorder
 	var addr string

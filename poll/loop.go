@@ -13,7 +13,7 @@ import (
 
 // Config sizes the loop. Zero fields take the defaults below.
 type Config struct {
-	Poller         string        // "epoll" or "poll"; "" is DefaultPoller
+	Poller         string        // "epoll", "io_uring", "auto" or "poll"; "" is DefaultPoller
 	ReadBuffer     int           // size of the loop's one read buffer
 	HighWater      int           // queued bytes above which Write reports false
 	LowWater       int           // queued bytes at or below which Drain fires again
@@ -110,6 +110,10 @@ type Loop struct {
 	conns   int
 	stats   Stats
 
+	// cio does the connections' reads and writes when the backend can
+	// (io_uring); nil: readiness, and read(2)/write(2) here.
+	cio streamer
+
 	listeners     []*Listener
 	acceptPaused  bool
 	acceptLogged  bool
@@ -156,6 +160,9 @@ func NewLoop(cfg Config) (*Loop, error) {
 	}
 	l.bufs.onKeep = l.armBufferTrim
 	l.holdTimer = &Timer{fn: l.releaseHeld, loop: l, index: -1}
+	if s, ok := p.(streamer); ok && s.Streaming() {
+		l.cio = s
+	}
 	return l, nil
 }
 
@@ -166,7 +173,7 @@ type Stats struct {
 	Yields                int64 // runtime.Gosched calls by Run (YieldEvery)
 }
 
-// PollerName is "epoll" or "poll".
+// PollerName is "epoll", "io_uring" or "poll".
 func (l *Loop) PollerName() string { return l.poller.Name() }
 
 // Now is the time the current round started.

@@ -15,6 +15,13 @@ import (
 
 var backends = []string{"epoll", "poll"}
 
+// eachBackend runs a backend-neutral test once per poller, as subtests.
+func eachBackend(t *testing.T, fn func(t *testing.T, poller string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { fn(t, b) })
+	}
+}
+
 // testLoop runs a loop on its own goroutine; do runs fn on the loop and waits.
 type testLoop struct {
 	*Loop
@@ -227,8 +234,10 @@ func TestBackpressureAndDrain(t *testing.T) {
 	}
 }
 
-func TestSlowConsumerDropped(t *testing.T) {
-	tl := startLoop(t, Config{HighWater: 32 << 10, MaxQueued: 256 << 10})
+func TestSlowConsumerDropped(t *testing.T) { eachBackend(t, testSlowConsumerDropped) }
+
+func testSlowConsumerDropped(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller, HighWater: 32 << 10, MaxQueued: 256 << 10})
 	addr, conns := tl.listen(newRecorder)
 	dial(t, addr)
 	r := <-conns
@@ -309,8 +318,10 @@ func TestPeerCloseReported(t *testing.T) {
 	}
 }
 
-func TestPauseResume(t *testing.T) {
-	tl := startLoop(t, Config{})
+func TestPauseResume(t *testing.T) { eachBackend(t, testPauseResume) }
+
+func testPauseResume(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller})
 	addr, conns := tl.listen(newRecorder)
 	c := dial(t, addr)
 	r := <-conns
@@ -369,8 +380,10 @@ func TestTimers(t *testing.T) {
 	}
 }
 
-func TestPostFromManyGoroutines(t *testing.T) {
-	tl := startLoop(t, Config{})
+func TestPostFromManyGoroutines(t *testing.T) { eachBackend(t, testPostFromManyGoroutines) }
+
+func testPostFromManyGoroutines(t *testing.T, poller string) {
+	tl := startLoop(t, Config{Poller: poller})
 	const n = 1000
 	var count int // touched only on the loop
 	var wg sync.WaitGroup

@@ -107,3 +107,73 @@ func TestPauseInDrain(t *testing.T) {
 		}
 	}
 }
+
+// TestPauseBeforeFirstRound: input and the peer's half-close already wait
+// when the connection is paused, before the loop ever looked at it (a
+// backend doing its own receives may have taken them already). Nothing
+// reaches the handler while paused; after Resume the input arrives in
+// order, then the half-close.
+func TestPauseBeforeFirstRound(t *testing.T) { eachBackend(t, testPauseBeforeFirstRound) }
+
+func testPauseBeforeFirstRound(t *testing.T, poller string) {
+	for _, halfClose := range []bool{false, true} {
+		l, err := NewLoop(Config{Poller: poller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds, err := socketPair()
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer := fds[1]
+		r := newRecorder()
+		if r.c, err = l.NewConn(fds[0], r); err != nil {
+			t.Fatal(err)
+		}
+		unix.Write(peer, []byte("early"))
+		if halfClose {
+			unix.Shutdown(peer, unix.SHUT_WR)
+		}
+		r.c.Pause()
+		for range 5 {
+			if err := l.Round(10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case <-r.closed:
+			t.Fatalf("half-close %v: closed while paused (%v)", halfClose, r.cause)
+		default:
+		}
+		if r.got.Len() != 0 {
+			t.Fatalf("half-close %v: got %q while paused", halfClose, r.got.String())
+		}
+		want := "early"
+		if !halfClose {
+			unix.Write(peer, []byte(" late"))
+			want = "early late"
+		}
+		r.c.Resume()
+		ended := func() bool {
+			select {
+			case <-r.closed:
+				return true
+			default:
+				return false
+			}
+		}
+		for deadline := time.Now().Add(5 * time.Second); r.got.String() != want || halfClose != ended(); {
+			if err := l.Round(10); err != nil {
+				t.Fatal(err)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("half-close %v: after resume got %q, closed %v (%v)", halfClose, r.got.String(), ended(), r.cause)
+			}
+		}
+		if halfClose && r.cause != ErrPeerClosed {
+			t.Fatalf("closed with %v, want the peer's half-close", r.cause)
+		}
+		unix.Close(peer)
+		l.Close()
+	}
+}

@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,38 @@ type Ready struct {
 	Readable bool // includes hang-up and error: a read reports which
 	Writable bool
 	Hangup   bool // hang-up or error, reported even without read interest
+
+	// From a backend doing the I/O itself (streamer): the outcome of a
+	// receive or a send, Res bytes or a negative errno.
+	Op   IOOp
+	More bool   // OpRecv: the receive goes on
+	Gen  uint16 // the registration it belongs to (AddStream)
+	Buf  int32  // OpRecv: the buffer holding the bytes, -1 none
+	Res  int32
+}
+
+// IOOp says which operation a completion-based Ready reports.
+type IOOp uint8
+
+const (
+	OpNone IOOp = iota // readiness
+	OpRecv
+	OpSent
+)
+
+// streamer is a backend that reads and writes connections itself
+// (io_uring): the loop asks, and the outcome comes back from Wait.
+type streamer interface {
+	// Streaming reports whether the kernel lets it (else readiness only).
+	Streaming() bool
+	// AddStream registers a connected socket; the result marks its completions.
+	AddStream(fd int, in Interest) (uint16, error)
+	// Stream switches a socket registered with Add to completions.
+	Stream(fd int) uint16
+	// Send writes p, untouched until its OpSent: one at a time per socket.
+	Send(fd int, p []byte)
+	// Buffer is an OpRecv's bytes, valid until the next Wait.
+	Buffer(id int32, n int) []byte
 }
 
 // Poller is the small interface both backends implement. It is level-triggered.
@@ -36,19 +69,46 @@ type Poller interface {
 	Name() string
 }
 
-// NewPoller returns the backend by name: "epoll" (Linux) or "poll"; ""
-// is DefaultPoller.
+// NewPoller returns the backend by name: "epoll" (Linux), "io_uring"
+// (Linux), "poll", or "auto" (see ResolvePoller); "" is DefaultPoller.
 func NewPoller(name string) (Poller, error) {
 	if name == "" {
 		name = DefaultPoller
 	}
+	if name == "auto" {
+		name, _, _ = ResolvePoller(name)
+	}
 	switch name {
 	case "epoll":
 		return newEpoll()
+	case "io_uring":
+		return newUringStreams(uringSQEntries)
 	case "poll":
 		return newPollFD(), nil
 	}
-	return nil, fmt.Errorf("unknown poller %q (want epoll or poll)", name)
+	return nil, fmt.Errorf("unknown poller %q (want epoll, io_uring, auto or poll)", name)
+}
+
+// ErrUringUnavailable wraps every reason the io_uring backend cannot run.
+var ErrUringUnavailable = errors.New("io_uring unavailable")
+
+// ResolvePoller turns "auto" into io_uring when ProbeUring succeeds and
+// into DefaultPoller when not, with fallback saying why. "io_uring" comes
+// back as it is if the probe succeeds, or with err naming the cause.
+// Other names pass unchanged.
+func ResolvePoller(name string) (resolved string, fallback, err error) {
+	switch name {
+	case "auto":
+		if err := ProbeUring(); err != nil {
+			return DefaultPoller, err, nil
+		}
+		return "io_uring", nil, nil
+	case "io_uring":
+		if err := ProbeUring(); err != nil {
+			return "", nil, err
+		}
+	}
+	return name, nil, nil
 }
 
 // pollFD is the portable poll(2) backend (the only one off Linux): a slice of pollfd plus an index by fd.

@@ -101,6 +101,7 @@ func TestRawCLIFlagsAndVersion(t *testing.T) {
 		{"--max-conns", "lots"},
 		{"--max-conns", "0"},
 		{"--poller", "kqueue"},
+		{"--poller", "io-uring"},
 		{"--high-water", "10", "--low-water", "20"},
 		{"--gc-reserve", "2GiB"},
 		{"--gc-reserve", "-1"},

@@ -117,6 +117,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if err := resolvePoller(&cfg, logger); err != nil {
+		fmt.Fprintf(stderr, "pocketlua: --poller %s: %v\n", cfg.Poller, err)
+		return 1
+	}
+
 	var cs *console.Server
 	if opts.adminSocket != "" {
 		if cs, err = console.Listen(console.Config{Path: opts.adminSocket, Logs: logTee, Logger: logger, Version: version}); err != nil {
@@ -374,7 +379,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	}
 	listen := fs.StringArrayP("listen", "l", []string{engine.DefaultListen}, "address to listen on, host:port (repeatable; port 0 picks a free port)")
 	fs.StringArrayVarP(&cfg.LuaPath, "lua-path", "I", nil, "extra folder searched by require (repeatable)")
-	fs.StringVar(&cfg.Poller, "poller", engine.DefaultPoller, "event backend: epoll (Linux) or poll")
+	fs.StringVar(&cfg.Poller, "poller", engine.DefaultPoller, "event backend: epoll, io_uring (Linux), auto (io_uring if the kernel allows it, else epoll) or poll")
 	fs.IntVar(&cfg.MaxConns, "max-conns", engine.DefaultMaxConns, "open connections beyond which new ones are closed at once")
 	sizeVar(fs, &cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
 	sizeVar(fs, &cfg.HighWater, "high-water", engine.DefaultHighWater, "queued bytes above which send returns false")
@@ -439,8 +444,10 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	if cfg.Watch && cfg.Script == "" {
 		return cfg, o, fmt.Errorf("%w: --watch needs a script file (the embedded %s never changes): pocketlua --watch app.lua", errUsage, defaultScript)
 	}
-	if cfg.Poller != "epoll" && cfg.Poller != "poll" {
-		return cfg, o, fmt.Errorf("--poller %q: want epoll or poll", cfg.Poller)
+	switch cfg.Poller {
+	case "epoll", "io_uring", "auto", "poll":
+	default:
+		return cfg, o, fmt.Errorf("--poller %q: want epoll, io_uring, auto or poll", cfg.Poller)
 	}
 	for name, v := range map[string]int64{"max-conns": int64(cfg.MaxConns), "max-queued-bytes": int64(cfg.MaxQueuedBytes),
 		"high-water": int64(cfg.HighWater), "low-water": int64(cfg.LowWater), "max-message": cfg.MaxMessage,
@@ -511,6 +518,20 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	cfg.Batteries = scripts.FS
 	cfg.DefaultScript = defaultScript
 	return cfg, o, nil
+}
+
+// resolvePoller settles --poller io_uring or auto once for all workers:
+// auto falling back to epoll says so in one log line.
+func resolvePoller(cfg *engine.Config, logger *slog.Logger) error {
+	resolved, fallback, err := engine.ResolvePoller(cfg.Poller)
+	if err != nil {
+		return err
+	}
+	if fallback != nil {
+		logger.Warn("--poller auto: io_uring unavailable, using "+resolved, "err", fallback)
+	}
+	cfg.Poller = resolved
+	return nil
 }
 
 func scriptName(cfg engine.Config) string {
