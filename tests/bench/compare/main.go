@@ -47,8 +47,9 @@ type scenario struct {
 // allServers in table order. nginx-1w and nginx-2w are nginx with
 // lua-resty-websocket (tests/bench/nginx/plain.conf) and 1 or 2 worker
 // processes, whose CPU is summed; baseline is a second pocketlua binary
-// (-baseline) for A/B runs.
-var allServers = []string{"pocketlua", "baseline", "gorilla", "gws", "nbio", "nginx-1w", "nginx-2w"}
+// (-baseline) for A/B runs; pocketlua-uring is pocketlua with --poller
+// io_uring.
+var allServers = []string{"pocketlua", "pocketlua-uring", "baseline", "gorilla", "gws", "nbio", "nginx-1w", "nginx-2w"}
 
 // warmup is pocketbench's default unmeasured time before its window.
 const warmup = time.Second
@@ -75,6 +76,9 @@ func main() {
 	flag.Parse()
 
 	servers := splitList(*serverList)
+	if len(servers) == 0 {
+		check(fmt.Errorf("-servers lists no server"))
+	}
 	for _, s := range servers {
 		if !contains(allServers, s) {
 			check(fmt.Errorf("unknown server %q", s))
@@ -195,13 +199,17 @@ func build(root, bin string) {
 func start(o options, srv, addr string) (*exec.Cmd, []int, error) {
 	var cmd *exec.Cmd
 	switch srv {
-	case "pocketlua", "baseline":
+	case "pocketlua", "pocketlua-uring", "baseline":
 		exe := filepath.Join(o.bin, "pocketlua")
 		if srv == "baseline" {
 			exe = o.baseline
 		}
-		cmd = exec.Command(exe, "-l", addr, "--log-level", "warn", "--max-conns", "20000", "--workers", strconv.Itoa(o.workers))
-		if srv == "pocketlua" && len(o.plEnv) > 0 {
+		poller := "epoll"
+		if srv == "pocketlua-uring" {
+			poller = "io_uring"
+		}
+		cmd = exec.Command(exe, "-l", addr, "--log-level", "warn", "--max-conns", "20000", "--workers", strconv.Itoa(o.workers), "--poller", poller)
+		if srv != "baseline" && len(o.plEnv) > 0 {
 			cmd.Env = append(os.Environ(), o.plEnv...)
 		}
 	case "nginx-1w", "nginx-2w":
@@ -428,15 +436,14 @@ func median(v []float64) (float64, bool) {
 func printTable(run []scenario, servers []string, results map[string]map[string]map[string][]float64) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "scenario\tmetric\t")
-	var peers []string
+	// Ratios are of the first server listed (pocketlua unless -servers
+	// says otherwise) to each of the others.
+	anchor, peers := servers[0], servers[1:]
 	for _, s := range servers {
 		fmt.Fprintf(tw, "%s\t", s)
-		if s != "pocketlua" {
-			peers = append(peers, s)
-		}
 	}
 	for _, s := range peers {
-		fmt.Fprintf(tw, "pl/%s\t", s)
+		fmt.Fprintf(tw, "%s/%s\t", abbrev(anchor), s)
 	}
 	fmt.Fprintln(tw)
 	for _, sc := range run {
@@ -456,7 +463,7 @@ func printTable(run []scenario, servers []string, results map[string]map[string]
 				}
 			}
 			for _, s := range peers {
-				pl, ok1 := meds["pocketlua"]
+				pl, ok1 := meds[anchor]
 				p, ok2 := meds[s]
 				if ok1 && ok2 && p != 0 {
 					fmt.Fprintf(tw, "%.2f\t", pl/p)
@@ -474,6 +481,9 @@ func printTable(run []scenario, servers []string, results map[string]map[string]
 	fmt.Println("switches per echoed message; for p99 µs, B/conn, sys/msg and cs/msg lower is")
 	fmt.Println("better, so a ratio below 1 favours pocketlua.")
 }
+
+// abbrev shortens pocketlua to pl in ratio headings.
+func abbrev(s string) string { return strings.Replace(s, "pocketlua", "pl", 1) }
 
 func splitList(s string) []string {
 	var out []string
