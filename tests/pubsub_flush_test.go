@@ -41,6 +41,7 @@ func TestPublishFlushDelayHoldsDeliveries(t *testing.T) {
 					t.Fatalf("publish answered %q", got)
 				}
 			}
+			awaitDelivered(t, pub, n)
 			if !tc.held {
 				// The deliveries went out with their rounds: read them
 				// before asking, so the answer cannot race them.
@@ -80,6 +81,7 @@ func TestPublishFlushDelayClose(t *testing.T) {
 	for range n {
 		pub.next()
 	}
+	awaitDelivered(t, pub, n*len(subs))
 	pub.send("kick")
 	pub.next()
 	for _, s := range subs {
@@ -143,6 +145,22 @@ func TestPublishFlushDelayFlag(t *testing.T) {
 }
 
 // flushDial opens path on addr and reads its "joined".
+// awaitDelivered waits until the worker has written (or held) n
+// deliveries: they reach the loop after the publishes' answers, so a
+// command sent on "ok" could otherwise overtake them.
+func awaitDelivered(t *testing.T, pub *psClient, n int) {
+	t.Helper()
+	want := fmt.Sprintf("delivered %d", n)
+	for range 500 {
+		pub.send("delivered")
+		if pub.next() == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the worker never delivered all %d messages", n)
+}
+
 func flushDial(t *testing.T, addr, path string) *psClient {
 	t.Helper()
 	c, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+path, nil)

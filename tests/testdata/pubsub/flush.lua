@@ -4,6 +4,10 @@
 --   pub TOPIC DATA   server.publish(TOPIC, DATA), answered "ok"
 --   buffered         "buffered N": this connection's queued bytes, held
 --                    deliveries included, before the answer is queued
+--   delivered        "delivered N": server.stats().delivered, messages
+--                    this worker has written to its subscribers (held
+--                    or not): deliveries are posted to the loop, so a
+--                    publish is not delivered yet when "ok" comes back
 --   kick             closes every subscriber with 4000 "kicked"
 local WebSocket = require "websocket"
 
@@ -27,6 +31,8 @@ function Flush:message(data)
     self.conn:send("ok")
   elseif cmd == "buffered" then
     self.conn:send("buffered " .. self.conn:buffered())
+  elseif cmd == "delivered" then
+    self.conn:send("delivered " .. server.stats().delivered)
   elseif cmd == "kick" then
     for s in pairs(subscribers) do s.conn:close(4000, "kicked") end
     self.conn:send("ok")
