@@ -2,10 +2,8 @@ package tests
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,42 +93,6 @@ func TestPublishFlushDelayClose(t *testing.T) {
 			t.Fatalf("after the deliveries: %v, want the close frame 4000", err)
 		}
 	}
-}
-
-// TestPublishFlushDelaySlowSubscriber: held deliveries count against
-// --max-queued-bytes: a subscriber that never reads is dropped as a slow
-// consumer while another keeps getting every message.
-func TestPublishFlushDelaySlowSubscriber(t *testing.T) {
-	srv := startServer(t, "epoll", "--publish-flush-delay", "5ms", "--max-queued-bytes", "1MiB",
-		"--high-water", "256KiB", "--low-water", "64KiB", testdata(t, "pubsub/rooms.lua"))
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDial: func(network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
-		}}
-		return nd.Dial(network, addr)
-	}}
-	slow, resp, err := d.Dial("ws://"+srv.Addr+"/room/a", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	defer slow.Close() // joined, and never read
-	fast := psDial(t, srv.Addr, "/room/a")
-	const rounds, size = 200, 60000
-	for i := range rounds {
-		fast.send(fmt.Sprintf("flood room.a 1 %d", size))
-		for {
-			m := fast.next()
-			if strings.HasPrefix(m, "ok ") {
-				continue
-			}
-			if len(m) != size {
-				t.Fatalf("message %d: got %d bytes", i, len(m))
-			}
-			break
-		}
-	}
-	rawWaitLogs(t, srv, 10*time.Second, 1, `msg="rooms closed"`, `reason="slow consumer"`)
 }
 
 // TestPublishFlushDelayFlag: the flag refuses what is not a duration

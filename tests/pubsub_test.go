@@ -240,9 +240,17 @@ func TestPubSubLimits(t *testing.T) {
 
 // TestPubSubSlowSubscriber: a subscriber that never reads is dropped as
 // a slow consumer under --max-queued-bytes while a reading subscriber on
-// the same topic gets every message.
+// the same topic gets every message; with --publish-flush-delay, held
+// deliveries count against the cap too.
 func TestPubSubSlowSubscriber(t *testing.T) {
-	srv := startServer(t, "epoll", "--max-queued-bytes", "1MiB", "--high-water", "256KiB", "--low-water", "64KiB", testdata(t, "pubsub/rooms.lua"))
+	for _, delay := range []string{"0", "5ms"} {
+		t.Run("delay="+delay, func(t *testing.T) { pubsubSlowSubscriber(t, delay) })
+	}
+}
+
+func pubsubSlowSubscriber(t *testing.T, delay string) {
+	srv := startServer(t, "epoll", "--publish-flush-delay", delay, "--max-queued-bytes", "1MiB",
+		"--high-water", "256KiB", "--low-water", "64KiB", testdata(t, "pubsub/rooms.lua"))
 	// A small receive buffer, so the kernel does not hold megabytes for it.
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDial: func(network, addr string) (net.Conn, error) {
 		nd := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
@@ -258,7 +266,7 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 	defer slow.Close() // joined, and never read
 	fast := psDial(t, srv.Addr, "/room/a")
 	const rounds, size = 200, 60000
-	for range rounds {
+	for i := range rounds {
 		fast.send(fmt.Sprintf("flood room.a 1 %d", size))
 		for {
 			m := fast.next()
@@ -266,7 +274,7 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 				continue
 			}
 			if len(m) != size {
-				t.Fatalf("got %d bytes", len(m))
+				t.Fatalf("message %d: got %d bytes", i, len(m))
 			}
 			break
 		}
