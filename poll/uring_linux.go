@@ -355,22 +355,11 @@ func (u *uring) state(fd int) *uringFD {
 	return &u.fds[fd]
 }
 
-func uringEvents(in Interest) uint32 {
-	var ev uint32
-	if in&Readable != 0 {
-		ev |= unix.POLLIN | unix.POLLRDHUP
-	}
-	if in&Writable != 0 {
-		ev |= unix.POLLOUT
-	}
-	return ev
-}
-
 func (u *uring) arm(fd int, s *uringFD, in Interest) {
 	e := u.sqe()
 	e.opcode = uringOpPollAdd
 	e.fd = int32(fd)
-	e.opFlags = uringEvents(in)
+	e.opFlags = uint32(pollEvents(in)) // POLL_ADD takes poll(2)'s bits
 	e.userData = userData(kindPoll, fd, s.gen, s.pollSeq)
 	s.multishot = in&Readable == 0
 	if s.multishot {

@@ -1,12 +1,10 @@
 package tests
 
 import (
-	"bufio"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -65,13 +63,7 @@ func TestProxyProtocol(t *testing.T) {
 	raw.Write(proxyV2(netip.MustParseAddrPort("[2001:db8::2]:8443"), netip.MustParseAddrPort("[::1]:443")))
 	tc := tls.Client(raw, pki.clientConfig("localhost"))
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(tc, "GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
-	res, err := http.ReadResponse(bufio.NewReader(tc), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(res.Body)
-	if info := decodeInfo(t, string(b)); info.Peer != "[2001:db8::2]:8443" || !info.TLS {
+	if info := infoOver(t, tc); info.Peer != "[2001:db8::2]:8443" || !info.TLS {
 		t.Fatalf("v2 header then TLS: /info = %+v", info)
 	}
 

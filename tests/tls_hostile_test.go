@@ -1,12 +1,8 @@
 package tests
 
 import (
-	"bufio"
 	"crypto/tls"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -86,13 +82,7 @@ func TestTLSHostileClientsMore(t *testing.T) {
 			raw.(*net.TCPConn).SetNoDelay(true)
 			tc := tls.Client(&reframeConn{Conn: raw, split: rc.split, trickle: rc.trickle}, pki.clientConfig("localhost"))
 			tc.SetDeadline(time.Now().Add(20 * time.Second))
-			fmt.Fprintf(tc, "GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
-			res, err := http.ReadResponse(bufio.NewReader(tc), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			if info := decodeInfo(t, string(body)); !info.TLS || info.ServerName != "localhost" {
+			if info := infoOver(t, tc); !info.TLS || info.ServerName != "localhost" {
 				t.Fatalf("/info = %+v", info)
 			}
 		})

@@ -70,6 +70,20 @@ func getInfo(t *testing.T, addr string, cfg *tls.Config) (tlsInfo, error) {
 	return info, nil
 }
 
+// infoOver asks GET /info on c, an established TLS connection, and reads
+// the answer.
+func infoOver(t *testing.T, c net.Conn) tlsInfo {
+	t.Helper()
+	fmt.Fprintf(c, "GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("GET /info: %v", err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return decodeInfo(t, string(body))
+}
+
 func port(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
@@ -178,14 +192,7 @@ func TestTLSOnePort(t *testing.T) {
 			}
 			// A round trip, so the TLS 1.3 ticket (sent after the handshake) is read.
 			c.SetDeadline(time.Now().Add(10 * time.Second))
-			fmt.Fprintf(c, "GET /info HTTP/1.1\r\nHost: localhost\r\n\r\n")
-			res, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatalf("%s: %v", tls.VersionName(v), err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if info := decodeInfo(t, string(body)); info.Resumed != (i == 1) {
+			if info := infoOver(t, c); info.Resumed != (i == 1) {
 				t.Fatalf("%s connection %d: conn.tls.resumed %v", tls.VersionName(v), i, info.Resumed)
 			}
 			st := c.ConnectionState()
