@@ -228,6 +228,12 @@ func (t *tlsConn) hello() {
 	t.phase = tlsHandshaking
 	t.sess = s.cfg.TLS.NewSession(t.head, s.loop.Post, t.output, c.addrs)
 	t.head = nil // the session's now
+	if fd := c.pc.FD(); fd >= 0 && c.pc.Queued() == 0 {
+		// Nothing else is queued before the handshake ends (pending
+		// waits for it), and every close goes through drop, which closes
+		// the session before the loop closes the socket.
+		t.sess.WriteDirect(sendNow(fd))
+	}
 	s.tls.inFlight++
 	sess := t.sess
 	t.running = true

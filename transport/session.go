@@ -72,6 +72,21 @@ func (s *Session) Established() {
 	s.mc.mu.Unlock()
 }
 
+// WriteDirect lets the handshake write its flights to the socket itself
+// through w (a non-blocking send: the count written, or an error), instead
+// of posting them to the loop: one hand-off between threads less per
+// handshake. What w does not take (the socket full, an error) is posted to
+// the loop as before, and so is everything after it, so the bytes stay in
+// order. Call it on the loop before Handshake, with nothing queued for the
+// socket; the loop must Close the session before it closes the socket
+// (a write holds the session's lock, so the descriptor cannot be reused
+// under it).
+func (s *Session) WriteDirect(w func([]byte) (int, error)) {
+	s.mc.mu.Lock()
+	s.mc.direct = w
+	s.mc.mu.Unlock()
+}
+
 // Feed gives socket input to the handshake; on the loop. p is copied.
 func (s *Session) Feed(p []byte) {
 	m := s.mc
@@ -167,6 +182,7 @@ type memConn struct {
 	closed  bool
 	onLoop  bool
 	done    chan struct{}
+	direct  func([]byte) (int, error) // WriteDirect's; nil once it left bytes
 
 	pool chan struct{} // the crypto pool; touched by the handshake goroutine only
 	slot bool
@@ -236,19 +252,40 @@ func (m *memConn) Read(b []byte) (int, error) {
 }
 
 func (m *memConn) Write(b []byte) (int, error) {
+	n := len(b)
 	m.mu.Lock()
 	closed, onLoop := m.closed, m.onLoop
+	if !closed && !onLoop && m.direct != nil {
+		b = m.writeDirect(b)
+	}
 	m.mu.Unlock()
 	if closed {
 		return 0, net.ErrClosed
 	}
 	if onLoop {
 		m.write(b)
-		return len(b), nil
+		return n, nil
 	}
-	buf := append([]byte(nil), b...)
-	m.post(func() { m.write(buf) })
-	return len(b), nil
+	if len(b) > 0 {
+		buf := append([]byte(nil), b...)
+		m.post(func() { m.write(buf) })
+	}
+	return n, nil
+}
+
+// writeDirect sends what the socket takes now and returns the rest; with
+// m.mu held. Whatever is left (the socket full, an error the loop's own
+// write then meets) turns direct writes off for good.
+func (m *memConn) writeDirect(b []byte) []byte {
+	for len(b) > 0 {
+		k, err := m.direct(b)
+		if k <= 0 || err != nil {
+			m.direct = nil
+			break
+		}
+		b = b[k:]
+	}
+	return b
 }
 
 func (m *memConn) Close() error {
