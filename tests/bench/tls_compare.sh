@@ -10,10 +10,13 @@
 # Needs nginx, libnginx-mod-http-lua, lua-nginx-websocket (Debian), python3.
 # Usage: bash tests/bench/tls_compare.sh [-r ROUNDS] [-d DURATION]
 #        [--idle CONNECTIONS] [--only pocketlua,gws,nginx]
-#        [--modes full,resumed,echo100,echo1000,idle]
+#        [--modes full,resumed,echo100,echo1000,idle] [--base BINARY]
+# --base adds the server "base": that pocketlua binary (an older build, for
+# an A/B in the same run: --only pocketlua,base,gws).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 rounds=3 dur=5s idle=10000 only=pocketlua,gws,nginx modes=full,resumed,echo100,echo1000,idle
+base=
 while (($#)); do
   case $1 in
     -r) rounds=$2; shift 2 ;;
@@ -21,6 +24,7 @@ while (($#)); do
     --idle) idle=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
+    --base) base=$(realpath "$2"); shift 2 ;;
     *) echo "tls_compare.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -41,8 +45,10 @@ cert=$work/cert.pem key=$work/key.pem
 start() {
   port=$(freeport)
   case $1 in
-    pocketlua)
-      "$work/pocketlua" -l "127.0.0.1:$port" --log-level warn --tls-cert "$cert" --tls-key "$key" \
+    pocketlua | base)
+      local bin=$work/pocketlua
+      if [[ $1 == base ]]; then bin=${base:?tls_compare.sh: the server base needs --base BINARY}; fi
+      "$bin" -l "127.0.0.1:$port" --log-level warn --tls-cert "$cert" --tls-key "$key" \
         --max-conns 20000 "$root/scripts/echo.lua" &
       pid=$! measured=$! ;;
     gws)
