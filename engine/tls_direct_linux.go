@@ -6,8 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendNow is a handshake goroutine's write to its socket (Session.WriteDirect):
-// never blocking, whatever the descriptor's mode, and no SIGPIPE.
+// sendNow is a handshake goroutine's write to its socket
+// (Session.WriteDirect): never blocking, whatever the descriptor's mode,
+// and no SIGPIPE.
 func sendNow(fd int) func([]byte) (int, error) {
 	return func(p []byte) (int, error) {
 		for {
