@@ -76,6 +76,9 @@ type Config struct {
 	// nil: a registry of this server's own.
 	Shared  *shared.Registry
 	Workers int // how many workers the process runs (for server.state's warning)
+
+	// The loop yields its CPU before it blocks (poll.Config.YieldBeforeWait).
+	YieldBeforeWait bool
 }
 
 // Defaults.

@@ -32,6 +32,16 @@ type Config struct {
 	// meanwhile leave in one write; 0 writes it at the end of the round
 	// like any other output.
 	FlushDelay time.Duration
+
+	// YieldBeforeWait: after a round that found work, give the CPU to
+	// whatever else is runnable on it (sched_yield) and poll once more
+	// without blocking before the loop blocks. For loops that share their
+	// CPUs with other busy threads (as many loops as CPUs, and the
+	// clients or other processes on top): the thread that would have woken
+	// the loop runs first and the loop then finds its work without a
+	// sleep and a wake-up. See docs/PERFORMANCE.md, "Two workers on two
+	// cores".
+	YieldBeforeWait bool
 }
 
 const (
@@ -136,6 +146,9 @@ type Loop struct {
 	holdStats HoldStats
 
 	yielded time.Time // when Run last yielded to the scheduler
+
+	// Config.YieldBeforeWait: how many poller events the last round had.
+	lastReady int
 }
 
 // NewLoop creates the poller and the wake-up descriptor.
@@ -171,6 +184,7 @@ func NewLoop(cfg Config) (*Loop, error) {
 type Stats struct {
 	Rounds, Reads, Writes int64
 	Yields                int64 // runtime.Gosched calls by Run (YieldEvery)
+	WaitYields            int64 // sched_yield calls before a wait (Config.YieldBeforeWait)
 }
 
 // PollerName is "epoll", "io_uring" or "poll".
@@ -258,7 +272,15 @@ func (l *Loop) Run() error {
 			l.stats.Yields++
 			runtime.Gosched()
 		}
-		if err := l.Round(l.waitTimeout()); err != nil {
+		timeout := l.waitTimeout()
+		// Config.YieldBeforeWait: once per busy spell, yield and poll
+		// without blocking; a round that then finds nothing blocks.
+		if timeout != 0 && l.cfg.YieldBeforeWait && l.lastReady > 0 {
+			l.stats.WaitYields++
+			schedYield()
+			timeout = 0
+		}
+		if err := l.Round(timeout); err != nil {
 			return err
 		}
 	}
@@ -274,6 +296,7 @@ func (l *Loop) Round(timeoutMs int) error {
 	}
 	l.now = time.Now()
 	l.stats.Rounds++
+	l.lastReady = n
 	for i := 0; i < n; i++ {
 		r := l.ready[i]
 		if int(r.FD) < len(l.owners) {

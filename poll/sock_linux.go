@@ -37,3 +37,6 @@ func sockWrite(fd int, p []byte) (int, error) {
 	}
 	return -1, e
 }
+
+// schedYield is sched_yield(2), raw: it never blocks.
+func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }

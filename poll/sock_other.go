@@ -2,9 +2,16 @@
 
 package poll
 
-import "golang.org/x/sys/unix"
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
 
 // sockRead and sockWrite: see sock_linux.go.
 func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
 
 func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
+// schedYield: see sock_linux.go; elsewhere the Go scheduler's yield.
+func schedYield() { runtime.Gosched() }

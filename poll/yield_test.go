@@ -1,6 +1,9 @@
 package poll
 
 import (
+	"bytes"
+	"io"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -66,4 +69,47 @@ func TestIdleLoopBlocks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// With YieldBeforeWait every round that found work is followed by a
+// yield and a poll that does not block, and the loop still blocks once a
+// round finds nothing; without it the loop never yields that way.
+func TestYieldBeforeWait(t *testing.T) {
+	eachBackend(t, func(t *testing.T, poller string) {
+		for _, on := range []bool{false, true} {
+			tl := startLoop(t, Config{Poller: poller, YieldBeforeWait: on})
+			addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+			c := dial(t, addr)
+			<-conns
+			var before Stats
+			tl.do(func() { before = tl.Stats() })
+			const trips = 50
+			for i := 0; i < trips; i++ {
+				msg := []byte("ping " + strconv.Itoa(i))
+				if _, err := c.Write(msg); err != nil {
+					t.Fatal(err)
+				}
+				got := make([]byte, len(msg))
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("yield %v: echo %d: got %q, %v", on, i, got, err)
+				}
+			}
+			var after Stats
+			tl.do(func() { after = tl.Stats() })
+			yields, rounds := after.WaitYields-before.WaitYields, after.Rounds-before.Rounds
+			if !on && yields != 0 {
+				t.Errorf("%d yields before waits without YieldBeforeWait", yields)
+			}
+			// Each echo's round found a read, so a yield followed it.
+			if on && (yields < trips || yields > rounds) {
+				t.Errorf("%d yields before waits in %d rounds for %d echoes, want one per echo at least, one per round at most", yields, rounds, trips)
+			}
+			time.Sleep(200 * time.Millisecond)
+			var idle Stats
+			tl.do(func() { idle = tl.Stats() })
+			if n := idle.Rounds - after.Rounds; n > 4 {
+				t.Errorf("yield %v: %d rounds while idle, want at most 4", on, n)
+			}
+		}
+	})
 }

@@ -149,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	spareP(opts.workers)
+	cfg.YieldBeforeWait = loopsFillCPUs(opts.workers)
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
@@ -251,6 +252,16 @@ func spareP(workers int) {
 		runtime.GOMAXPROCS(workers + 1)
 	}
 }
+
+// loopsFillCPUs says whether the loops alone can keep every CPU busy, so
+// that anything else running (the clients, other processes) shares a CPU
+// with a loop. The loops then yield before they block
+// (engine.Config.YieldBeforeWait): two workers on two CPUs with the load
+// on the same machine slept and were woken about 0.2 times per echoed
+// message and did 0.84-0.93 of one worker's messages per CPU-second;
+// yielding first cut that to about 0.03 (docs/PERFORMANCE.md). With CPUs
+// to spare a yield finds nothing to run and only costs a system call.
+func loopsFillCPUs(workers int) bool { return workers >= runtime.NumCPU() }
 
 // startWorkers makes n independent servers, each with its own loop, Lua
 // state and SO_REUSEPORT listeners on the same addresses. The first picks

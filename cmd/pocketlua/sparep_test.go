@@ -27,3 +27,15 @@ func TestSparePKeepsOnePIdle(t *testing.T) {
 		t.Errorf("GOMAXPROCS=1 in the environment: GOMAXPROCS %d, want 1", got)
 	}
 }
+
+// The loops yield before they block only when there are at least as many
+// of them as CPUs this process may run on.
+func TestLoopsFillCPUs(t *testing.T) {
+	n := runtime.NumCPU()
+	if !loopsFillCPUs(n) || !loopsFillCPUs(n+1) {
+		t.Errorf("%d and %d workers on %d CPUs: want yields", n, n+1, n)
+	}
+	if n > 1 && loopsFillCPUs(n-1) {
+		t.Errorf("%d workers on %d CPUs: want no yields", n-1, n)
+	}
+}
