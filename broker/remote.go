@@ -52,7 +52,7 @@ type RemoteStats struct {
 	Sent        int64     // messages the broker took
 	Received    int64     // messages from the broker (other nodes', before duplicates are dropped)
 	Dropped     int64     // publishes dropped: the queue was full or the broker down
-	InDropped   int64     // messages from the broker dropped: the inbound queue was full (NATS)
+	InDropped   int64     // messages from the broker dropped: the inbound queue (Queue.Messages) was full
 	LastMessage time.Time // last sent or received; zero: none yet
 }
 
