@@ -224,3 +224,21 @@ func inboundDrops(t *testing.T, url string) {
 		})
 	}
 }
+
+// TestOwnEcho: the Redis reader drops this node's own messages from the
+// envelope's head alone, and nothing else: another node's, a payload
+// too short, or one that is not an envelope.
+func TestOwnEcho(t *testing.T) {
+	hub := NewHub()
+	b := newRemoteBase(hub, "test://", Queue{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	mine := string(encode(&Message{Topic: "t", Data: "x", Node: hub.node, Worker: 1, Seq: 1}))
+	other := string(encode(&Message{Topic: "t", Data: "x", Node: hub.node ^ 2, Worker: 1, Seq: 1}))
+	if !b.ownEcho(mine) {
+		t.Error("this node's message not recognised")
+	}
+	for _, p := range []string{other, mine[:envelopeHead-1], "q" + mine[1:], ""} {
+		if b.ownEcho(p) {
+			t.Errorf("%q taken for this node's own message", p)
+		}
+	}
+}

@@ -104,6 +104,9 @@ func (r *redisRemote) forward(msgs <-chan *redis.Message) {
 			r.startHeartbeat() // another node asked for presence
 			continue
 		}
+		if r.ownEcho(m.Payload) {
+			continue // delivered by the hub already: no trip through in
+		}
 		select {
 		case r.in <- m:
 		default:

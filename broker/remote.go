@@ -291,6 +291,19 @@ func encode(m *Message) []byte {
 
 var errEnvelope = errors.New("bad envelope")
 
+// ownEcho reports whether p is this node's own message back from the
+// broker, reading only the envelope's head.
+func (b *remoteBase) ownEcho(p string) bool {
+	if len(p) < envelopeHead || p[0] != 'p' {
+		return false
+	}
+	var node uint64
+	for i := 2; i < 10; i++ {
+		node = node<<8 | uint64(p[i])
+	}
+	return node == b.hub.node
+}
+
 func decode(p []byte) (*Message, error) {
 	if len(p) < envelopeHead || p[0] != 'p' || len(p) < envelopeHead+int(p[22]) {
 		return nil, errEnvelope
