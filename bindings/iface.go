@@ -122,4 +122,8 @@ type PubSubStats struct {
 	Broker                                    string
 	BrokerSent, BrokerReceived, BrokerDropped int64
 	BrokerIdle                                time.Duration // since the last message sent or received; -1: none yet
+
+	// Held counts this worker's subscribers made to wait
+	// --publish-flush-delay, so that what came meanwhile left in one write.
+	Held int64
 }

@@ -277,5 +277,6 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("broker_received", float64(st.PubSub.BrokerReceived))
 	set("broker_dropped", float64(st.PubSub.BrokerDropped))
 	set("broker_idle", st.PubSub.BrokerIdle.Seconds())
+	set("pubsub_held", float64(st.PubSub.Held))
 	return t
 }

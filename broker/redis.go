@@ -15,10 +15,19 @@ import (
 // '*' crosses dots), and each worker filters with Match. go-redis's
 // PubSub reconnects and resubscribes by itself; a ping every 250 ms
 // tells up from down.
+//
+// go-redis hands what it reads to a channel and, when that stays full,
+// drops a message after a minute without telling anyone (and meanwhile
+// stops reading, so Redis holds the rest, then disconnects us). So a
+// goroutine of ours empties its channel at once into in, which holds
+// Queue.Messages, and counts in InDropped what finds in full, as nats.go
+// does for NATS; another hands what is in in to the hub.
 type redisRemote struct {
 	*remoteBase
-	rdb redis.UniversalClient
-	ps  *redis.PubSub
+	rdb       redis.UniversalClient
+	ps        *redis.PubSub
+	in        chan *redis.Message
+	inDropped atomic.Int64
 
 	heartbeatOn       atomic.Bool // presence is used: the heartbeat runs
 	presenceAnnounced time.Time   // when this node last said presence is used (presence goroutine only)
@@ -35,12 +44,13 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 		return nil, err
 	}
 	redis.SetLogger(quiet{})
-	r := &redisRemote{remoteBase: b, rdb: rdb}
+	r := &redisRemote{remoteBase: b, rdb: rdb, in: make(chan *redis.Message, b.queue.Messages)}
 	r.presence.ask = r.askPresence
 	// Recorded even while Redis is away, and made again on reconnect.
 	r.ps = r.rdb.Subscribe(context.Background(), presenceWake)
-	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500*time.Millisecond), redis.WithChannelSize(b.queue.Messages))
-	go r.receive(msgs)
+	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500 * time.Millisecond))
+	go r.forward(msgs)
+	go r.receive()
 	go r.run()
 	go r.watch()
 	return r, nil
@@ -87,14 +97,40 @@ func redisClient(rawURL string) (redis.UniversalClient, error) {
 	return redis.NewClient(opt), nil
 }
 
-func (r *redisRemote) receive(msgs <-chan *redis.Message) {
+// forward empties go-redis's channel into in without ever waiting.
+func (r *redisRemote) forward(msgs <-chan *redis.Message) {
 	for m := range msgs {
 		if m.Channel == presenceWake {
 			r.startHeartbeat() // another node asked for presence
 			continue
 		}
-		r.remoteBase.receive([]byte(m.Payload))
+		if r.ownEcho(m.Payload) {
+			continue // delivered by the hub already: no trip through in
+		}
+		select {
+		case r.in <- m:
+		default:
+			r.inDropped.Add(1)
+		}
 	}
+}
+
+func (r *redisRemote) receive() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case m := <-r.in:
+			r.remoteBase.receive([]byte(m.Payload))
+		}
+	}
+}
+
+// Stats adds the messages that found in full.
+func (r *redisRemote) Stats() RemoteStats {
+	st := r.remoteBase.Stats()
+	st.InDropped = r.inDropped.Load()
+	return st
 }
 
 // watch pings: the state is up while Redis answers.

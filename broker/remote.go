@@ -52,7 +52,7 @@ type RemoteStats struct {
 	Sent        int64     // messages the broker took
 	Received    int64     // messages from the broker (other nodes', before duplicates are dropped)
 	Dropped     int64     // publishes dropped: the queue was full or the broker down
-	InDropped   int64     // messages from the broker dropped: the inbound queue was full (NATS)
+	InDropped   int64     // messages from the broker dropped: the inbound queue (Queue.Messages) was full
 	LastMessage time.Time // last sent or received; zero: none yet
 }
 
@@ -290,6 +290,19 @@ func encode(m *Message) []byte {
 }
 
 var errEnvelope = errors.New("bad envelope")
+
+// ownEcho reports whether p is this node's own message back from the
+// broker, reading only the envelope's head.
+func (b *remoteBase) ownEcho(p string) bool {
+	if len(p) < envelopeHead || p[0] != 'p' {
+		return false
+	}
+	var node uint64
+	for i := 2; i < 10; i++ {
+		node = node<<8 | uint64(p[i])
+	}
+	return node == b.hub.node
+}
 
 func decode(p []byte) (*Message, error) {
 	if len(p) < envelopeHead || p[0] != 'p' || len(p) < envelopeHead+int(p[22]) {

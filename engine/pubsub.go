@@ -297,6 +297,13 @@ func (p *pubsub) stats() bindings.PubSubStats {
 	return st
 }
 
+// pubSubStats is the worker's topic counters with the process's.
+func (s *Server) pubSubStats() bindings.PubSubStats {
+	st := s.ps.stats()
+	st.Held = s.loop.HoldStats().Held
+	return st
+}
+
 // PubSubProcess is the process's topic and broker counters, safe from
 // any goroutine (the worker's own fields are left zero).
 func (s *Server) PubSubProcess() bindings.PubSubStats {

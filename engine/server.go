@@ -503,6 +503,6 @@ func (s *Server) Stats() bindings.Stats {
 
 		TLS:    s.tlsCounters(),
 		Proxy:  s.proxy.stats,
-		PubSub: s.ps.stats(),
+		PubSub: s.pubSubStats(),
 	}
 }

@@ -38,7 +38,8 @@ type descs struct {
 	descSSHAuthFailures,
 	descPubSubSubs,
 	descPubSubPublished,
-	descPubSubDelivered *prometheus.Desc
+	descPubSubDelivered,
+	descPubSubHeld *prometheus.Desc
 }
 
 func newDescs() *descs {
@@ -72,6 +73,7 @@ func newDescs() *descs {
 		descPubSubSubs:      newDesc("pubsub_subscriptions", "Topic subscriptions held by the worker's connections."),
 		descPubSubPublished: newDesc("pubsub_published_total", "server.publish calls."),
 		descPubSubDelivered: newDesc("pubsub_delivered_total", "Topic messages written to subscribers or handed to published()."),
+		descPubSubHeld:      newDesc("pubsub_held_total", "Subscribers whose deliveries waited --publish-flush-delay, to leave in one write with what came meanwhile."),
 	}
 }
 
@@ -91,7 +93,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.descRefused, c.descClosed, c.descBytesIn, c.descBytesOut, c.descMessagesIn, c.descMessagesOut, c.descHandler,
 		c.descInterrupted, c.descLuaErrors, c.descReloads, c.descReloadPause, c.descQueued, c.descHTTP, c.descScriptVersion,
 		c.descSSHOpen, c.descSSHUnauth, c.descSSHAccepted, c.descSSHDropped, c.descSSHGrace, c.descSSHAuthFailures,
-		c.descPubSubSubs, c.descPubSubPublished, c.descPubSubDelivered} {
+		c.descPubSubSubs, c.descPubSubPublished, c.descPubSubDelivered, c.descPubSubHeld} {
 		ch <- d
 	}
 	describeTLS(ch)
@@ -156,6 +158,7 @@ func (c *engineCollector) collectSample(ch chan<- prometheus.Metric, s *Sample, 
 	ch <- gauge(c.descPubSubSubs, float64(s.PubSubSubscriptions), worker)
 	ch <- counter(c.descPubSubPublished, float64(s.PubSubPublished), worker)
 	ch <- counter(c.descPubSubDelivered, float64(s.PubSubDelivered), worker)
+	ch <- counter(c.descPubSubHeld, float64(s.PubSubHeld), worker)
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

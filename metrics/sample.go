@@ -61,4 +61,5 @@ type Sample struct {
 	// Topics (docs/METRICS.md).
 	PubSubSubscriptions              int
 	PubSubPublished, PubSubDelivered int64
+	PubSubHeld                       int64 // subscribers' writes held for --publish-flush-delay
 }

@@ -15,13 +15,15 @@ import (
 // wait in its queue (conn:buffered() counts them) instead of going out
 // at the end of each round; its own answer, which does not wait, takes
 // them along first, in the publisher's order. With 0 nothing waits.
+// server.stats().pubsub_held and pocketlua_pubsub_held_total count the
+// one wait (1 with the delay, 0 without).
 func TestPublishFlushDelayHoldsDeliveries(t *testing.T) {
 	for _, tc := range []struct {
 		delay string
 		held  bool
 	}{{"1s", true}, {"0", false}} {
 		t.Run("delay="+tc.delay, func(t *testing.T) {
-			srv := startServer(t, "epoll", "--publish-flush-delay", tc.delay, testdata(t, "pubsub/flush.lua"))
+			srv := startServer(t, "epoll", "--publish-flush-delay", tc.delay, "--metrics", "127.0.0.1:0", testdata(t, "pubsub/flush.lua"))
 			sub := flushDial(t, srv.Addr, "/sub/room.a")
 			pub := flushDial(t, srv.Addr, "/pub")
 			// A write to the subscriber just before the publishes: they
@@ -58,6 +60,18 @@ func TestPublishFlushDelayHoldsDeliveries(t *testing.T) {
 				if got := sub.next(); got != w {
 					t.Fatalf("got %q, want %q (all of %q in order)", got, w, want)
 				}
+			}
+			held := 0
+			if tc.held {
+				held = 1
+			}
+			pub.send("held")
+			if got, want := pub.next(), "held "+strconv.Itoa(held); got != want {
+				t.Fatalf("server.stats(): %q, want %q", got, want)
+			}
+			m := scrape(t, metricsAddr(t, srv.Logs))
+			if got := m.value(t, "pocketlua_pubsub_held_total", "worker=1"); got != float64(held) {
+				t.Fatalf("pocketlua_pubsub_held_total %v, want %d", got, held)
 			}
 		})
 	}

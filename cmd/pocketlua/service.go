@@ -257,6 +257,7 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		PubSubSubscriptions: st.PubSub.Subscriptions,
 		PubSubPublished:     st.PubSub.Published,
 		PubSubDelivered:     st.PubSub.Delivered,
+		PubSubHeld:          st.PubSub.Held,
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))

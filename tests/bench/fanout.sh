@@ -5,12 +5,14 @@
 # every run and the medians. Needs redis-server (Debian) and python3.
 # Usage: bash tests/bench/fanout.sh [-r ROUNDS] [-c SUBSCRIBERS] [--rate N]
 #        [-d DURATION] [-s SIZE] [--publishers N] [--only p1,p2,cf,p1x2,cfx2]
+#        [--base POCKETLUA]
 # p1, p2: pocketlua with 1 and 2 workers; cf: Centrifuge; p1x2, cfx2: two
 # processes of each on the same Redis. A pocketlua server with @DELAY
-# (p1@5ms, p2@0) runs with --publish-flush-delay DELAY.
+# (p1@5ms, p2@0) runs with --publish-flush-delay DELAY. b1, b2 are p1, p2
+# run from the binary --base names (an A/B against another build).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-rounds=3 subs=500 rate=100 dur=5s size=64 pubs=2 only=p1,p2,cf
+rounds=3 subs=500 rate=100 dur=5s size=64 pubs=2 only=p1,p2,cf base=
 while (($#)); do
   case $1 in
     -r) rounds=$2; shift 2 ;;
@@ -20,6 +22,7 @@ while (($#)); do
     -s) size=$2; shift 2 ;;
     --publishers) pubs=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
+    --base) base=$(realpath "$2"); shift 2 ;;
     *) echo "fanout.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -36,11 +39,11 @@ pids+=($!)
 waitport "$rport"
 redis=127.0.0.1:$rport
 
-# start_pocketlua WORKERS and start_centrifuge start one server on a free
-# port and print "URL PID".
+# start_pocketlua WORKERS [DELAY [BINARY]] and start_centrifuge start one
+# server on a free port and print "URL PID".
 start_pocketlua() {
   local port; port=$(freeport)
-  "$work/pocketlua" -l "127.0.0.1:$port" --log-level warn --workers "$1" ${2:+--publish-flush-delay "$2"} \
+  "${3:-$work/pocketlua}" -l "127.0.0.1:$port" --log-level warn --workers "$1" ${2:+--publish-flush-delay "$2"} \
     --broker "redis://$redis" "$root/tests/bench/fanout.lua" >&2 &
   local p=$!
   pids+=("$p")
@@ -60,19 +63,23 @@ start_centrifuge() {
 # alternate between them, so deliveries also cross Redis); url and pid
 # hold comma-separated lists.
 declare -A url pid
-declare -A proto=([p1]=pocketlua [p2]=pocketlua [p1x2]=pocketlua [cf]=centrifuge [cfx2]=centrifuge)
+declare -A proto=([p1]=pocketlua [p2]=pocketlua [p1x2]=pocketlua [b1]=pocketlua [b2]=pocketlua [cf]=centrifuge [cfx2]=centrifuge)
 IFS=, read -ra servers <<<"$only"
 for s in "${servers[@]}"; do
-  delay=
+  delay= bin=
   [[ $s == *@* ]] && delay=${s#*@}
+  if [[ $s == b* ]]; then
+    [[ -n $base ]] || { echo "fanout.sh: $s needs --base POCKETLUA" >&2; exit 2; }
+    bin=$base
+  fi
   proto[$s]=${proto[${s%@*}]:-}
   case ${s%@*} in
-    p1) set -- 1 ;; p2) set -- 2 ;; p1x2) set -- 1 1 ;; cf) set -- c ;; cfx2) set -- c c ;;
-    *) echo "fanout.sh: unknown server $s (p1, p2, p1x2, cf, cfx2)" >&2; exit 2 ;;
+    p1 | b1) set -- 1 ;; p2 | b2) set -- 2 ;; p1x2) set -- 1 1 ;; cf) set -- c ;; cfx2) set -- c c ;;
+    *) echo "fanout.sh: unknown server $s (p1, p2, p1x2, b1, b2, cf, cfx2)" >&2; exit 2 ;;
   esac
   for w in "$@"; do
     # $(...) would run the server in a subshell the trap cannot reach.
-    if [[ $w == c ]]; then start_centrifuge >"$work/started"; else start_pocketlua "$w" "$delay" >"$work/started"; fi
+    if [[ $w == c ]]; then start_centrifuge >"$work/started"; else start_pocketlua "$w" "$delay" "$bin" >"$work/started"; fi
     read -r u p <"$work/started"
     url[$s]=${url[$s]:+${url[$s]},}$u
     pid[$s]=${pid[$s]:+${pid[$s]},}$p
@@ -92,7 +99,7 @@ done
 
 python3 - "$work/runs" <<'PY'
 import json, statistics, sys
-labels = {"p1": "pocketlua 1 worker", "p2": "pocketlua 2 workers", "p1x2": "pocketlua 2 procs x 1 w",
+labels = {"p1": "pocketlua 1 worker", "p2": "pocketlua 2 workers", "b1": "base 1 worker", "b2": "base 2 workers", "p1x2": "pocketlua 2 procs x 1 w",
           "cf": "centrifuge", "cfx2": "centrifuge 2 nodes"}
 runs, order = {}, []
 for line in open(sys.argv[1]):
@@ -118,4 +125,13 @@ for k in order:
           f"{med(rs,'server_cpu_us_per_msg'):>13.2f} {med(rs,'p50_us'):>8.0f} {med(rs,'p99_us'):>8.0f} "
           f"{sum(r.get('lost',0) for r in rs):>6} {sum(r.get('errors',0) for r in rs):>6} {med(rs,'load'):>5.2f}")
 print("(medians over the runs; lost and errors summed; load = 1-min load average before each run)")
+# Same-round ratios of deliveries per server CPU-second: each server
+# against Centrifuge (cf), and p1/p2 against b1/b2 (--base).
+def ratios(a, b):
+    pairs = zip(runs.get(a, []), runs.get(b, []))
+    return [x["msgs_per_server_cpu_s"] / y["msgs_per_server_cpu_s"] for x, y in pairs
+            if x.get("msgs_per_server_cpu_s") and y.get("msgs_per_server_cpu_s")]
+for a, b in [(k, "cf") for k in order if k != "cf"] + [("p1", "b1"), ("p2", "b2")]:
+    if r := ratios(a, b):
+        print(f"{a}/{b} per round: " + " ".join(f"{x:.2f}" for x in r) + f"  median {statistics.median(r):.2f}")
 PY

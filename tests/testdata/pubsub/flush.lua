@@ -8,6 +8,8 @@
 --                    this worker has written to its subscribers (held
 --                    or not): deliveries are posted to the loop, so a
 --                    publish is not delivered yet when "ok" comes back
+--   held             "held N": server.stats().pubsub_held, subscribers
+--                    this worker made wait for the delay
 --   kick             closes every subscriber with 4000 "kicked"
 local WebSocket = require "websocket"
 
@@ -33,6 +35,8 @@ function Flush:message(data)
     self.conn:send("buffered " .. self.conn:buffered())
   elseif cmd == "delivered" then
     self.conn:send("delivered " .. server.stats().delivered)
+  elseif cmd == "held" then
+    self.conn:send("held " .. server.stats().pubsub_held)
   elseif cmd == "kick" then
     for s in pairs(subscribers) do s.conn:close(4000, "kicked") end
     self.conn:send("ok")
