@@ -150,6 +150,7 @@ type uringFD struct {
 	recving   bool           // a multishot receive is in flight
 	sending   bool           // a send is in flight, from sendBuf
 	sendBuf   unsafe.Pointer // keeps the bytes it sends alive
+	recvRound uint32         // the buffer ring's round of its last receive completion
 }
 
 // uring implements Poller. A descriptor watched for reading gets one-shot
