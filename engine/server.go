@@ -97,6 +97,8 @@ func New(cfg Config) (*Server, error) {
 		Logger:     cfg.Logger,
 		Quiet:      func() { sandbox.ReleaseMemory(false) },
 		FlushDelay: cfg.PublishFlushDelay,
+
+		UringBuffers: cfg.UringBuffers,
 	})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,11 @@ type Config struct {
 	// meanwhile leave in one write; 0 writes it at the end of the round
 	// like any other output.
 	FlushDelay time.Duration
+
+	// UringBuffers is the most receive buffers (16 KiB each) the io_uring
+	// backend posts, a power of two from 16 to 32768; 0 is
+	// DefaultUringBuffers. Only what load needs is ever touched.
+	UringBuffers int
 }
 
 const (
@@ -141,7 +146,7 @@ type Loop struct {
 // NewLoop creates the poller and the wake-up descriptor.
 func NewLoop(cfg Config) (*Loop, error) {
 	cfg.setDefaults()
-	p, err := NewPoller(cfg.Poller)
+	p, err := newPoller(cfg)
 	if err != nil {
 		return nil, err
 	}

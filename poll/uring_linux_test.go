@@ -230,3 +230,29 @@ func TestUringReadinessOnly(t *testing.T) {
 		t.Run(name, func(t *testing.T) { fn(t, "io_uring") })
 	}
 }
+
+// TestUringBuffersConfig: Config.UringBuffers sizes the ring (the least
+// target follows a smaller most) and a count the kernel's ring cannot
+// take stops NewLoop.
+func TestUringBuffersConfig(t *testing.T) {
+	if err := ProbeUring(); err != nil {
+		t.Skip(err)
+	}
+	for _, n := range []int{-1, 8, 1000, 65536} {
+		if l, err := NewLoop(Config{Poller: "io_uring", UringBuffers: n}); err == nil {
+			l.Close()
+			t.Errorf("UringBuffers %d accepted", n)
+		}
+	}
+	tl := startLoop(t, Config{Poller: "io_uring", UringBuffers: 16})
+	if tl.cio == nil {
+		t.Skip("kernel without multishot receive")
+	}
+	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+	echoAll(t, addr, conns, 8, 64<<10)
+	var target, most int
+	tl.do(func() { b := tl.poller.(*uring).bufs; target, most = b.target, b.max })
+	if most != 16 || target > 16 {
+		t.Fatalf("UringBuffers 16: most %d, target %d", most, target)
+	}
+}

@@ -42,10 +42,6 @@ var (
 	uringBufSize = 16 << 10
 )
 
-// DefaultUringBuffers is the most provided buffers a loop posts
-// (64 MiB of address space at 16 KiB, touched only as load needs it).
-const DefaultUringBuffers = 4096
-
 type uringBufRing struct {
 	ring    []byte // max entries of 16 bytes; the tail is entry 0's last 2 bytes
 	mem     []byte
@@ -88,11 +84,14 @@ var errNoStreams = errors.New("kernel io_uring without multishot receive (Linux 
 
 // setupStreams registers the provided-buffer ring; without it the
 // backend reports readiness only.
-func (u *uring) setupStreams() error {
+func (u *uring) setupStreams(maxBufs int) error {
 	if u.features&uringFeatRegRegRing == 0 {
 		return errNoStreams
 	}
 	count, size := uringBufMax, uringBufSize
+	if maxBufs > 0 {
+		count = maxBufs
+	}
 	ring, err := unix.Mmap(-1, 0, count*16, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return err
@@ -156,12 +155,12 @@ func (b *uringBufRing) refill() {
 }
 
 // adapt sets the target from this round's use: double when the ring ran
-// dry or nearly while fewer than 4 buffers were posted per connection
+// dry or nearly while fewer than 2 buffers were posted per connection
 // receiving (one stream alone would take all there are: it waits for its
 // turn instead), halve after a window whose busiest round used at most a
 // quarter, dropping the pages of the buffers that fell cold.
 func (b *uringBufRing) adapt(used int, now time.Time) {
-	if (b.starved || b.posted < b.target/8) && b.target < 4*b.active && b.target < b.max {
+	if (b.starved || b.posted < b.target/8) && b.target < 2*b.active && b.target < b.max {
 		b.target = min(2*b.target, b.max)
 		b.grew++
 		b.peak, b.windowStart = 0, now
