@@ -62,10 +62,11 @@ type uringBufRing struct {
 	// completed in this one (uringFD.recvRound says which have).
 	round  uint32
 	active int
-	// The shrink window: the most buffers one round used since it began.
-	peak        int
-	windowStart time.Time
-	grew        int64 // times target doubled
+	// The shrink window: the most buffers one round used since it began,
+	// and the most connections receiving in one.
+	peak, peakActive int
+	windowStart      time.Time
+	grew             int64 // times target doubled
 	// touched: buffers were filled since the last trim, lastLent the
 	// last time one was.
 	touched  bool
@@ -157,24 +158,26 @@ func (b *uringBufRing) refill() {
 // adapt sets the target from this round's use: double when the ring ran
 // dry or nearly while fewer than 2 buffers were posted per connection
 // receiving (one stream alone would take all there are: it waits for its
-// turn instead), halve after a window whose busiest round used at most a
-// quarter, dropping the pages of the buffers that fell cold.
+// turn instead); halve after a window whose busiest round used at most a
+// quarter, with at most a quarter as many connections receiving (so that
+// halving cannot call for growing again), dropping the pages of the
+// buffers that fell cold.
 func (b *uringBufRing) adapt(used int, now time.Time) {
 	if (b.starved || b.posted < b.target/8) && b.target < 2*b.active && b.target < b.max {
 		b.target = min(2*b.target, b.max)
 		b.grew++
-		b.peak, b.windowStart = 0, now
+		b.peak, b.peakActive, b.windowStart = 0, 0, now
 	}
 	b.starved = false
-	b.peak = max(b.peak, used)
+	b.peak, b.peakActive = max(b.peak, used), max(b.peakActive, b.active)
 	if now.Sub(b.windowStart) < IdleTrim {
 		return
 	}
-	if b.target > b.min && 4*b.peak <= b.target {
+	if b.target > b.min && 4*b.peak <= b.target && 4*b.peakActive <= b.target {
 		b.target = max(b.target/2, b.min)
 		b.dropCold(b.target)
 	}
-	b.peak, b.windowStart = 0, now
+	b.peak, b.peakActive, b.windowStart = 0, 0, now
 }
 
 // dropCold gives back the pages of the free buffers below the top keep:
@@ -365,7 +368,7 @@ func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
 		unix.Madvise(b.mem, unix.MADV_DONTNEED)
 		clear(b.warm)
 		b.touched = false
-		b.target, b.peak = b.min, 0
+		b.target, b.peak, b.peakActive = b.min, 0, 0
 		return timeoutMs
 	}
 	ms := int(left/time.Millisecond) + 1
