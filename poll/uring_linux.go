@@ -149,8 +149,8 @@ type uringFD struct {
 	stream    bool           // reads and writes go through the ring (uring_stream_linux.go)
 	recving   bool           // a multishot receive is in flight
 	sending   bool           // a send is in flight, from sendBuf
-	sendBuf   unsafe.Pointer // keeps the bytes it sends alive
 	recvRound uint32         // the buffer ring's round of its last receive completion
+	sendBuf   unsafe.Pointer // keeps the bytes it sends alive
 }
 
 // uring implements Poller. A descriptor watched for reading gets one-shot
