@@ -59,12 +59,13 @@ func TestUringBufferRingExhaustion(t *testing.T) {
 	}
 }
 
-// echoAll has clients connections each send size bytes at once and
-// checks that every byte comes back, in order.
+// echoAll connects clients connections, then has them all send size
+// bytes at once and checks that every byte comes back, in order.
 func echoAll(t *testing.T, addr string, conns chan *recorder, clients, size int) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, clients)
+	start := make(chan struct{})
 	for i := 0; i < clients; i++ {
 		c := dial(t, addr)
 		<-conns
@@ -72,6 +73,7 @@ func echoAll(t *testing.T, addr string, conns chan *recorder, clients, size int)
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
+			<-start
 			if _, err := c.Write(data); err != nil {
 				errs <- err
 			}
@@ -88,6 +90,7 @@ func echoAll(t *testing.T, addr string, conns chan *recorder, clients, size int)
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -167,6 +170,42 @@ func TestUringBulkStreamStaysHot(t *testing.T) {
 	t.Logf("grown to %d buffers made; after the stream: target %d, %d made, %d touched", grown, target, made, warm)
 	if bound := grown + most/4; warm > bound {
 		t.Fatalf("one stream touched %d buffers; want at most %d (those posted when it began, plus a quarter of the most)", warm, bound)
+	}
+}
+
+// TestUringRingShrinksUnderLightLoad: after a burst grew the ring, one
+// connection keeps echoing small messages, so the loop never goes idle;
+// the target still falls back to the least, window by window, and the
+// buffers that fell cold give their pages back while the echo stays
+// byte-exact.
+func TestUringRingShrinksUnderLightLoad(t *testing.T) {
+	tl := uringLoop(t, 8, 512, 4<<10, Config{})
+	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
+	echoAll(t, addr, conns, 96, 128<<10)
+	grown, _, made, _ := ringState(tl)
+	if grown <= 16 {
+		t.Fatalf("ring grew only to %d under 96 concurrent senders", grown)
+	}
+	c := dial(t, addr)
+	<-conns
+	got := make([]byte, 64)
+	for i, deadline := 0, time.Now().Add(10*time.Second); ; i++ {
+		msg := fmt.Sprintf("%064d", i)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+			t.Fatalf("echo %d: got %q, %v", i, got, err)
+		}
+		target, _, _, warm := ringState(tl)
+		if target == 8 && warm <= 32 {
+			t.Logf("grown to %d (%d made), back to %d with %d resident after %d messages", grown, made, target, warm, i+1)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s of one connection's echoes after growing to %d: target %d, %d buffers resident; want 8, at most 32", grown, target, warm)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
