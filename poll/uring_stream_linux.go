@@ -32,7 +32,8 @@ const (
 // connections. The kernel takes them first in, first out, so a ring kept
 // full would have a single bulk stream walk (and touch) every buffer. The
 // ring therefore holds only a target count, which follows demand: it
-// doubles when a round empties it and halves after a window of low use.
+// doubles when many connections receiving at once empty it and halves
+// after a window of low use.
 // Buffers back from a receive go on a stack and the ring is refilled from
 // its top, so the same hot buffers come round again; a buffer's pages are
 // touched only once it is first needed.
@@ -340,13 +341,10 @@ func (u *uring) giveBack() {
 	if b == nil {
 		return
 	}
-	used := len(b.lent)
-	if used > 0 {
+	if used := len(b.lent); used > 0 {
 		b.free = append(b.free, b.lent...)
 		b.lent = b.lent[:0]
 		b.touched, b.lastLent = true, time.Now()
-	}
-	if used > 0 {
 		b.adapt(used, b.lastLent)
 	} else if b.starved {
 		b.adapt(0, time.Now())
