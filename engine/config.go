@@ -23,6 +23,7 @@ type Config struct {
 	Batteries      fs.FS         // embedded scripts/ folder, searched by require last
 	LuaPath        []string      // extra folders searched by require
 	Poller         string        // "epoll" or "io_uring" (Linux only), "auto" (ResolvePoller), or "poll"; default DefaultPoller
+	UringBuffers   int           // most io_uring receive buffers per worker; 0 is DefaultUringBuffers
 	MaxConns       int           // open connections beyond which new ones are closed at once
 	MaxQueuedBytes int           // per-connection output queue limit; the slow consumer is dropped
 	HighWater      int           // queued bytes above which send returns false
@@ -116,6 +117,10 @@ const (
 	// (docs/PERFORMANCE.md).
 	DefaultPublishFlushDelay = 5 * time.Millisecond
 )
+
+// DefaultUringBuffers is the most receive buffers a worker posts with
+// --poller io_uring.
+const DefaultUringBuffers = poll.DefaultUringBuffers
 
 func (c *Config) setDefaults() {
 	if len(c.Listen) == 0 {

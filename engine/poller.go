@@ -9,3 +9,6 @@ import "pocketlua/poll"
 func ResolvePoller(name string) (resolved string, fallback, err error) {
 	return poll.ResolvePoller(name)
 }
+
+// ValidUringBuffers reports whether n can be Config.UringBuffers.
+func ValidUringBuffers(n int) bool { return poll.ValidUringBuffers(n) }

@@ -99,6 +99,7 @@ func New(cfg Config) (*Server, error) {
 		FlushDelay: cfg.PublishFlushDelay,
 
 		YieldBeforeWait: cfg.YieldBeforeWait,
+		UringBuffers:    cfg.UringBuffers,
 	})
 	if err != nil {
 		return nil, err

@@ -42,6 +42,11 @@ type Config struct {
 	// sleep and a wake-up. See docs/PERFORMANCE.md, "Two workers on two
 	// cores".
 	YieldBeforeWait bool
+
+	// UringBuffers is the most receive buffers (16 KiB each) the io_uring
+	// backend posts, a power of two from 16 to 32768; 0 is
+	// DefaultUringBuffers. Only what load needs is ever touched.
+	UringBuffers int
 }
 
 const (
@@ -154,7 +159,7 @@ type Loop struct {
 // NewLoop creates the poller and the wake-up descriptor.
 func NewLoop(cfg Config) (*Loop, error) {
 	cfg.setDefaults()
-	p, err := NewPoller(cfg.Poller)
+	p, err := newPoller(cfg)
 	if err != nil {
 		return nil, err
 	}

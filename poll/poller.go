@@ -72,6 +72,11 @@ type Poller interface {
 // NewPoller returns the backend by name: "epoll" (Linux), "io_uring"
 // (Linux), "poll", or "auto" (see ResolvePoller); "" is DefaultPoller.
 func NewPoller(name string) (Poller, error) {
+	return newPoller(Config{Poller: name})
+}
+
+func newPoller(cfg Config) (Poller, error) {
+	name := cfg.Poller
 	if name == "" {
 		name = DefaultPoller
 	}
@@ -82,11 +87,27 @@ func NewPoller(name string) (Poller, error) {
 	case "epoll":
 		return newEpoll()
 	case "io_uring":
-		return newUringStreams(uringSQEntries)
+		return newUringStreams(uringSQEntries, cfg.UringBuffers)
 	case "poll":
 		return newPollFD(), nil
 	}
 	return nil, fmt.Errorf("unknown poller %q (want epoll, io_uring, auto or poll)", name)
+}
+
+// DefaultUringBuffers is the most receive buffers an io_uring loop posts
+// (64 MiB of address space at 16 KiB each, touched only as load needs).
+const DefaultUringBuffers = 4096
+
+// The bounds of Config.UringBuffers: the kernel's buffer ring holds at
+// most 32768 entries.
+const (
+	minUringBuffers = 16
+	maxUringBuffers = 32768
+)
+
+// ValidUringBuffers reports whether n can be Config.UringBuffers.
+func ValidUringBuffers(n int) bool {
+	return n >= minUringBuffers && n <= maxUringBuffers && n&(n-1) == 0
 }
 
 // ErrUringUnavailable wraps every reason the io_uring backend cannot run.

@@ -149,6 +149,7 @@ type uringFD struct {
 	stream    bool           // reads and writes go through the ring (uring_stream_linux.go)
 	recving   bool           // a multishot receive is in flight
 	sending   bool           // a send is in flight, from sendBuf
+	recvRound uint32         // the buffer ring's round of its last receive completion
 	sendBuf   unsafe.Pointer // keeps the bytes it sends alive
 }
 
@@ -233,11 +234,15 @@ func newUring(entries uint32) (*uring, error) {
 }
 
 // newUringStreams is newUring doing connections' reads and writes too,
-// where the kernel can.
-func newUringStreams(entries uint32) (*uring, error) {
+// where the kernel can, with at most maxBufs receive buffers (0: the
+// default).
+func newUringStreams(entries uint32, maxBufs int) (*uring, error) {
+	if maxBufs != 0 && !ValidUringBuffers(maxBufs) {
+		return nil, fmt.Errorf("io_uring buffers %d: want a power of two from %d to %d", maxBufs, minUringBuffers, maxUringBuffers)
+	}
 	u, err := newUring(entries)
 	if err == nil && uringStreams {
-		u.setupStreams() // else readiness only
+		u.setupStreams(maxBufs) // else readiness only
 	}
 	return u, err
 }

@@ -11,4 +11,4 @@ var errUringLinuxOnly = fmt.Errorf("%w: it is Linux only", ErrUringUnavailable)
 
 const uringSQEntries = 0
 
-func newUringStreams(uint32) (Poller, error) { return nil, errUringLinuxOnly }
+func newUringStreams(uint32, int) (Poller, error) { return nil, errUringLinuxOnly }

@@ -28,21 +28,46 @@ const (
 	uringFeatRegRegRing = 1 << 13
 )
 
-// The provided buffers: count of size bytes, shared by the loop's
-// connections. Pages of buffers never used cost no memory.
+// The provided buffers, of uringBufSize bytes, shared by the loop's
+// connections. The kernel takes them first in, first out, so a ring kept
+// full would have a single bulk stream walk (and touch) every buffer. The
+// ring therefore holds only a target count, which follows demand: it
+// doubles when many connections receiving at once empty it and halves
+// after a window of low use.
+// Buffers back from a receive go on a stack and the ring is refilled from
+// its top, so the same hot buffers come round again; a buffer's pages are
+// touched only once it is first needed.
 var (
-	uringBufCount = 256 // a power of two
-	uringBufSize  = 16 << 10
+	uringBufMax  = DefaultUringBuffers // the ring's entries: a power of two
+	uringBufMin  = 128                 // the target at first and after idle
+	uringBufSize = 16 << 10
 )
 
 type uringBufRing struct {
-	ring    []byte // count entries of 16 bytes; the tail is entry 0's last 2 bytes
+	ring    []byte // max entries of 16 bytes; the tail is entry 0's last 2 bytes
 	mem     []byte
 	size    int
 	mask    uint16
 	tail    uint16
 	tailPtr *uint32 // entry 0's bid and the tail, stored at once
 	lent    []uint16
+
+	free     []uint16 // neither posted nor lent; the last used on top
+	warm     []bool   // by id: the buffer's pages may be resident
+	made     int      // ids below made have been posted at least once
+	posted   int      // in the kernel's ring, less those reaped
+	target   int      // how many to keep posted
+	min, max int
+	starved  bool // a receive found the ring empty since the last refill
+	// round counts refills; active, the connections whose receives
+	// completed in this one (uringFD.recvRound says which have).
+	round  uint32
+	active int
+	// The shrink window: the most buffers one round used since it began,
+	// and the most connections receiving in one.
+	peak, peakActive int
+	windowStart      time.Time
+	grew             int64 // times target doubled
 	// touched: buffers were filled since the last trim, lastLent the
 	// last time one was.
 	touched  bool
@@ -61,16 +86,19 @@ var errNoStreams = errors.New("kernel io_uring without multishot receive (Linux 
 
 // setupStreams registers the provided-buffer ring; without it the
 // backend reports readiness only.
-func (u *uring) setupStreams() error {
+func (u *uring) setupStreams(maxBufs int) error {
 	if u.features&uringFeatRegRegRing == 0 {
 		return errNoStreams
 	}
-	count, size := uringBufCount, uringBufSize
+	count, size := uringBufMax, uringBufSize
+	if maxBufs > 0 {
+		count = maxBufs
+	}
 	ring, err := unix.Mmap(-1, 0, count*16, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
 		return err
 	}
-	mem, err := unix.Mmap(-1, 0, count*size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	mem, err := unix.Mmap(-1, 0, count*size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
 		unix.Munmap(ring)
 		return err
@@ -83,16 +111,17 @@ func (u *uring) setupStreams() error {
 		return fmt.Errorf("IORING_REGISTER_PBUF_RING: %w", e)
 	}
 	b := &uringBufRing{ring: ring, mem: mem, size: size, mask: uint16(count - 1),
-		tailPtr: (*uint32)(unsafe.Pointer(&ring[12]))}
-	for id := 0; id < count; id++ {
-		b.push(uint16(id))
-	}
+		tailPtr: (*uint32)(unsafe.Pointer(&ring[12])), warm: make([]bool, count),
+		min: min(uringBufMin, count), max: count, windowStart: time.Now(), round: 1}
+	b.target = b.min
+	b.refill()
 	u.bufs = b
 	u.orphans = make(map[uint64]unsafe.Pointer)
 	return nil
 }
 
-func (b *uringBufRing) push(id uint16) {
+// post hands buffer id to the kernel.
+func (b *uringBufRing) post(id uint16) {
 	e := b.ring[int(b.tail&b.mask)*16:]
 	*(*uint64)(unsafe.Pointer(&e[0])) = uint64(uintptr(unsafe.Pointer(&b.mem[int(id)*b.size])))
 	*(*uint32)(unsafe.Pointer(&e[8])) = uint32(b.size)
@@ -100,6 +129,68 @@ func (b *uringBufRing) push(id uint16) {
 	b.tail++
 	bid0 := *(*uint16)(unsafe.Pointer(&b.ring[12]))
 	atomic.StoreUint32(b.tailPtr, uint32(bid0)|uint32(b.tail)<<16)
+	b.posted++
+}
+
+// consumed accounts for buffer id, which a completion carries.
+func (b *uringBufRing) consumed(id uint16) {
+	b.posted--
+	b.warm[id] = true
+}
+
+// refill posts buffers up to the target: the most recently used first,
+// then ones never used.
+func (b *uringBufRing) refill() {
+	for b.posted < b.target {
+		var id uint16
+		if n := len(b.free); n > 0 {
+			id = b.free[n-1]
+			b.free = b.free[:n-1]
+		} else if b.made < b.max {
+			id = uint16(b.made)
+			b.made++
+		} else {
+			return // the rest are lent
+		}
+		b.post(id)
+	}
+}
+
+// adapt sets the target from this round's use: double when the ring ran
+// dry or nearly while fewer than 2 buffers were posted per connection
+// receiving (one stream alone would take all there are: it waits for its
+// turn instead); halve after a window whose busiest round used at most a
+// quarter, with at most a quarter as many connections receiving (so that
+// halving cannot call for growing again), dropping the pages of the
+// buffers that fell cold.
+func (b *uringBufRing) adapt(used int, now time.Time) {
+	if (b.starved || b.posted < b.target/8) && b.target < 2*b.active && b.target < b.max {
+		b.target = min(2*b.target, b.max)
+		b.grew++
+		b.peak, b.peakActive, b.windowStart = 0, 0, now
+	}
+	b.starved = false
+	b.peak, b.peakActive = max(b.peak, used), max(b.peakActive, b.active)
+	if now.Sub(b.windowStart) < IdleTrim {
+		return
+	}
+	if b.target > b.min && 4*b.peak <= b.target && 4*b.peakActive <= b.target {
+		b.target = max(b.target/2, b.min)
+		b.dropCold(b.target)
+	}
+	b.peak, b.peakActive, b.windowStart = 0, 0, now
+}
+
+// dropCold gives back the pages of the free buffers below the top keep:
+// the kernel has none of them, so none is being written.
+func (b *uringBufRing) dropCold(keep int) {
+	for _, id := range b.free[:max(len(b.free)-keep, 0)] {
+		if b.warm[id] {
+			off := int(id) * b.size
+			unix.Madvise(b.mem[off:off+b.size], unix.MADV_DONTNEED)
+			b.warm[id] = false
+		}
+	}
 }
 
 func (b *uringBufRing) close() {
@@ -107,10 +198,12 @@ func (b *uringBufRing) close() {
 	unix.Munmap(b.mem)
 }
 
-// releaseOf gives back the buffer a completion carries, if any.
+// releaseOf takes back the buffer a completion carries, if any.
 func (u *uring) releaseOf(flags uint32) {
 	if flags&uringCQEFBuffer != 0 {
-		u.bufs.push(uint16(flags >> 16))
+		id := uint16(flags >> 16)
+		u.bufs.consumed(id)
+		u.bufs.free = append(u.bufs.free, id)
 	}
 }
 
@@ -224,28 +317,41 @@ func (u *uring) received(fd int32, s *uringFD, seq uint8, cqe *uringCQE) Ready {
 			u.arm(int(fd), s, 0)
 		}
 	}
+	if cqe.res == -int32(unix.ENOBUFS) {
+		u.bufs.starved = true
+	}
+	if s.recvRound != u.bufs.round {
+		s.recvRound = u.bufs.round
+		u.bufs.active++
+	}
 	r := Ready{FD: fd, Op: OpRecv, Res: cqe.res, Buf: -1, More: s.recving, Gen: s.gen}
 	if cqe.flags&uringCQEFBuffer != 0 {
 		id := uint16(cqe.flags >> 16)
 		r.Buf = int32(id)
+		u.bufs.consumed(id)
 		u.bufs.lent = append(u.bufs.lent, id)
 	}
 	return r
 }
 
-// giveBack returns the buffers lent by the last reap.
+// giveBack takes back the buffers lent by the last reap, sets the
+// target and refills the ring.
 func (u *uring) giveBack() {
-	if u.bufs == nil {
+	b := u.bufs
+	if b == nil {
 		return
 	}
-	if len(u.bufs.lent) == 0 {
-		return
+	if used := len(b.lent); used > 0 {
+		b.free = append(b.free, b.lent...)
+		b.lent = b.lent[:0]
+		b.touched, b.lastLent = true, time.Now()
+		b.adapt(used, b.lastLent)
+	} else if b.starved {
+		b.adapt(0, time.Now())
 	}
-	for _, id := range u.bufs.lent {
-		u.bufs.push(id)
-	}
-	u.bufs.lent = u.bufs.lent[:0]
-	u.bufs.touched, u.bufs.lastLent = true, time.Now()
+	b.round++
+	b.active = 0
+	b.refill()
 }
 
 // trimWhenIdle gives the buffers' pages back to the system once no
@@ -258,7 +364,9 @@ func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
 		// The pages refill with zeros on the next receive. Receives copy
 		// on this thread only (task work), never during this call.
 		unix.Madvise(b.mem, unix.MADV_DONTNEED)
+		clear(b.warm)
 		b.touched = false
+		b.target, b.peak, b.peakActive = b.min, 0, 0
 		return timeoutMs
 	}
 	ms := int(left/time.Millisecond) + 1
