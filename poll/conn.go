@@ -243,7 +243,10 @@ func (c *Conn) updateInterest() {
 	if !c.peerEOF && (!c.paused || c.state == stateClosing) && c.heldIn == nil {
 		in |= Readable
 	}
-	if c.Queued() > 0 {
+	// A dirty queue is written at the round's end, whose flush asks for
+	// room only if the kernel left some: arming it now (Close queueing a
+	// last frame) would cost two epoll_ctl calls for nothing.
+	if c.Queued() > 0 && (!c.dirty || c.interest&Writable != 0) {
 		in |= Writable
 	}
 	if in != c.interest {
@@ -435,7 +438,7 @@ func (c *Conn) shutdownWrite() {
 		c.finish()
 		return
 	}
-	unix.Shutdown(c.fd, unix.SHUT_WR)
+	sockShutdown(c.fd)
 }
 
 // finish closes the descriptor and frees the queue.
@@ -454,7 +457,7 @@ func (c *Conn) finish() {
 		c.dial = nil
 	}
 	c.loop.closing(c.fd)
-	unix.Close(c.fd)
+	sockClose(c.fd)
 	if c.out != nil {
 		if c.sending == 0 { // else the backend holds it until the send ends
 			c.loop.bufs.Put(c.out)

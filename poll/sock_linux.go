@@ -37,3 +37,13 @@ func sockWrite(fd int, p []byte) (int, error) {
 	}
 	return -1, e
 }
+
+// sockClose and sockShutdown end a connection's socket as raw system calls
+// too: neither blocks without SO_LINGER, which nothing here sets.
+func sockClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+func sockShutdown(fd int) {
+	unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0)
+}

@@ -8,3 +8,6 @@ import "golang.org/x/sys/unix"
 func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
 
 func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
+func sockClose(fd int)    { unix.Close(fd) }
+func sockShutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }
