@@ -327,8 +327,12 @@ func (c *Conn) flush() {
 		c.send() // flushed runs at its completion
 		return
 	}
+	write := sockWrite
+	if c.state == stateClosing {
+		write = sockWriteLast // shutdownWrite follows once the queue is empty
+	}
 	for c.Queued() > 0 {
-		n, err := sockWrite(c.fd, c.out[c.off:])
+		n, err := write(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n

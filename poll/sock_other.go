@@ -9,5 +9,7 @@ func sockRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
 
 func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
 
+func sockWriteLast(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
 func sockClose(fd int)    { unix.Close(fd) }
 func sockShutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }
