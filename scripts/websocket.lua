@@ -112,7 +112,7 @@ function WebSocket:data(bytes)
   local opts = self.options
   local head, partial = bytes, self._head
   if partial then head = partial .. bytes end
-  local req, consumed, response = http.parse_request(head, opt(self, opts, "max_head"))
+  local req, consumed, response = http.parse_request(head, opts == nil and self.max_head or opt(self, opts, "max_head"))
   if not req then
     if consumed then -- refused by the parser: consumed is the status
       self.conn:send(response)
@@ -133,7 +133,8 @@ function WebSocket:data(bytes)
     return
   end
   handshake_req = req
-  local origins = opt(self, opts, "origins")
+  local origins
+  if opts == nil then origins = self.origins else origins = opt(self, opts, "origins") end
   if origins then
     local origin, allowed = req.headers.origin, false
     for _, o in ipairs(origins) do
@@ -153,7 +154,9 @@ function WebSocket:data(bytes)
     protocol = select_protocol(self, ws.protocols(req), req)
   end
   local extensions, deflate
-  if opt(self, opts, "compress") then
+  local compress
+  if opts == nil then compress = self.compress else compress = opt(self, opts, "compress") end
+  if compress then
     extensions, deflate = ws.negotiate_deflate(req, {
       server_context_takeover = opt(self, opts, "compress_server_context_takeover"),
       client_context_takeover = opt(self, opts, "compress_client_context_takeover"),
@@ -174,8 +177,14 @@ function WebSocket:data(bytes)
   self._hs, self.protocol, self.extensions = false, protocol, extensions
   handshake_req = nil
   self:log_http(req, 101, 0)
-  local max_message, max_frame = opt(self, opts, "max_message"), opt(self, opts, "max_frame")
-  local ping_interval, idle_timeout = opt(self, opts, "ping_interval"), opt(self, opts, "idle_timeout")
+  local max_message, max_frame, ping_interval, idle_timeout
+  if opts == nil then -- constant keys: the VM's cheaper lookup
+    max_message, max_frame = self.max_message, self.max_frame
+    ping_interval, idle_timeout = self.ping_interval, self.idle_timeout
+  else
+    max_message, max_frame = opt(self, opts, "max_message"), opt(self, opts, "max_frame")
+    ping_interval, idle_timeout = opt(self, opts, "ping_interval"), opt(self, opts, "idle_timeout")
+  end
   local upgrade -- nil when every option is the server's default
   if max_message ~= nil or max_frame ~= nil or ping_interval ~= nil or idle_timeout ~= nil
     or deflate ~= nil then
