@@ -86,3 +86,35 @@ func TestCloseArmsNoWriteInterest(t *testing.T) {
 		t.Fatalf("read %q (%v), want the last words then EOF", got, err)
 	}
 }
+
+// TestCloseNoLinger: the descriptor closes once the output is written,
+// while the peer still holds its end open (Close would wait for its FIN);
+// the peer reads everything, then EOF.
+func TestCloseNoLinger(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) {
+			// Close would hold the descriptor for the whole linger time.
+			tl := startLoop(t, Config{Poller: b, LingerTimeout: time.Minute})
+			addr, conns := tl.listen(newRecorder)
+			c := dial(t, addr)
+			r := <-conns
+			tl.do(func() {
+				r.c.WriteString("close frame")
+				r.c.CloseNoLinger(errors.New("done"))
+			})
+			got, err := io.ReadAll(c)
+			if err != nil || string(got) != "close frame" {
+				t.Fatalf("read %q (%v), want the frame then EOF", got, err)
+			}
+			fd := 0
+			for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if tl.do(func() { fd = r.c.FD() }); fd == -1 {
+					break
+				}
+			}
+			if fd != -1 {
+				t.Fatalf("descriptor %d still open while the peer keeps its end", fd)
+			}
+		})
+	}
+}

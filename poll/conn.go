@@ -42,6 +42,7 @@ type Conn struct {
 	blocked  bool // Write reported false; Drain is owed
 	peerEOF  bool
 	wrShut   bool
+	noLinger bool // CloseNoLinger: close once the output is out, without waiting for the peer's FIN
 	linger   *Timer
 	dial     *dialing // an outbound connection still connecting (connect.go)
 	// flushedAt is when the loop last wrote to it, since loop.epoch.
@@ -433,12 +434,20 @@ func (c *Conn) extendLinger() {
 	c.linger = c.loop.AfterFunc(c.loop.cfg.LingerTimeout, c.finish)
 }
 
+// CloseNoLinger is Close for a peer that said it is done (a WebSocket
+// close frame): once the queue is written the descriptor closes, without
+// waiting for the peer's FIN.
+func (c *Conn) CloseNoLinger(cause error) {
+	c.noLinger = true
+	c.Close(cause)
+}
+
 func (c *Conn) shutdownWrite() {
 	if c.wrShut {
 		return
 	}
 	c.wrShut = true
-	if c.peerEOF {
+	if c.peerEOF || c.noLinger {
 		c.finish()
 		return
 	}
