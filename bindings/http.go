@@ -113,17 +113,17 @@ func httpErrorResponse(L *lua.LState) int {
 // another request) and ambiguous (Content-Length with Transfer-Encoding).
 func headTable(L *lua.LState, h *httphead.Head) *lua.LTable {
 	t := L.CreateTable(0, 10)
-	t.RawSetString("method", lua.LString(h.Method))
-	t.RawSetString("target", lua.LString(h.Target))
-	t.RawSetString("path", lua.LString(h.Path))
-	t.RawSetString("query", lua.LString(h.Query))
-	t.RawSetString("version", lua.LString(h.Proto))
+	t.RawSetString("method", boxed(h.Method))
+	t.RawSetString("target", boxed(h.Target))
+	t.RawSetString("path", boxed(h.Path))
+	t.RawSetString("query", boxed(h.Query))
+	t.RawSetString("version", boxed(h.Proto))
 	hdr := L.CreateTable(0, len(h.Fields))
 	if len(h.Fields) <= 32 {
 		for _, f := range h.Fields {
 			if hdr.RawGetString(f.Name) == lua.LNil { // joined at its first appearance
 				v, _ := h.Get(f.Name)
-				hdr.RawSetString(f.Name, lua.LString(v))
+				hdr.RawSetString(f.Name, boxed(v))
 			}
 		}
 	} else { // many fields: join in one pass, not one scan per name
@@ -161,10 +161,58 @@ func headTable(L *lua.LState, h *httphead.Head) *lua.LTable {
 	return t
 }
 
+// boxed is lua.LString(s) as an LValue. Putting a string in an interface
+// allocates; the values most requests share (a WebSocket handshake's
+// above all) come from constants the compiler boxed once.
+func boxed(s string) lua.LValue {
+	switch s {
+	case "":
+		return lua.LString("")
+	case "GET":
+		return lua.LString("GET")
+	case "HTTP/1.1":
+		return lua.LString("HTTP/1.1")
+	case "/":
+		return lua.LString("/")
+	case "websocket":
+		return lua.LString("websocket")
+	case "Upgrade":
+		return lua.LString("Upgrade")
+	case "upgrade":
+		return lua.LString("upgrade")
+	case "13":
+		return lua.LString("13")
+	case "keep-alive":
+		return lua.LString("keep-alive")
+	case "close":
+		return lua.LString("close")
+	case "*/*":
+		return lua.LString("*/*")
+	}
+	return lua.LString(s)
+}
+
 // wsHeaderNames are the only headers the ws helpers read from a request
 // (ws: CheckUpgrade, Protocols, Extensions, the handshake key).
 var wsHeaderNames = [...]string{"Host", "Upgrade", "Connection", "Sec-Websocket-Version",
 	"Sec-Websocket-Key", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions"}
+
+// wsKeyIndex is Sec-WebSocket-Key's index in wsHeaderNames.
+const wsKeyIndex = 4
+
+// requestHeader is requestFromTable's value of wsHeaderNames[i] alone (the
+// last field of that name, as there), without building a request.
+func requestHeader(t *lua.LTable, i int) string {
+	var v string
+	if h, ok := t.RawGetString("headers").(*lua.LTable); ok {
+		for k, val := h.Next(lua.LNil); k != lua.LNil; k, val = h.Next(k) {
+			if wsHeaderIndex(k) == i {
+				v = val.String()
+			}
+		}
+	}
+	return v
+}
 
 // wsHeaderIndex returns the index in wsHeaderNames of the header a table key
 // names after canonicalization (ASCII case-insensitive), or -1.

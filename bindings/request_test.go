@@ -76,6 +76,9 @@ func TestRequestFromTableMatchesFullRebuild(t *testing.T) {
 					t.Errorf("%s: %s %q, want %q", src, name, got, want)
 				}
 			}
+			if got, want := requestHeader(tb, wsKeyIndex), old.Header.Get("Sec-WebSocket-Key"); got != want {
+				t.Errorf("%s: requestHeader's key %q, want %q", src, got, want)
+			}
 			if req.Host != old.Host || req.Method != old.Method || req.Proto != old.Proto || req.ProtoMinor != old.ProtoMinor {
 				t.Errorf("%s: request line differs", src)
 			}

@@ -61,9 +61,7 @@ func wsHandshakeResponse(L *lua.LState) int {
 		protocol = lua.LVAsString(opts.RawGetString("protocol"))
 		extensions = lua.LVAsString(opts.RawGetString("extensions"))
 	}
-	sr := requestFromTable(L, reqTable)
-	key := sr.req.Header.Get("Sec-WebSocket-Key")
-	sr.release()
+	key := requestHeader(reqTable, wsKeyIndex)
 	if key == "" {
 		L.ArgError(1, "request has no Sec-WebSocket-Key")
 	}

@@ -201,7 +201,11 @@ func (c *Conn) wsEnd(cause *closeCause, replyCode int, replyReason string) {
 	if !replied {
 		c.writeClose(replyCode, replyReason)
 	}
-	c.pc.Close(cause)
+	if replied || cause.kind != bindings.ClosePeer {
+		c.pc.Close(cause)
+		return
+	}
+	c.pc.CloseNoLinger(cause)
 }
 
 // wsClose starts the close handshake from our side: closed runs now; the

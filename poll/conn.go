@@ -42,6 +42,7 @@ type Conn struct {
 	blocked  bool // Write reported false; Drain is owed
 	peerEOF  bool
 	wrShut   bool
+	noLinger bool // CloseNoLinger: close once the output is out, without waiting for the peer's FIN
 	linger   *Timer
 	dial     *dialing // an outbound connection still connecting (connect.go)
 	// flushedAt is when the loop last wrote to it, since loop.epoch.
@@ -243,7 +244,10 @@ func (c *Conn) updateInterest() {
 	if !c.peerEOF && (!c.paused || c.state == stateClosing) && c.heldIn == nil {
 		in |= Readable
 	}
-	if c.Queued() > 0 {
+	// A dirty queue is written at the round's end, whose flush asks for
+	// room only if the kernel left some: arming it now (Close queueing a
+	// last frame) would cost two epoll_ctl calls for nothing.
+	if c.Queued() > 0 && (!c.dirty || c.interest&Writable != 0) {
 		in |= Writable
 	}
 	if in != c.interest {
@@ -324,8 +328,12 @@ func (c *Conn) flush() {
 		c.send() // flushed runs at its completion
 		return
 	}
+	write := sockWrite
+	if c.state == stateClosing {
+		write = sockWriteLast // shutdownWrite follows once the queue is empty
+	}
 	for c.Queued() > 0 {
-		n, err := sockWrite(c.fd, c.out[c.off:])
+		n, err := write(c.fd, c.out[c.off:])
 		c.loop.stats.Writes++
 		if n > 0 {
 			c.off += n
@@ -426,16 +434,24 @@ func (c *Conn) extendLinger() {
 	c.linger = c.loop.AfterFunc(c.loop.cfg.LingerTimeout, c.finish)
 }
 
+// CloseNoLinger is Close for a peer that said it is done (a WebSocket
+// close frame): once the queue is written the descriptor closes, without
+// waiting for the peer's FIN.
+func (c *Conn) CloseNoLinger(cause error) {
+	c.noLinger = true
+	c.Close(cause)
+}
+
 func (c *Conn) shutdownWrite() {
 	if c.wrShut {
 		return
 	}
 	c.wrShut = true
-	if c.peerEOF {
+	if c.peerEOF || c.noLinger {
 		c.finish()
 		return
 	}
-	unix.Shutdown(c.fd, unix.SHUT_WR)
+	sockShutdown(c.fd)
 }
 
 // finish closes the descriptor and frees the queue.
@@ -454,7 +470,7 @@ func (c *Conn) finish() {
 		c.dial = nil
 	}
 	c.loop.closing(c.fd)
-	unix.Close(c.fd)
+	sockClose(c.fd)
 	if c.out != nil {
 		if c.sending == 0 { // else the backend holds it until the send ends
 			c.loop.bufs.Put(c.out)

@@ -1,6 +1,10 @@
 package poll
 
-import "golang.org/x/sys/unix"
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
 
 // epoll is the Linux backend, level-triggered.
 type epoll struct {
@@ -30,17 +34,30 @@ func epollEvents(in Interest) uint32 {
 }
 
 func (e *epoll) Add(fd int, in Interest) error {
-	return unix.EpollCtl(e.fd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)})
+	return e.ctl(unix.EPOLL_CTL_ADD, fd, in)
 }
 
 func (e *epoll) Mod(fd int, in Interest) error {
-	return unix.EpollCtl(e.fd, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)})
+	return e.ctl(unix.EPOLL_CTL_MOD, fd, in)
 }
 
 func (e *epoll) Closing(int) {}
 
 func (e *epoll) Del(fd int) error {
-	return unix.EpollCtl(e.fd, unix.EPOLL_CTL_DEL, fd, nil)
+	return e.ctl(unix.EPOLL_CTL_DEL, fd, 0)
+}
+
+// ctl is epoll_ctl(2) as a raw system call (it never blocks, so the
+// runtime's entersyscall/exitsyscall would be pure cost) with the event on
+// the stack, where unix.EpollCtl's escapes to the heap.
+func (e *epoll) ctl(op, fd int, in Interest) error {
+	ev := unix.EpollEvent{Events: epollEvents(in), Fd: int32(fd)}
+	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(e.fd), uintptr(op), uintptr(fd),
+		uintptr(unsafe.Pointer(&ev)), 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 func (e *epoll) Wait(out []Ready, timeoutMs int) (int, error) {

@@ -26,9 +26,20 @@ func sockRead(fd int, p []byte) (int, error) {
 	return -1, e
 }
 
-func sockWrite(fd int, p []byte) (int, error) {
+func sockWrite(fd int, p []byte) (int, error) { return sendto(fd, p, unix.MSG_NOSIGNAL) }
+
+// sockWriteLast writes a closing connection's output, which shutdown (or
+// close) follows as soon as the kernel has taken all of it: MSG_MORE holds
+// the last segment back until then, so the FIN rides on it and the peer
+// gets one packet (close frame and FIN) instead of two. Any other event
+// that pushes (an ACK, a later write) sends it as usual.
+func sockWriteLast(fd int, p []byte) (int, error) {
+	return sendto(fd, p, unix.MSG_NOSIGNAL|unix.MSG_MORE)
+}
+
+func sendto(fd int, p []byte, flags uintptr) (int, error) {
 	r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd),
-		uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
+		uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), flags, 0, 0)
 	switch e {
 	case 0:
 		return int(r), nil
@@ -40,3 +51,13 @@ func sockWrite(fd int, p []byte) (int, error) {
 
 // schedYield is sched_yield(2), raw: it never blocks.
 func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// sockClose and sockShutdown end a connection's socket as raw system calls
+// too: neither blocks without SO_LINGER, which nothing here sets.
+func sockClose(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+}
+
+func sockShutdown(fd int) {
+	unix.RawSyscall(unix.SYS_SHUTDOWN, uintptr(fd), unix.SHUT_WR, 0)
+}

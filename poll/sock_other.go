@@ -15,3 +15,8 @@ func sockWrite(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
 
 // schedYield: see sock_linux.go; elsewhere the Go scheduler's yield.
 func schedYield() { runtime.Gosched() }
+
+func sockWriteLast(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
+func sockClose(fd int)    { unix.Close(fd) }
+func sockShutdown(fd int) { unix.Shutdown(fd, unix.SHUT_WR) }

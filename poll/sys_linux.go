@@ -1,6 +1,8 @@
 package poll
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -16,9 +18,31 @@ func newSocket(family int) (int, error) {
 }
 
 // acceptConn takes one connection off the backlog, non-blocking and
-// close-on-exec. It inherits TCP_NODELAY from the listener.
+// close-on-exec. It inherits TCP_NODELAY from the listener. A raw system
+// call (the listener is non-blocking) that decodes the address itself:
+// unix.Accept4 asks getsockopt(SO_PROTOCOL) of every IPv4 and IPv6
+// connection, one more system call per connection.
 func acceptConn(lfd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	var rsa unix.RawSockaddrAny
+	n := uint32(unix.SizeofSockaddrAny)
+	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(lfd), uintptr(unsafe.Pointer(&rsa)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, nil, e
+	}
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		a := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return int(fd), &unix.SockaddrInet4{Port: int(p[0])<<8 | int(p[1]), Addr: a.Addr}, nil
+	case unix.AF_INET6:
+		a := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		p := (*[2]byte)(unsafe.Pointer(&a.Port))
+		return int(fd), &unix.SockaddrInet6{Port: int(p[0])<<8 | int(p[1]), ZoneId: a.Scope_id, Addr: a.Addr}, nil
+	}
+	// An inherited listener of another family (a Unix socket): the
+	// engine keeps no address for it.
+	return int(fd), nil, nil
 }
 
 // newWaker makes the wake-up descriptor: one eventfd, read and written.

@@ -67,15 +67,29 @@ end
 local handshake_req
 
 function WebSocket:authorize(req) return true end
-function WebSocket:select_protocol(offered, req) return nil end
+-- The default answers nil whatever is offered: data() builds no list for it.
+local function no_protocol(self, offered, req) return nil end
+WebSocket.select_protocol = no_protocol
 function WebSocket:open(req) end
+
+-- opt is self:option(name) with the deprecated options table already
+-- read: the handshake reads a dozen options, and each self.options that
+-- is not there walks the whole class chain.
+local function opt(self, opts, name)
+  if opts ~= nil then
+    local v = opts[name]
+    if v ~= nil then return v end
+  end
+  return self[name]
+end
 
 -- The handshake's state is one key, since gopher-lua keeps every key ever
 -- set on a table: _hs is the deadline timer while handshaking, false once
 -- upgraded or refused. _head exists only for a head split across reads.
 function WebSocket:start()
-  if self.options ~= nil then warn_options(self) end
-  self._hs = self.conn:after(self:option("handshake_timeout"), function()
+  local opts = self.options
+  if opts ~= nil then warn_options(self) end
+  self._hs = self.conn:after(opt(self, opts, "handshake_timeout"), function()
     handshake_req = nil
     self:refuse(408, "handshake timeout")
   end)
@@ -95,9 +109,10 @@ end
 function WebSocket:data(bytes)
   if self._hs == false then return end -- refused
   -- A subclass start() that forgot WebSocket.start(self) still handshakes.
-  local head = bytes
-  if self._head then head = self._head .. bytes end
-  local req, consumed, response = http.parse_request(head, self:option("max_head"))
+  local opts = self.options
+  local head, partial = bytes, self._head
+  if partial then head = partial .. bytes end
+  local req, consumed, response = http.parse_request(head, opts == nil and self.max_head or opt(self, opts, "max_head"))
   if not req then
     if consumed then -- refused by the parser: consumed is the status
       self.conn:send(response)
@@ -108,8 +123,8 @@ function WebSocket:data(bytes)
     end
     return
   end
-  if self._head then self._head = nil end
-  if self.options ~= nil then warn_options(self) end -- also when a subclass start skipped ours
+  if partial then self._head = nil end
+  if opts ~= nil then warn_options(self) end -- also when a subclass start skipped ours
   local ok, status, failure = ws.check(req)
   if not ok then
     self.conn:send(failure)
@@ -118,7 +133,8 @@ function WebSocket:data(bytes)
     return
   end
   handshake_req = req
-  local origins = self:option("origins")
+  local origins
+  if opts == nil then origins = self.origins else origins = opt(self, opts, "origins") end
   if origins then
     local origin, allowed = req.headers.origin, false
     for _, o in ipairs(origins) do
@@ -128,20 +144,27 @@ function WebSocket:data(bytes)
   end
   local verdict = self:authorize(req)
   if self._hs == false then return end -- authorize refused with its own response
-  if verdict == false then return self:refuse(403, "forbidden") end
-  if type(verdict) == "number" then return self:refuse(verdict) end
+  if verdict ~= true then
+    if verdict == false then return self:refuse(403, "forbidden") end
+    if type(verdict) == "number" then return self:refuse(verdict) end
+  end
 
-  local protocol = self:select_protocol(ws.protocols(req), req)
+  local select_protocol, protocol = self.select_protocol, nil
+  if select_protocol ~= no_protocol then
+    protocol = select_protocol(self, ws.protocols(req), req)
+  end
   local extensions, deflate
-  if self:option("compress") then
+  local compress
+  if opts == nil then compress = self.compress else compress = opt(self, opts, "compress") end
+  if compress then
     extensions, deflate = ws.negotiate_deflate(req, {
-      server_context_takeover = self:option("compress_server_context_takeover"),
-      client_context_takeover = self:option("compress_client_context_takeover"),
-      client_max_window_bits = self:option("compress_client_max_window_bits"),
+      server_context_takeover = opt(self, opts, "compress_server_context_takeover"),
+      client_context_takeover = opt(self, opts, "compress_client_context_takeover"),
+      client_max_window_bits = opt(self, opts, "compress_client_max_window_bits"),
     })
     if deflate then
-      deflate.level = self:option("compress_level")
-      deflate.min_size = self:option("compress_min_size")
+      deflate.level = opt(self, opts, "compress_level")
+      deflate.min_size = opt(self, opts, "compress_min_size")
     end
   end
   local answer -- no table when there is nothing to add (most handshakes)
@@ -154,18 +177,24 @@ function WebSocket:data(bytes)
   self._hs, self.protocol, self.extensions = false, protocol, extensions
   handshake_req = nil
   self:log_http(req, 101, 0)
-  local max_message, max_frame = self:option("max_message"), self:option("max_frame")
-  local ping_interval, idle_timeout = self:option("ping_interval"), self:option("idle_timeout")
-  local opts -- nil when every option is the server's default
+  local max_message, max_frame, ping_interval, idle_timeout
+  if opts == nil then -- constant keys: the VM's cheaper lookup
+    max_message, max_frame = self.max_message, self.max_frame
+    ping_interval, idle_timeout = self.ping_interval, self.idle_timeout
+  else
+    max_message, max_frame = opt(self, opts, "max_message"), opt(self, opts, "max_frame")
+    ping_interval, idle_timeout = opt(self, opts, "ping_interval"), opt(self, opts, "idle_timeout")
+  end
+  local upgrade -- nil when every option is the server's default
   if max_message ~= nil or max_frame ~= nil or ping_interval ~= nil or idle_timeout ~= nil
     or deflate ~= nil then
-    opts = {
+    upgrade = {
       max_message = max_message, max_frame = max_frame,
       ping_interval = ping_interval, idle_timeout = idle_timeout,
       deflate = deflate,
     }
   end
-  self.conn:upgrade("websocket", opts, head:sub(consumed + 1))
+  self.conn:upgrade("websocket", upgrade, consumed < #head and head:sub(consumed + 1) or nil)
   self:open(req)
 end
 
