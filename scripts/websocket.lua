@@ -34,17 +34,23 @@ WebSocket.compress_server_context_takeover = false -- true: a compressor per con
 WebSocket.compress_client_context_takeover = true  -- false: answer client_no_context_takeover
 WebSocket.compress_client_max_window_bits = 15     -- 8-15: cap the client's window (and our history)
 
--- self:option(name) reads an option: the deprecated Class.options table's
--- entry when there is one, else the class field. Class.options works for
--- this release only; the first connection of each class using it logs a
--- warning.
-function WebSocket:option(name)
-  local opts = self.options
+-- opt is self:option(name) with the deprecated options table already
+-- read: the handshake reads a dozen options, and each self.options that
+-- is not there walks the whole class chain.
+local function opt(self, opts, name)
   if opts ~= nil then
     local v = opts[name]
     if v ~= nil then return v end
   end
   return self[name]
+end
+
+-- self:option(name) reads an option: the deprecated Class.options table's
+-- entry when there is one, else the class field. Class.options works for
+-- this release only; the first connection of each class using it logs a
+-- warning.
+function WebSocket:option(name)
+  return opt(self, self.options, name)
 end
 
 -- warn_options logs once per class that defines options (the class itself,
@@ -71,17 +77,6 @@ function WebSocket:authorize(req) return true end
 local function no_protocol(self, offered, req) return nil end
 WebSocket.select_protocol = no_protocol
 function WebSocket:open(req) end
-
--- opt is self:option(name) with the deprecated options table already
--- read: the handshake reads a dozen options, and each self.options that
--- is not there walks the whole class chain.
-local function opt(self, opts, name)
-  if opts ~= nil then
-    local v = opts[name]
-    if v ~= nil then return v end
-  end
-  return self[name]
-end
 
 -- The handshake's state is one key, since gopher-lua keeps every key ever
 -- set on a table: _hs is the deadline timer while handshaking, false once
