@@ -232,7 +232,7 @@ func (t *tlsConn) hello() {
 		// Nothing else is queued before the handshake ends (pending
 		// waits for it), and every close goes through drop, which closes
 		// the session before the loop closes the socket.
-		t.sess.WriteDirect(sendNow(fd))
+		t.sess.WriteDirect(poll.DirectWriter(fd))
 	}
 	s.tls.inFlight++
 	sess := t.sess

@@ -49,6 +49,14 @@ func sendto(fd int, p []byte, flags uintptr) (int, error) {
 	return -1, e
 }
 
+// DirectWriter is sockWrite on fd for a goroutine that owns the socket's
+// output for the moment instead of the loop (a TLS handshake writing its
+// flights: transport.Session.WriteDirect). Off Linux it is nil: the loop
+// writes everything.
+func DirectWriter(fd int) func([]byte) (int, error) {
+	return func(p []byte) (int, error) { return sockWrite(fd, p) }
+}
+
 // schedYield is sched_yield(2), raw: it never blocks.
 func schedYield() { unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
 
