@@ -297,11 +297,7 @@ func (b *remoteBase) ownEcho(p string) bool {
 	if len(p) < envelopeHead || p[0] != 'p' {
 		return false
 	}
-	var node uint64
-	for i := 2; i < 10; i++ {
-		node = node<<8 | uint64(p[i])
-	}
-	return node == b.hub.node
+	return binary.BigEndian.Uint64([]byte(p[2:10])) == b.hub.node
 }
 
 func decode(p []byte) (*Message, error) {
