@@ -77,8 +77,16 @@ func TestPubSubHeldBeforeStart(t *testing.T) {
 		count, _ = lines.ReadString('\n')
 		return count == "2\n"
 	})
+	// The client's handshake ends before the server's: a connection gets
+	// deliveries once started, so the TLS one answers first.
+	secureLines := bufio.NewReader(secure)
+	secure.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(secure, "count\n")
+	if got, err := secureLines.ReadString('\n'); got != "2\n" {
+		t.Fatalf("TLS connection's count: %q, %v", got, err)
+	}
 	io.WriteString(plain, "pub hello\n")
-	for name, r := range map[string]*bufio.Reader{"plaintext": lines, "TLS": bufio.NewReader(secure)} {
+	for name, r := range map[string]*bufio.Reader{"plaintext": lines, "TLS": secureLines} {
 		secure.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if got, err := r.ReadString('\n'); got != "hello\n" {
 			t.Fatalf("%s subscriber got %q, %v", name, got, err)
