@@ -127,7 +127,7 @@ func (h *Hub) SetRemote(r Remote) {
 type HubStats struct {
 	Published  int64 // messages published by this process
 	Received   int64 // messages from other processes, through the broker
-	Dropped    int64 // deliveries dropped: a worker's queue full (MaxPending, SetPendingBytes), or the broker's inbound one (RemoteStats.InDropped)
+	Dropped    int64 // deliveries dropped: a worker's queue full (MaxPending, SetPendingBytes), the broker's inbound one (RemoteStats.InDropped), or one subscriber's (Worker.CountDropped)
 	Duplicates int64 // second copies from the broker, dropped
 }
 
@@ -193,6 +193,10 @@ func (w *Worker) Leave() {
 
 // Number is the worker's number in the hub (1-based).
 func (w *Worker) Number() int32 { return w.number }
+
+// CountDropped adds n deliveries the worker's loop dropped itself (a
+// subscriber that could not take them) to the process's Dropped.
+func (w *Worker) CountDropped(n int) { w.hub.dropped.Add(int64(n)) }
 
 // Publish sends a message from this worker: to every worker of the
 // process (this one too, in a later round of its loop) and to the remote

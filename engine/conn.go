@@ -187,6 +187,7 @@ func (c *Conn) begin() {
 		c.setState(stateRaw)
 	}
 	c.call(evStart, 0, nil, nil, 0)
+	c.srv.deliverEarly(c)
 }
 
 // call runs one of the instance's handlers, if its class defines it.

@@ -28,6 +28,10 @@ type pubsub struct {
 
 	published, delivered int64
 
+	// early holds the deliveries to subscribers whose start() has not
+	// run yet (deliverEarly), beside the Conn: most never have any.
+	early map[*Conn]*earlyDeliveries
+
 	onBroker     *lua.LFunction // server.on_broker's function, nil after a reload until called again
 	brokerHooked bool           // the hub calls us at each change of state
 }
@@ -53,12 +57,66 @@ func (p *pubsub) leave() {
 	}
 }
 
-// dropConn ends c's subscriptions.
+// dropConn ends c's subscriptions; what was kept for it before start
+// is dropped and counted.
 func (p *pubsub) dropConn(c *Conn) {
 	for _, t := range p.byConn[c] {
 		p.remove(c, t)
 	}
 	delete(p.byConn, c)
+	if e := beside(p.early, c); e != nil {
+		p.w.CountDropped(len(e.msgs))
+		delete(p.early, c)
+	}
+}
+
+// earlyDeliveries are the messages for a subscriber not started yet, in
+// order, bounded by --max-queued-bytes of data.
+type earlyDeliveries struct {
+	msgs  []*broker.Message
+	bytes int
+}
+
+// keep holds m until c's start() has run; over the bound it is dropped
+// and counted.
+func (c *Conn) keep(m *broker.Message) {
+	p := &c.srv.ps
+	e := beside(p.early, c)
+	held := 0
+	if e != nil {
+		held = e.bytes
+	}
+	if held+len(m.Data) > c.srv.cfg.MaxQueuedBytes {
+		p.w.CountDropped(1)
+		return
+	}
+	if e == nil {
+		if p.early == nil {
+			p.early = make(map[*Conn]*earlyDeliveries)
+		}
+		e = &earlyDeliveries{}
+		p.early[c] = e
+	}
+	e.bytes += len(m.Data)
+	e.msgs = append(e.msgs, m)
+}
+
+// deliverEarly runs right after start(): what came for c before goes out
+// after start's own output, in order, as deliver writes it for the mode
+// start left c in.
+func (s *Server) deliverEarly(c *Conn) {
+	e := beside(s.ps.early, c)
+	if e == nil {
+		return
+	}
+	// Out of the map first: a handler that ends c meanwhile makes deliver
+	// count the rest, and dropConn finds nothing to count twice.
+	delete(s.ps.early, c)
+	s.loop.HoldWrites(true)
+	defer s.loop.HoldWrites(false)
+	for _, m := range e.msgs {
+		c.deliver(m)
+	}
 }
 
 func (p *pubsub) remove(c *Conn, topic string) {
@@ -210,14 +268,21 @@ func (s *Server) deliver(batch []*broker.Message) {
 }
 
 // deliver writes one message to a subscriber, or hands it to the class's
-// published handler.
+// published handler. Each call counts once, in delivered or in the
+// process's dropped.
 func (c *Conn) deliver(m *broker.Message) {
 	s := c.srv
 	if c.ended() {
+		// An earlier subscriber's published handler closed this one.
+		s.ps.w.CountDropped(1)
 		return
 	}
 	c.resolveClass()
 	if fn := c.cls.fns[evPublished]; fn != nil {
+		if c.state == stateStarting {
+			c.keep(m) // the handler runs after start, as any other
+			return
+		}
 		s.ps.delivered++
 		kind := luaText
 		if m.Binary {
@@ -257,9 +322,27 @@ func (c *Conn) deliver(m *broker.Message) {
 		obs.MessagesOut[c.cls.proto]++
 		obs.BytesOut[c.cls.proto] += int64(len(m.Data))
 	default:
+		c.deliverElse(m)
 		return
 	}
 	s.ps.delivered++
+}
+
+// deliverElse is deliver for a subscriber neither started in raw nor in
+// WebSocket mode (stateRaw with c.ws set does not happen: upgrade sets
+// both, and closing states were answered by ended).
+func (c *Conn) deliverElse(m *broker.Message) {
+	if c.state == stateStarting {
+		// accept(info) subscribed it and start() has not run: its TLS
+		// handshake (or first bytes on a TLS listener) or its outbound
+		// connect is under way. Written after start (deliverEarly).
+		c.keep(m)
+		return
+	}
+	// SSH: the socket carries the SSH transport, which raw bytes would
+	// break, and a connection has no session to give them to (a
+	// published handler may route them).
+	c.srv.ps.w.CountDropped(1)
 }
 
 // callPublished runs published(topic, data, kind) under the guard, as
