@@ -115,7 +115,7 @@ type PubSubStats struct {
 	Subscriptions int   // held by this worker's connections
 	Published     int64 // server.publish calls in this worker
 	Delivered     int64 // messages written (or handed to published) to this worker's subscribers
-	Dropped       int64 // process: deliveries dropped for a worker too far behind
+	Dropped       int64 // process: deliveries dropped for a worker too far behind, or for one subscriber (docs/METRICS.md)
 	Received      int64 // process: messages from other processes through the broker
 
 	// The process's broker (--broker): "none", "connecting", "up" or "down".

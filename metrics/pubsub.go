@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // PubSub is the process's topic and broker counters, read at scrape time
 // (docs/METRICS.md). The workers' own topic counters are in Sample.
 type PubSub struct {
-	Dropped        int64  // deliveries dropped for a worker too far behind, or by a full inbound broker queue
+	Dropped        int64  // deliveries dropped for a worker too far behind, by a full inbound broker queue, or for one subscriber
 	BrokerState    string // "none" (no --broker), "connecting", "up" or "down"
 	BrokerSent     int64  // messages the broker took
 	BrokerReceived int64  // messages from other processes
@@ -26,7 +26,7 @@ func newPubSubCollector(read func() PubSub) *pubsubCollector {
 	}
 	return &pubsubCollector{
 		read:          read,
-		dropped:       d("pubsub_dropped_total", "Topic deliveries dropped for a worker too far behind, or by a full inbound broker queue (process)."),
+		dropped:       d("pubsub_dropped_total", "Topic deliveries dropped for a worker too far behind, by a full inbound broker queue, or for a subscriber that could not take them (process)."),
 		state:         d("broker_state", "1 for the broker's current state, 0 for the others.", "state"),
 		sent:          d("broker_sent_total", "Messages the broker took from this process."),
 		received:      d("broker_received_total", "Messages received from other processes through the broker."),
