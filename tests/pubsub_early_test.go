@@ -258,3 +258,40 @@ func TestPubSubEarlyProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestPubSubEarlyOutbound: a server.connect connection subscribed before
+// its TLS handshake is over (the peer holds it) gets what was published
+// meanwhile after its start's greeting.
+func TestPubSubEarlyOutbound(t *testing.T) {
+	pki := newTestPKI(t)
+	certFile, keyFile, _ := pki.issue(t, "server", "localhost", false)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(rawIOTimeout))
+	srv := startServer(t, "", testdata(t, "pubsub/early.lua"))
+	pub := earlyPublisher(t, srv.Addr, "")
+	pub.roundTrip(fmt.Sprintf("connect %d", ln.Addr().(*net.TCPAddr).Port), "connecting")
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	pub.roundTrip("count", "1")
+	publishEarly(pub, "o", 2, 20)
+	tc := tls.Server(raw, &tls.Config{Certificates: []tls.Certificate{cert}})
+	tc.SetDeadline(time.Now().Add(rawIOTimeout))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, Conn: tc, r: bufio.NewReader(tc)}
+	c.expect("hello")
+	expectEarly(c, "o", 1, 20)
+	expectEarly(c, "o", 2, 20)
+}

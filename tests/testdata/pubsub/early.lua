@@ -10,6 +10,10 @@
 --                      "TAG-I xx...x", then "published" to "mark"
 --   count              answers server.subscribers("early")
 --   stats              answers "dropped=D delivered=E" (server.stats())
+--   connect PORT       server.connect over TLS (insecure) to
+--                      127.0.0.1:PORT, subscribed to "early" at once,
+--                      before its start (which also says "hello");
+--                      answers "connecting"
 local Early = {}
 Early.__index = Early
 
@@ -21,6 +25,13 @@ function Filtered:published(topic, data)
 end
 
 local filterNext = false
+
+local Out = {}
+Out.__index = Out
+
+function Out:start()
+  self.conn:send("hello\n")
+end
 
 function Early:accept(info)
   self.conn:subscribe("early")
@@ -52,6 +63,11 @@ local commands = {
     server.publish("mark", "published\n")
   end,
   count = function() return tostring(server.subscribers("early")) end,
+  connect = function(_, port)
+    local out = assert(server.connect("127.0.0.1", tonumber(port), Out, {tls = true, insecure = true}))
+    out.conn:subscribe("early")
+    return "connecting"
+  end,
   stats = function()
     local s = server.stats()
     return ("dropped=%d delivered=%d"):format(s.pubsub_dropped, s.delivered)
