@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -294,4 +295,35 @@ func TestPubSubEarlyOutbound(t *testing.T) {
 	c.expect("hello")
 	expectEarly(c, "o", 1, 20)
 	expectEarly(c, "o", 2, 20)
+}
+
+// TestPubSubSSHDropped: an SSH connection subscribed to a topic gets no
+// topic bytes on its socket, where they would break the SSH stream, which
+// goes on; each delivery to it counts in pubsub_dropped.
+func TestPubSubSSHDropped(t *testing.T) {
+	site := newSSHSite(t)
+	t.Setenv("XDG_STATE_HOME", filepath.Join(site.dir, "state"))
+	srv := batteryServer(t, "epoll", scriptFrom(t, "", "pubsub/sshsub.lua",
+		map[string]string{"AuthorizedKeys": filepath.Join(site.dir, "authorized_keys")}))
+	c := site.goClient(t, srv.Addr)
+	exec := func(cmd string) string {
+		t.Helper()
+		sess, err := c.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		out, err := sess.Output(cmd)
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		return string(out)
+	}
+	for i := 1; i <= 2; i++ {
+		if got := exec("pub"); got != "published\n" {
+			t.Fatalf("pub: %q", got)
+		}
+		want := fmt.Sprintf("dropped=%d delivered=0\n", i)
+		waitFor(t, 10*time.Second, want, func() bool { return exec("stats") == want })
+	}
 }
