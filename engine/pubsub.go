@@ -74,7 +74,7 @@ func (p *pubsub) dropConn(c *Conn) {
 // order, bounded by --max-queued-bytes of data.
 type earlyDeliveries struct {
 	msgs  []*broker.Message
-	bytes int
+	bytes int // of the messages' data
 }
 
 // keep holds m until c's start() has run; over the bound it is dropped
@@ -273,7 +273,8 @@ func (s *Server) deliver(batch []*broker.Message) {
 func (c *Conn) deliver(m *broker.Message) {
 	s := c.srv
 	if c.ended() {
-		// An earlier subscriber's published handler closed this one.
+		// Closed since the message came: by a published handler of this
+		// batch, or of deliverEarly's.
 		s.ps.w.CountDropped(1)
 		return
 	}
