@@ -50,10 +50,17 @@ const (
 	causeMemory
 )
 
-// memPeriod is how often the watchdog looks at the heap while a call runs,
-// when a memory cap is set: allocation runs at a few GB/s, so the cap is
-// overshot by at most a few hundred MB.
+// memPeriod is the shortest time between two looks at the heap while a
+// call runs, when a memory cap is set: near the cap, allocation at a few
+// GB/s overshoots it by at most a few hundred MB.
 const memPeriod = 10 * time.Millisecond
+
+// allocRate is the fastest the whole process is assumed to allocate. With
+// the heap far below the cap, the watchdog waits for as long as that rate
+// would take to fill half the headroom: a server with a 2 GiB cap and a
+// small heap looks a few times a second instead of a hundred, so idle
+// and busy loops alike are not woken for it (docs/PERFORMANCE.md).
+const allocRate = 4 << 30 // bytes per second
 
 // heapMetric is the heap in use: live objects plus those not swept yet.
 const heapMetric = "/memory/classes/heap/objects:bytes"
@@ -128,13 +135,16 @@ func (g *Guard) MemoryInterrupt() (heap uint64, ok bool) {
 }
 
 func (g *Guard) watch() {
-	period := g.timeout / 4
-	if g.maxHeap > 0 && (period <= 0 || period > memPeriod) {
-		period = memPeriod
-	}
-	tick := time.NewTicker(max(period, time.Millisecond))
-	defer tick.Stop()
 	sample := []metrics.Sample{{Name: heapMetric}}
+	heap := func() uint64 {
+		if g.maxHeap == 0 {
+			return 0
+		}
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	tick := time.NewTimer(g.period(heap()))
+	defer tick.Stop()
 	var seen uint64
 	var since time.Time
 	for {
@@ -142,6 +152,8 @@ func (g *Guard) watch() {
 		case <-g.stop:
 			return
 		case now := <-tick.C:
+			h := heap()
+			tick.Reset(g.period(h))
 			s := g.state.Load()
 			if s&3 != phaseRunning {
 				seen = 0
@@ -155,12 +167,9 @@ func (g *Guard) watch() {
 			var cause uint32
 			if g.timeout > 0 && now.Sub(since) >= g.timeout {
 				cause = causeTimeout
-			} else if g.maxHeap > 0 {
-				metrics.Read(sample)
-				if h := sample[0].Value.Uint64(); h > g.maxHeap {
-					cause = causeMemory
-					g.heapAt.Store(h)
-				}
+			} else if g.maxHeap > 0 && h > g.maxHeap {
+				cause = causeMemory
+				g.heapAt.Store(h)
 			}
 			if cause == 0 {
 				continue
@@ -173,6 +182,26 @@ func (g *Guard) watch() {
 			seen = 0
 		}
 	}
+}
+
+// period is how long the watchdog waits before its next look, with the
+// heap at heap bytes: a quarter of the timeout, and with a cap no longer
+// than allocRate takes to fill half the headroom left, nor shorter than
+// memPeriod.
+func (g *Guard) period(heap uint64) time.Duration {
+	p := time.Duration(math.MaxInt64)
+	if g.timeout > 0 {
+		p = g.timeout / 4
+	}
+	if g.maxHeap > 0 {
+		var headroom uint64
+		if heap < g.maxHeap {
+			headroom = g.maxHeap - heap
+		}
+		fill := time.Duration(float64(headroom/2) / allocRate * float64(time.Second))
+		p = min(p, max(fill, memPeriod))
+	}
+	return max(p, time.Millisecond)
 }
 
 // Close stops the watchdog.

@@ -194,3 +194,32 @@ func TestGuardMemoryCap(t *testing.T) {
 		t.Fatal("memory limit changed")
 	}
 }
+
+func TestGuardPeriodFollowsHeadroom(t *testing.T) {
+	const limit = 2 << 30
+	g := &Guard{timeout: 2 * time.Second, maxHeap: limit}
+	cases := []struct {
+		heap uint64
+		want time.Duration
+	}{
+		{0, 250 * time.Millisecond},                 // 1 GiB at 4 GiB/s
+		{limit - 512<<20, 62500 * time.Microsecond}, // half of 512 MiB
+		{limit - 1<<20, memPeriod},                  // near the cap: the floor
+		{limit + 1<<30, memPeriod},                  // over it
+	}
+	for _, c := range cases {
+		if got := g.period(c.heap); got != c.want {
+			t.Errorf("period(heap %d MiB) = %s, want %s", c.heap>>20, got, c.want)
+		}
+	}
+	// The timeout's quarter caps it: a 200 ms timeout is looked at every 50 ms.
+	g.timeout = 200 * time.Millisecond
+	if got := g.period(0); got != 50*time.Millisecond {
+		t.Errorf("period with a 200ms timeout = %s, want 50ms", got)
+	}
+	// Without a cap the heap plays no part.
+	g = &Guard{timeout: 2 * time.Second}
+	if got := g.period(limit * 4); got != 500*time.Millisecond {
+		t.Errorf("period without a cap = %s, want 500ms", got)
+	}
+}

@@ -148,8 +148,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	cfg.YieldBeforeWait = loopsFillCPUs(opts.workers, usableCPUs()) // before spareP changes GOMAXPROCS
 	spareP(opts.workers)
-	cfg.YieldBeforeWait = loopsFillCPUs(opts.workers)
 	srvs, err := startWorkers(cfg, opts.workers, logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "pocketlua: %v\n", err)
@@ -253,15 +253,26 @@ func spareP(workers int) {
 	}
 }
 
-// loopsFillCPUs says whether the loops alone can keep every CPU busy, so
-// that anything else running (the clients, other processes) shares a CPU
-// with a loop. The loops then yield before they block
+// loopsFillCPUs says whether the loops alone can keep every one of cpus
+// busy, so that anything else running (the clients, other processes)
+// shares a CPU with a loop. The loops then yield before they block
 // (engine.Config.YieldBeforeWait): two workers on two CPUs with the load
 // on the same machine slept and were woken about 0.2 times per echoed
 // message and did 0.84-0.93 of one worker's messages per CPU-second;
 // yielding first cut that to about 0.03 (docs/PERFORMANCE.md). With CPUs
 // to spare a yield finds nothing to run and only costs a system call.
-func loopsFillCPUs(workers int) bool { return workers >= runtime.NumCPU() }
+func loopsFillCPUs(workers, cpus int) bool { return workers >= cpus }
+
+// usableCPUs is how many CPUs the process may keep busy: the Go runtime's
+// own GOMAXPROCS, which counts a container's CPU quota as well as the
+// CPUs it may run on, unless the environment set GOMAXPROCS; then those
+// CPUs alone. Valid only before spareP changes GOMAXPROCS.
+func usableCPUs() int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return runtime.NumCPU()
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // startWorkers makes n independent servers, each with its own loop, Lua
 // state and SO_REUSEPORT listeners on the same addresses. The first picks

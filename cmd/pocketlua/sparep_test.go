@@ -29,13 +29,30 @@ func TestSparePKeepsOnePIdle(t *testing.T) {
 }
 
 // The loops yield before they block only when there are at least as many
-// of them as CPUs this process may run on.
+// of them as CPUs this process may keep busy.
 func TestLoopsFillCPUs(t *testing.T) {
-	n := runtime.NumCPU()
-	if !loopsFillCPUs(n) || !loopsFillCPUs(n+1) {
-		t.Errorf("%d and %d workers on %d CPUs: want yields", n, n+1, n)
+	for _, c := range []struct {
+		workers, cpus int
+		want          bool
+	}{{2, 2, true}, {3, 2, true}, {1, 2, false}, {2, 64, false}, {1, 1, true}} {
+		if got := loopsFillCPUs(c.workers, c.cpus); got != c.want {
+			t.Errorf("loopsFillCPUs(%d workers, %d CPUs) = %v, want %v", c.workers, c.cpus, got, c.want)
+		}
 	}
-	if n > 1 && loopsFillCPUs(n-1) {
-		t.Errorf("%d workers on %d CPUs: want no yields", n-1, n)
+}
+
+// usableCPUs is the runtime's default GOMAXPROCS (a container's CPU quota
+// included), or the CPUs alone when the environment sets GOMAXPROCS.
+func TestUsableCPUs(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	t.Setenv("GOMAXPROCS", "")
+	runtime.GOMAXPROCS(1) // as the runtime would under a one-CPU quota
+	if got := usableCPUs(); got != 1 {
+		t.Errorf("GOMAXPROCS 1 by the runtime: usableCPUs %d, want 1", got)
+	}
+	t.Setenv("GOMAXPROCS", "1")
+	if got := usableCPUs(); got != runtime.NumCPU() {
+		t.Errorf("GOMAXPROCS=1 in the environment: usableCPUs %d, want the CPU count %d", got, runtime.NumCPU())
 	}
 }
