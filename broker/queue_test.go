@@ -123,7 +123,7 @@ func TestRemoteQueueBytes(t *testing.T) {
 // plus dropped is exactly 100, the delivered ones the first, in order:
 // the one handed on and what the queue holds. By bytes, a message
 // counts as Message.Size does, and an empty queue still takes one
-// larger than its bound.
+// larger than its bound. A flood of drops is logged once.
 func TestNATSInboundDrops(t *testing.T) {
 	inboundDrops(t, brokertest.StartNATS(t).URL)
 }
@@ -134,6 +134,24 @@ func TestNATSInboundDrops(t *testing.T) {
 // minute, uncounted, having stopped reading meanwhile).
 func TestRedisInboundDrops(t *testing.T) {
 	inboundDrops(t, brokertest.StartRedis(t).URL)
+}
+
+// logBuffer keeps what a logger writes, from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // inQueued is what r's inbound queue holds, in messages and bytes.
@@ -182,7 +200,8 @@ func inboundDrops(t *testing.T, url string) {
 				recv.got = append(recv.got, batch...)
 				recv.mu.Unlock()
 			})
-			r, err := Dial(url, hub, tc.queue, log) // after the loop: closed before it
+			var logged logBuffer
+			r, err := Dial(url, hub, tc.queue, slog.New(slog.NewTextHandler(&logged, nil))) // after the loop: closed before it
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,6 +280,9 @@ func inboundDrops(t *testing.T, url string) {
 			}
 			if queued, bytes := inQueued(t, r); queued != 0 || bytes != 0 {
 				t.Fatalf("an emptied queue holds %d messages, %d bytes", queued, bytes)
+			}
+			if warnings := strings.Count(logged.String(), "messages from the broker dropped"); warnings != 1 {
+				t.Fatalf("%d drops logged %d times, want once:\n%s", st.InDropped, warnings, logged.String())
 			}
 		})
 	}
