@@ -305,3 +305,19 @@ func TestOwnEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestPayloadSize: a payload from the broker counts as the message it
+// decodes to counts going out, whatever its topic and data; a payload too
+// short to be an envelope counts the overhead alone, never less.
+func TestPayloadSize(t *testing.T) {
+	for _, m := range []*Message{{Topic: "t"}, {Topic: "room.42", Data: "hello"}, {Topic: strings.Repeat("x", MaxTopic), Data: strings.Repeat("y", 70000)}} {
+		if got := payloadSize(len(encode(m))); got != m.Size() {
+			t.Errorf("topic of %d bytes, data of %d: payload counts %d, the message %d", len(m.Topic), len(m.Data), got, m.Size())
+		}
+	}
+	for _, n := range []int{0, 1, envelopeHead - 1} {
+		if got := payloadSize(n); got != messageOverhead {
+			t.Errorf("a payload of %d bytes counts %d, want %d", n, got, messageOverhead)
+		}
+	}
+}
