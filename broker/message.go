@@ -35,6 +35,11 @@ const messageOverhead = 128
 // Size is what m counts for against a queue's byte limit.
 func (m *Message) Size() int64 { return int64(len(m.Topic)+len(m.Data)) + messageOverhead }
 
+// payloadSize is what a payload of n bytes from the broker counts for
+// against a queue's byte limit: the Size of the message it decodes to
+// (the envelope's head aside, its topic and data).
+func payloadSize(n int) int64 { return int64(max(n-envelopeHead, 0)) + messageOverhead }
+
 // Opcode is the WebSocket frame kind.
 func (m *Message) Opcode() ws.Opcode {
 	if m.Binary {

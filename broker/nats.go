@@ -15,19 +15,22 @@ import (
 // reconnect buffer is off, so a publish while the server is away is
 // dropped and counted rather than held.
 //
-// Every subscription is a channel subscription on one channel, in: it
+// Every subscription is a channel subscription on one channel, raw: it
 // carries the messages in the order the connection read them. nats.go's
 // asynchronous subscriptions, whose pending limits nats.go would enforce,
 // each deliver on a goroutine of their own, which would reorder one
 // publisher's messages across topics (and its sequence numbers would
-// then look like copies). The limit of a channel subscription is its
-// channel: nats.go drops what finds it full, and InDropped counts that.
-// in holds Queue.Messages; its reader hands each message to the hub at
-// once, whose worker queues are bounded in bytes too.
+// then look like copies). The only limit of a channel subscription is
+// its channel, in messages, so a goroutine of ours, forward, empties raw
+// at once into in, bounded by Queue.Messages and Queue.Bytes, which
+// counts in InDropped what finds it full; another hands what is in in to
+// the hub. raw holds messages only while forward is not running; what
+// finds it full nats.go drops, and InDropped counts those too.
 type natsRemote struct {
 	*remoteBase
-	nc *nats.Conn
-	in chan *nats.Msg
+	nc  *nats.Conn
+	raw chan *nats.Msg
+	in  *inbound[*nats.Msg]
 
 	mu      sync.Mutex                    // subs and retired, for Stats
 	subs    map[string]*nats.Subscription // changed by run only
@@ -35,8 +38,12 @@ type natsRemote struct {
 	slow    atomic.Bool                   // nats.go reported a drop: Stats sums them from then on
 }
 
+// natsRaw is raw's size: a read's worth of small messages, for the
+// moments forward waits for a CPU.
+const natsRaw = 1024
+
 func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
-	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), in: make(chan *nats.Msg, b.queue.Messages)}
+	r := &natsRemote{remoteBase: b, subs: make(map[string]*nats.Subscription), raw: make(chan *nats.Msg, natsRaw), in: newInbound[*nats.Msg](b)}
 	nc, err := nats.Connect(rawURL,
 		nats.Name("pocketlua"),
 		nats.RetryOnFailedConnect(true),
@@ -68,17 +75,22 @@ func dialNATS(rawURL string, b *remoteBase) (*natsRemote, error) {
 	}
 	r.answerPresence()
 	go r.run()
-	go r.receive()
+	go r.forward()
+	go r.in.handOff(r.done, func(m *nats.Msg) { r.receive(m.Data) })
 	return r, nil
 }
 
-func (r *natsRemote) receive() {
+// forward empties raw into in without ever waiting.
+func (r *natsRemote) forward() {
 	for {
 		select {
 		case <-r.done:
 			return
-		case msg := <-r.in:
-			r.remoteBase.receive(msg.Data)
+		case m := <-r.raw:
+			if ownEcho(r.hub.node, m.Data) {
+				continue // delivered by the hub already: no trip through in
+			}
+			r.in.put(m, len(m.Data))
 		}
 	}
 }
@@ -131,7 +143,7 @@ func (r *natsRemote) apply(o subOp) {
 	}
 	// While disconnected, nats.go records the subscription and sends it
 	// on reconnect, with every other.
-	s, err := r.nc.ChanSubscribe(o.topic, r.in)
+	s, err := r.nc.ChanSubscribe(o.topic, r.raw)
 	if err != nil {
 		r.log.Warn("broker: subscribe failed", "broker", r.url, "topic", o.topic, "err", err.Error())
 		return
@@ -139,16 +151,18 @@ func (r *natsRemote) apply(o subOp) {
 	r.subs[o.topic] = s
 }
 
-// Stats adds the messages nats.go dropped for finding in full; until
-// it reports one, without asking every subscription.
+// Stats adds the messages that found in full, and those nats.go
+// dropped for finding raw full; until it reports one, without asking
+// every subscription.
 func (r *natsRemote) Stats() RemoteStats {
 	st := r.remoteBase.Stats()
+	st.InDropped = r.in.dropped.Load()
 	if !r.slow.Load() {
 		return st
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st.InDropped = r.retired
+	st.InDropped += r.retired
 	for _, s := range r.subs {
 		if n, err := s.Dropped(); err == nil {
 			st.InDropped += int64(n)

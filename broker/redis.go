@@ -19,15 +19,14 @@ import (
 // go-redis hands what it reads to a channel and, when that stays full,
 // drops a message after a minute without telling anyone (and meanwhile
 // stops reading, so Redis holds the rest, then disconnects us). So a
-// goroutine of ours empties its channel at once into in, which holds
-// Queue.Messages, and counts in InDropped what finds in full, as nats.go
-// does for NATS; another hands what is in in to the hub.
+// goroutine of ours empties its channel at once into in, bounded by
+// Queue.Messages and Queue.Bytes, which counts in InDropped what finds
+// it full; another hands what is in in to the hub.
 type redisRemote struct {
 	*remoteBase
-	rdb       redis.UniversalClient
-	ps        *redis.PubSub
-	in        chan *redis.Message
-	inDropped atomic.Int64
+	rdb redis.UniversalClient
+	ps  *redis.PubSub
+	in  *inbound[*redis.Message]
 
 	heartbeatOn       atomic.Bool // presence is used: the heartbeat runs
 	presenceAnnounced time.Time   // when this node last said presence is used (presence goroutine only)
@@ -44,13 +43,13 @@ func dialRedis(rawURL string, b *remoteBase) (*redisRemote, error) {
 		return nil, err
 	}
 	redis.SetLogger(quiet{})
-	r := &redisRemote{remoteBase: b, rdb: rdb, in: make(chan *redis.Message, b.queue.Messages)}
+	r := &redisRemote{remoteBase: b, rdb: rdb, in: newInbound[*redis.Message](b)}
 	r.presence.ask = r.askPresence
 	// Recorded even while Redis is away, and made again on reconnect.
 	r.ps = r.rdb.Subscribe(context.Background(), presenceWake)
 	msgs := r.ps.Channel(redis.WithChannelHealthCheckInterval(500 * time.Millisecond))
 	go r.forward(msgs)
-	go r.receive()
+	go r.in.handOff(r.done, func(m *redis.Message) { r.receive([]byte(m.Payload)) })
 	go r.run()
 	go r.watch()
 	return r, nil
@@ -104,32 +103,17 @@ func (r *redisRemote) forward(msgs <-chan *redis.Message) {
 			r.startHeartbeat() // another node asked for presence
 			continue
 		}
-		if r.ownEcho(m.Payload) {
+		if ownEcho(r.hub.node, m.Payload) {
 			continue // delivered by the hub already: no trip through in
 		}
-		select {
-		case r.in <- m:
-		default:
-			r.inDropped.Add(1)
-		}
-	}
-}
-
-func (r *redisRemote) receive() {
-	for {
-		select {
-		case <-r.done:
-			return
-		case m := <-r.in:
-			r.remoteBase.receive([]byte(m.Payload))
-		}
+		r.in.put(m, len(m.Payload))
 	}
 }
 
 // Stats adds the messages that found in full.
 func (r *redisRemote) Stats() RemoteStats {
 	st := r.remoteBase.Stats()
-	st.InDropped = r.inDropped.Load()
+	st.InDropped = r.in.dropped.Load()
 	return st
 }
 

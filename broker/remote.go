@@ -19,16 +19,18 @@ const (
 	StateDown       = "down" // lost; retrying with backoff
 )
 
-// DefaultQueue is how many publishes wait for the broker before more are dropped.
+// DefaultQueue is how many publishes wait for the broker, and how many
+// messages from it wait for the workers, before more are dropped.
 const DefaultQueue = 65536
 
-// DefaultQueueBytes bounds the same queue in bytes: a flood of large
-// messages must not hold gigabytes while the broker is slow.
+// DefaultQueueBytes bounds the same queues in bytes: a flood of large
+// messages must not hold gigabytes while the broker, or this process, is
+// slow.
 const DefaultQueueBytes = 64 << 20
 
-// Queue bounds what waits for the broker: the publishes going out, in
-// messages and bytes, and the messages coming in, in messages (read at
-// once into the workers' queues, bounded in bytes). Zero fields take the
+// Queue bounds what waits for the broker, each way: the publishes going
+// out, and the messages coming in before they are handed to the
+// workers, in messages and in bytes (Message.Size). Zero fields take the
 // defaults. A queue always takes one message, whatever its size.
 type Queue struct {
 	Messages int
@@ -52,7 +54,7 @@ type RemoteStats struct {
 	Sent        int64     // messages the broker took
 	Received    int64     // messages from the broker (other nodes', before duplicates are dropped)
 	Dropped     int64     // publishes dropped: the queue was full or the broker down
-	InDropped   int64     // messages from the broker dropped: the inbound queue (Queue.Messages) was full
+	InDropped   int64     // messages from the broker dropped: the inbound queue (Queue.Messages or Queue.Bytes) was full
 	LastMessage time.Time // last sent or received; zero: none yet
 }
 
@@ -158,8 +160,7 @@ func newRemoteBase(hub *Hub, url string, queue Queue, log *slog.Logger) *remoteB
 // Publish queues m; a full queue, in messages or bytes, drops it.
 func (b *remoteBase) Publish(m *Message) {
 	size := m.Size()
-	if q := b.queued.Add(size); q > b.queue.Bytes && q != size {
-		b.queued.Add(-size)
+	if !admit(&b.queued, size, b.queue.Bytes) {
 		b.dropped.Add(1)
 		return
 	}
@@ -291,13 +292,13 @@ func encode(m *Message) []byte {
 
 var errEnvelope = errors.New("bad envelope")
 
-// ownEcho reports whether p is this node's own message back from the
+// ownEcho reports whether payload p is node's own message back from the
 // broker, reading only the envelope's head.
-func (b *remoteBase) ownEcho(p string) bool {
+func ownEcho[P string | []byte](node uint64, p P) bool {
 	if len(p) < envelopeHead || p[0] != 'p' {
 		return false
 	}
-	return binary.BigEndian.Uint64([]byte(p[2:10])) == b.hub.node
+	return binary.BigEndian.Uint64([]byte(p[2:10])) == node
 }
 
 func decode(p []byte) (*Message, error) {

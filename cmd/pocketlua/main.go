@@ -444,7 +444,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	fs.DurationVar(&cfg.PublishFlushDelay, "publish-flush-delay", engine.DefaultPublishFlushDelay, "least time between two writes of published messages to one subscriber: those it gets meanwhile wait and leave together (less CPU per delivery; a message after a quiet spell is not delayed; 0: each at once)")
 	fs.StringVar(&o.brokerURL, "broker", "", "join the processes on one broker: nats://host:port or redis://host:port/db (docs/SCALING.md); none: the workers of this process only")
 	fs.IntVar(&o.brokerQueue, "broker-queue", broker.DefaultQueue, "publishes that may wait for the broker, and messages from it waiting to be handed to the workers; more are dropped and counted")
-	sizeVar(fs, &o.brokerQueueBytes, "broker-queue-bytes", broker.DefaultQueueBytes, "bytes of publishes that may wait for the broker; more are dropped and counted")
+	sizeVar(fs, &o.brokerQueueBytes, "broker-queue-bytes", broker.DefaultQueueBytes, "bytes of publishes that may wait for the broker, and of messages from it waiting to be handed to the workers; more are dropped and counted")
 	sizeVar(fs, &o.deliveryQueueBytes, "delivery-queue-bytes", broker.DefaultPendingBytes, "bytes of topic messages that may wait for one worker's loop; more are dropped and counted (pubsub_dropped)")
 	fs.IntVar(&o.sharedMaxDicts, "shared-max-dicts", shared.DefaultMaxDicts, "server.shared dictionaries a process may create; more raise a Lua error")
 	fs.BoolVar(&o.check, "check", false, "load the script, report errors with file:line, and exit")
