@@ -202,6 +202,25 @@ func (l *Loop) Now() time.Time { return l.now }
 // memory: each paused accepting, the peer waiting in the backlog.
 func (l *Loop) AcceptFailures() int64 { return l.acceptFails }
 
+// UringRing is an io_uring loop's provided-buffer ring (--uring-buffers).
+type UringRing struct {
+	Target int   // buffers it keeps posted now
+	Posted int   // of them, in the kernel's ring at this instant
+	Peak   int   // the highest Target since the loop started
+	Max    int   // the most it may post: --uring-buffers
+	Grew   int64 // times Target doubled, receives having run it dry
+	Shrank int64 // times Target fell: halved after a quiet window, or back to the least when idle
+}
+
+// UringRing reads the loop's buffer ring, on the loop's goroutine; ok is
+// false unless the loop does completion I/O on io_uring.
+func (l *Loop) UringRing() (r UringRing, ok bool) {
+	if u, is := l.poller.(interface{ UringRing() (UringRing, bool) }); is {
+		return u.UringRing()
+	}
+	return UringRing{}, false
+}
+
 // Conns is the number of connections whose descriptor is still open.
 func (l *Loop) Conns() int { return l.conns }
 

@@ -123,6 +123,9 @@ func TestUringRingGrowsUnderLoad(t *testing.T) {
 	if target, grew, made, _ := ringState(tl); target != 8 || grew != 0 || made != 8 {
 		t.Fatalf("before any load: target %d, grew %d times, %d buffers made; want 8, 0, 8", target, grew, made)
 	}
+	if r := uringRing(t, tl); r != (UringRing{Target: 8, Posted: 8, Peak: 8, Max: 512}) {
+		t.Fatalf("UringRing before any load %+v", r)
+	}
 	echoAll(t, addr, conns, 96, 128<<10)
 	target, grew, made, _ := ringState(tl)
 	t.Logf("after the load: target %d, grew %d times, %d buffers made", target, grew, made)
@@ -131,6 +134,10 @@ func TestUringRingGrowsUnderLoad(t *testing.T) {
 	}
 	if made > 512 {
 		t.Fatalf("%d buffers made, above the most of 512", made)
+	}
+	grown := uringRing(t, tl)
+	if grown.Grew != grew || grown.Peak <= 8 || grown.Peak > 512 || grown.Max != 512 || grown.Target > grown.Peak {
+		t.Fatalf("UringRing after the load %+v; want Grew %d, Peak in 9..512, Max 512, Target at most Peak", grown, grew)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if target, _, _, warm := ringState(tl); target == 8 && warm == 0 {
@@ -141,6 +148,23 @@ func TestUringRingGrowsUnderLoad(t *testing.T) {
 			t.Fatalf("5s after the load: target %d, %d buffers resident; want 8, 0", target, warm)
 		}
 	}
+	// Back to the least: the peak stays, the fall is counted.
+	if r := uringRing(t, tl); r.Target != 8 || r.Peak != grown.Peak || r.Grew != grew || r.Shrank == 0 {
+		t.Fatalf("UringRing once quiet %+v; want Target 8, Peak %d, Grew %d, Shrank above 0", r, grown.Peak, grew)
+	}
+}
+
+// uringRing is Loop.UringRing, read on the loop; the test fails unless
+// it reports a ring.
+func uringRing(t *testing.T, tl *testLoop) UringRing {
+	t.Helper()
+	var r UringRing
+	var ok bool
+	tl.do(func() { r, ok = tl.UringRing() })
+	if !ok {
+		t.Fatal("UringRing: no ring on an io_uring loop doing completion I/O")
+	}
+	return r
 }
 
 // TestUringBulkStreamStaysHot: after the ring grew, one connection
@@ -255,9 +279,18 @@ func TestUringReadinessOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	streaming := l.cio != nil
+	_, ring := l.UringRing()
 	l.Close()
-	if streaming {
-		t.Fatal("completion I/O on although turned off")
+	if streaming || ring {
+		t.Fatalf("completion I/O %v, buffer ring %v, although turned off", streaming, ring)
+	}
+	if l, err = NewLoop(Config{Poller: "epoll"}); err != nil {
+		t.Fatal(err)
+	}
+	_, ring = l.UringRing()
+	l.Close()
+	if ring {
+		t.Fatal("an epoll loop reports an io_uring buffer ring")
 	}
 	for name, fn := range map[string]func(*testing.T, string){
 		"SlowConsumerDropped": testSlowConsumerDropped, "PauseResume": testPauseResume,

@@ -67,7 +67,8 @@ type uringBufRing struct {
 	// and the most connections receiving in one.
 	peak, peakActive int
 	windowStart      time.Time
-	grew             int64 // times target doubled
+	grew, shrank     int64 // times target doubled, and fell (halved or reset when idle)
+	peakTarget       int   // the highest target since the ring was made
 	// touched: buffers were filled since the last trim, lastLent the
 	// last time one was.
 	touched  bool
@@ -113,7 +114,7 @@ func (u *uring) setupStreams(maxBufs int) error {
 	b := &uringBufRing{ring: ring, mem: mem, size: size, mask: uint16(count - 1),
 		tailPtr: (*uint32)(unsafe.Pointer(&ring[12])), warm: make([]bool, count),
 		min: min(uringBufMin, count), max: count, windowStart: time.Now(), round: 1}
-	b.target = b.min
+	b.target, b.peakTarget = b.min, b.min
 	b.refill()
 	u.bufs = b
 	u.orphans = make(map[uint64]unsafe.Pointer)
@@ -167,6 +168,7 @@ func (b *uringBufRing) adapt(used int, now time.Time) {
 	if (b.starved || b.posted < b.target/8) && b.target < 2*b.active && b.target < b.max {
 		b.target = min(2*b.target, b.max)
 		b.grew++
+		b.peakTarget = max(b.peakTarget, b.target)
 		b.peak, b.peakActive, b.windowStart = 0, 0, now
 	}
 	b.starved = false
@@ -176,6 +178,7 @@ func (b *uringBufRing) adapt(used int, now time.Time) {
 	}
 	if b.target > b.min && 4*b.peak <= b.target && 4*b.peakActive <= b.target {
 		b.target = max(b.target/2, b.min)
+		b.shrank++
 		b.dropCold(b.target)
 	}
 	b.peak, b.peakActive, b.windowStart = 0, 0, now
@@ -191,6 +194,15 @@ func (b *uringBufRing) dropCold(keep int) {
 			b.warm[id] = false
 		}
 	}
+}
+
+// UringRing reports the provided-buffer ring: on the loop's goroutine.
+func (u *uring) UringRing() (UringRing, bool) {
+	b := u.bufs
+	if b == nil {
+		return UringRing{}, false
+	}
+	return UringRing{Target: b.target, Posted: b.posted, Peak: b.peakTarget, Max: b.max, Grew: b.grew, Shrank: b.shrank}, true
 }
 
 func (b *uringBufRing) close() {
@@ -366,6 +378,9 @@ func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
 		unix.Madvise(b.mem, unix.MADV_DONTNEED)
 		clear(b.warm)
 		b.touched = false
+		if b.target > b.min {
+			b.shrank++
+		}
 		b.target, b.peak, b.peakActive = b.min, 0, 0
 		return timeoutMs
 	}
