@@ -108,6 +108,18 @@ type Stats struct {
 	TLS    TLSCounters   // the --tls-* listeners (tls.go)
 	Proxy  ProxyCounters // --proxy-protocol (tls.go)
 	PubSub PubSubStats   // topics (docs/LUA_API.md 15)
+
+	Uring UringStats // --poller io_uring's receive buffers
+}
+
+// UringStats is an io_uring loop's ring of provided receive buffers; all
+// zero on other pollers, and on io_uring without completion I/O.
+type UringStats struct {
+	Buffers     int   // the buffers it keeps posted now
+	BuffersPeak int   // the most it kept posted since the start
+	BuffersMax  int   // the most it may: --uring-buffers
+	Grown       int64 // times it doubled, receives having run it dry
+	Shrunk      int64 // times it fell back after low use
 }
 
 // PubSubStats count topics: this worker's, and the process's hub.

@@ -278,5 +278,11 @@ func StatsTable(L *lua.LState, st Stats) *lua.LTable {
 	set("broker_dropped", float64(st.PubSub.BrokerDropped))
 	set("broker_idle", st.PubSub.BrokerIdle.Seconds())
 	set("pubsub_held", float64(st.PubSub.Held))
+
+	set("uring_buffers", float64(st.Uring.Buffers))
+	set("uring_buffers_peak", float64(st.Uring.BuffersPeak))
+	set("uring_buffers_max", float64(st.Uring.BuffersMax))
+	set("uring_ring_grown", float64(st.Uring.Grown))
+	set("uring_ring_shrunk", float64(st.Uring.Shrunk))
 	return t
 }

@@ -32,6 +32,15 @@ func (s *Server) observed() bindings.Observed {
 	return o
 }
 
+// uringStats reads the io_uring loop's buffer ring; zero on other pollers.
+func (s *Server) uringStats() bindings.UringStats {
+	r, ok := s.loop.UringRing()
+	if !ok {
+		return bindings.UringStats{}
+	}
+	return bindings.UringStats{Buffers: r.Target, BuffersPeak: r.Peak, BuffersMax: r.Max, Grown: r.Grew, Shrunk: r.Shrank}
+}
+
 // closeCauseOf sorts an end into the causes /metrics counts. A script's
 // own close counts as a timeout when its reason says so ("idle", or a
 // reason containing "timeout"), as the batteries' idle and request timers do.

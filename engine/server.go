@@ -505,5 +505,7 @@ func (s *Server) Stats() bindings.Stats {
 		TLS:    s.tlsCounters(),
 		Proxy:  s.proxy.stats,
 		PubSub: s.pubSubStats(),
+
+		Uring: s.uringStats(),
 	}
 }

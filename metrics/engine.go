@@ -97,6 +97,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	describeTLS(ch)
+	describeUring(ch)
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
@@ -159,6 +160,7 @@ func (c *engineCollector) collectSample(ch chan<- prometheus.Metric, s *Sample, 
 	ch <- counter(c.descPubSubPublished, float64(s.PubSubPublished), worker)
 	ch <- counter(c.descPubSubDelivered, float64(s.PubSubDelivered), worker)
 	ch <- counter(c.descPubSubHeld, float64(s.PubSubHeld), worker)
+	collectUring(ch, s, worker)
 }
 
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {

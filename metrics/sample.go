@@ -62,4 +62,8 @@ type Sample struct {
 	PubSubSubscriptions              int
 	PubSubPublished, PubSubDelivered int64
 	PubSubHeld                       int64 // subscribers' writes held for --publish-flush-delay
+
+	// The io_uring receive buffer ring; 0 on other pollers (docs/METRICS.md).
+	UringBuffers, UringBuffersPeak, UringBuffersMax int
+	UringGrown, UringShrunk                         int64
 }

@@ -258,6 +258,12 @@ func (w metricsWorker) Sample(timeout time.Duration) (metrics.Sample, error) {
 		PubSubPublished:     st.PubSub.Published,
 		PubSubDelivered:     st.PubSub.Delivered,
 		PubSubHeld:          st.PubSub.Held,
+
+		UringBuffers:     st.Uring.Buffers,
+		UringBuffersPeak: st.Uring.BuffersPeak,
+		UringBuffersMax:  st.Uring.BuffersMax,
+		UringGrown:       st.Uring.Grown,
+		UringShrunk:      st.Uring.Shrunk,
 	}
 	for i, name := range bindings.HandlerNames {
 		smp.Handlers = append(smp.Handlers, durations(name, &o.Handlers[i]))
