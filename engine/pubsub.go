@@ -71,10 +71,12 @@ func (p *pubsub) dropConn(c *Conn) {
 }
 
 // earlyDeliveries are the messages for a subscriber not started yet, in
-// order, bounded by --max-queued-bytes of data.
+// order, bounded by --max-queued-bytes, each message counted as the
+// broker's queues count it (Message.Size: topic, data and an overhead),
+// so that many tiny messages cannot hold far more than the bound.
 type earlyDeliveries struct {
 	msgs  []*broker.Message
-	bytes int // of the messages' data
+	bytes int // the messages' Size
 }
 
 // keep holds m until c's start() has run; over the bound it is dropped
@@ -86,7 +88,8 @@ func (c *Conn) keep(m *broker.Message) {
 	if e != nil {
 		held = e.bytes
 	}
-	if held+len(m.Data) > c.srv.cfg.MaxQueuedBytes {
+	size := int(m.Size())
+	if held+size > c.srv.cfg.MaxQueuedBytes {
 		p.w.CountDropped(1)
 		return
 	}
@@ -97,7 +100,7 @@ func (c *Conn) keep(m *broker.Message) {
 		e = &earlyDeliveries{}
 		p.early[c] = e
 	}
-	e.bytes += len(m.Data)
+	e.bytes += size
 	e.msgs = append(e.msgs, m)
 }
 

@@ -132,8 +132,9 @@ func expectEarly(c *rawClient, tag string, i, size int) {
 // is published while its TLS handshake runs (the ClientHello half sent,
 // or the client's Finished held) once start() has run, after start's
 // greeting, in order; through a published handler too. Kept messages
-// are bounded by --max-queued-bytes: of 9 of 10000 bytes under 64 KiB, 6
-// arrive and 3 count in pubsub_dropped. A client that resets during its
+// are bounded by --max-queued-bytes, each counted as topic, data and 128
+// bytes: of 9 of 10000 bytes under 64 KiB, 6 arrive and 3 count in
+// pubsub_dropped; of 500 of 16 bytes, 439. A client that resets during its
 // handshake drops what was kept for it, counted, and the server goes on.
 func TestPubSubEarlyTLS(t *testing.T) {
 	pki := newTestPKI(t)
@@ -190,6 +191,29 @@ func TestPubSubEarlyTLS(t *testing.T) {
 		if dropped-dropped0 != 3 || delivered-delivered0 != 9 {
 			t.Fatalf("%d dropped, %d delivered; want 3 and 9", dropped-dropped0, delivered-delivered0)
 		}
+	})
+
+	// Tiny messages count as the broker's queues count them (topic, data
+	// and 128 bytes), not by their data alone: of 500 of 16 bytes to
+	// "early", 65536 / (5 + 16 + 128) = 439 fit in 64 KiB.
+	t.Run("bound by message size", func(t *testing.T) {
+		pub.t = t
+		waitFor(t, 10*time.Second, "no subscriber left", func() bool { pub.send("count\n"); return pub.line() == "0" })
+		dropped0, _ := earlyStats(pub)
+		e := dialTLSStalled(t, pki, srv.Addr, nil, 2, 0)
+		const sent, fit = 500, 65536 / (5 + 16 + 128)
+		publishEarly(pub, "d", sent, 16)
+		c := e.finish(t)
+		c.expect("hello")
+		for i := 1; i <= fit; i++ {
+			expectEarly(c, "d", i, 16)
+		}
+		publishEarly(pub, "c", 1, 20) // started now: right after d-439
+		expectEarly(c, "c", 1, 20)
+		if dropped, _ := earlyStats(pub); dropped-dropped0 != sent-fit {
+			t.Fatalf("%d dropped; want %d", dropped-dropped0, sent-fit)
+		}
+		e.raw.Close()
 	})
 
 	// A reset mid-handshake: what was kept for it is dropped and counted.
