@@ -139,6 +139,22 @@ func TestPollerUringRingObserved(t *testing.T) {
 			}
 		}()
 	}
+	// The clients write while the loop is busy in Lua: their data fills
+	// the ring's 128 buffers (2 MiB of the 25 MiB) and runs it dry, which
+	// a loop keeping up with slower clients (a race build's) need not see.
+	control, err := faultDial(srv.Addr, "/control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer control.Close()
+	control.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := control.WriteMessage(websocket.TextMessage, []byte("hold 1500")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := control.ReadMessage(); err != nil || string(got) != "holding" {
+		t.Fatalf("hold: %q, %v", got, err)
+	}
+	time.Sleep(100 * time.Millisecond) // the hold begins 50 ms after its answer
 	close(start)
 	wg.Wait()
 	close(errs)
