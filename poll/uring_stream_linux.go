@@ -16,13 +16,14 @@ import (
 // work, and everything goes out in the io_uring_enter that waits.
 
 const (
-	uringOpAsyncCancel    = 14
-	uringOpSend           = 26
-	uringOpRecv           = 27
-	uringRegisterPbufRing = 22
-	uringRecvMultishot    = 1 << 1
-	uringSQEBufferSelect  = 1 << 5
-	uringCQEFBuffer       = 1 << 0
+	uringOpAsyncCancel      = 14
+	uringOpSend             = 26
+	uringOpRecv             = 27
+	uringRegisterPbufRing   = 22
+	uringUnregisterPbufRing = 23
+	uringRecvMultishot      = 1 << 1
+	uringSQEBufferSelect    = 1 << 5
+	uringCQEFBuffer         = 1 << 0
 	// Linux 6.3: a kernel with it has multishot receive (6.0) and
 	// provided-buffer rings (5.19), which no probe reports.
 	uringFeatRegRegRing = 1 << 13
@@ -370,13 +371,14 @@ func (u *uring) giveBack() {
 // receive used them for IdleTrim, as the loop's Buffers do, so an idle
 // server holds no receive memory however busy it was. Until then it
 // shortens a wait to end when that time comes.
-func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
+func (u *uring) trimWhenIdle(timeoutMs int) int {
+	b := u.bufs
 	left := IdleTrim - time.Since(b.lastLent)
 	if left <= 0 {
-		// The pages refill with zeros on the next receive. Receives copy
-		// on this thread only (task work), never during this call.
-		unix.Madvise(b.mem, unix.MADV_DONTNEED)
-		clear(b.warm)
+		// The pages refill with zeros on the next receive.
+		if !u.dropPages() {
+			return timeoutMs
+		}
 		b.touched = false
 		if b.target > b.min {
 			b.shrank++
@@ -389,4 +391,58 @@ func (b *uringBufRing) trimWhenIdle(timeoutMs int) int {
 		return ms
 	}
 	return timeoutMs
+}
+
+// dropPages gives back the pages of every buffer, posted ones too. A
+// receive copies into a posted buffer on this thread (task work), which
+// can run at any return to user space, even between a look at the
+// completion queue and madvise: the data would be zeroed. So the ring is
+// unregistered first (from then on no receive can take a buffer; one
+// that tries fails with ENOBUFS and is started again, as when the ring
+// runs dry), and the pages go only if no completion came before that.
+// The ring is then registered again, empty, and refilled. It reports
+// whether the pages went.
+func (u *uring) dropPages() bool {
+	b := u.bufs
+	reg := uringBufReg{ringEntries: uint32(len(b.warm))}
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringUnregisterPbufRing, uintptr(unsafe.Pointer(&reg)), 1, 0, 0); e != 0 {
+		return false
+	}
+	// Buffers that completions not yet reaped carry stay with them
+	// (reap accounts for them); every other posted buffer is free again.
+	held := make(map[uint16]bool)
+	for head, tail := *u.cqHead, atomic.LoadUint32(u.cqTail); head != tail; head++ {
+		cqe := &u.cqes[head&u.cqMask]
+		if kind, _, _, _ := splitUserData(cqe.userData); kind == kindRecv && cqe.userData&uringCancelBit == 0 && cqe.flags&uringCQEFBuffer != 0 {
+			held[uint16(cqe.flags>>16)] = true
+		}
+	}
+	out := make([]bool, b.made)
+	for _, id := range b.free {
+		out[id] = true
+	}
+	for _, id := range b.lent {
+		out[id] = true
+	}
+	for id := range b.made {
+		if !out[id] && !held[uint16(id)] {
+			b.free = append(b.free, uint16(id))
+		}
+	}
+	b.posted = len(held)
+	dropped := len(held) == 0
+	if dropped {
+		unix.Madvise(b.mem, unix.MADV_DONTNEED)
+		clear(b.warm)
+	}
+	b.tail = 0
+	atomic.StoreUint32(b.tailPtr, 0)
+	reg.ringAddr = uint64(uintptr(unsafe.Pointer(&b.ring[0])))
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringRegisterPbufRing, uintptr(unsafe.Pointer(&reg)), 1, 0, 0); e != 0 {
+		// Cannot happen with the ring registered at the start; without
+		// it every receive fails with ENOBUFS and is retried.
+		return dropped
+	}
+	b.refill()
+	return dropped
 }
