@@ -281,12 +281,16 @@ func (c *Conn) deliver(m *broker.Message) {
 		s.ps.w.CountDropped(1)
 		return
 	}
+	if c.state == stateStarting {
+		// accept(info) subscribed it and start() has not run: its TLS
+		// handshake (or first bytes on a TLS listener) or its outbound
+		// connect is under way. Written, or handed to published, after
+		// start (deliverEarly).
+		c.keep(m)
+		return
+	}
 	c.resolveClass()
 	if fn := c.cls.fns[evPublished]; fn != nil {
-		if c.state == stateStarting {
-			c.keep(m) // the handler runs after start, as any other
-			return
-		}
 		s.ps.delivered++
 		kind := luaText
 		if m.Binary {
@@ -326,27 +330,15 @@ func (c *Conn) deliver(m *broker.Message) {
 		obs.MessagesOut[c.cls.proto]++
 		obs.BytesOut[c.cls.proto] += int64(len(m.Data))
 	default:
-		c.deliverElse(m)
+		// SSH (stateRaw with c.ws set does not happen: upgrade sets both,
+		// and closing states were answered by ended): the socket carries
+		// the SSH transport, which raw bytes would break, and a
+		// connection has no session to give them to (a published handler
+		// may route them).
+		s.ps.w.CountDropped(1)
 		return
 	}
 	s.ps.delivered++
-}
-
-// deliverElse is deliver for a subscriber neither started in raw nor in
-// WebSocket mode (stateRaw with c.ws set does not happen: upgrade sets
-// both, and closing states were answered by ended).
-func (c *Conn) deliverElse(m *broker.Message) {
-	if c.state == stateStarting {
-		// accept(info) subscribed it and start() has not run: its TLS
-		// handshake (or first bytes on a TLS listener) or its outbound
-		// connect is under way. Written after start (deliverEarly).
-		c.keep(m)
-		return
-	}
-	// SSH: the socket carries the SSH transport, which raw bytes would
-	// break, and a connection has no session to give them to (a
-	// published handler may route them).
-	c.srv.ps.w.CountDropped(1)
 }
 
 // callPublished runs published(topic, data, kind) under the guard, as
