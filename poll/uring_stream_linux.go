@@ -106,8 +106,7 @@ func (u *uring) setupStreams(maxBufs int) error {
 		return err
 	}
 	reg := uringBufReg{ringAddr: uint64(uintptr(unsafe.Pointer(&ring[0]))), ringEntries: uint32(count)}
-	_, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringRegisterPbufRing, uintptr(unsafe.Pointer(&reg)), 1, 0, 0)
-	if e != 0 {
+	if e := u.registerBufRing(uringRegisterPbufRing, &reg); e != 0 {
 		unix.Munmap(ring)
 		unix.Munmap(mem)
 		return fmt.Errorf("IORING_REGISTER_PBUF_RING: %w", e)
@@ -405,32 +404,33 @@ func (u *uring) trimWhenIdle(timeoutMs int) int {
 func (u *uring) dropPages() bool {
 	b := u.bufs
 	reg := uringBufReg{ringEntries: uint32(len(b.warm))}
-	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringUnregisterPbufRing, uintptr(unsafe.Pointer(&reg)), 1, 0, 0); e != 0 {
+	if u.registerBufRing(uringUnregisterPbufRing, &reg) != 0 {
 		return false
 	}
 	// Buffers that completions not yet reaped carry stay with them
 	// (reap accounts for them); every other posted buffer is free again.
-	held := make(map[uint16]bool)
+	mine := make([]bool, b.made) // free, lent or carried
+	held := 0
 	for head, tail := *u.cqHead, atomic.LoadUint32(u.cqTail); head != tail; head++ {
 		cqe := &u.cqes[head&u.cqMask]
 		if kind, _, _, _ := splitUserData(cqe.userData); kind == kindRecv && cqe.userData&uringCancelBit == 0 && cqe.flags&uringCQEFBuffer != 0 {
-			held[uint16(cqe.flags>>16)] = true
+			mine[cqe.flags>>16] = true
+			held++
 		}
 	}
-	out := make([]bool, b.made)
 	for _, id := range b.free {
-		out[id] = true
+		mine[id] = true
 	}
 	for _, id := range b.lent {
-		out[id] = true
+		mine[id] = true
 	}
 	for id := range b.made {
-		if !out[id] && !held[uint16(id)] {
+		if !mine[id] {
 			b.free = append(b.free, uint16(id))
 		}
 	}
-	b.posted = len(held)
-	dropped := len(held) == 0
+	b.posted = held
+	dropped := held == 0
 	if dropped {
 		unix.Madvise(b.mem, unix.MADV_DONTNEED)
 		clear(b.warm)
@@ -438,11 +438,18 @@ func (u *uring) dropPages() bool {
 	b.tail = 0
 	atomic.StoreUint32(b.tailPtr, 0)
 	reg.ringAddr = uint64(uintptr(unsafe.Pointer(&b.ring[0])))
-	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringRegisterPbufRing, uintptr(unsafe.Pointer(&reg)), 1, 0, 0); e != 0 {
+	if u.registerBufRing(uringRegisterPbufRing, &reg) != 0 {
 		// Cannot happen with the ring registered at the start; without
 		// it every receive fails with ENOBUFS and is retried.
 		return dropped
 	}
 	b.refill()
 	return dropped
+}
+
+// registerBufRing registers (uringRegisterPbufRing) or unregisters
+// (uringUnregisterPbufRing) the provided-buffer ring reg describes.
+func (u *uring) registerBufRing(op uintptr, reg *uringBufReg) unix.Errno {
+	_, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), op, uintptr(unsafe.Pointer(reg)), 1, 0, 0)
+	return e
 }
