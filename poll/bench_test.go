@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"runtime"
 	"strconv"
 	"testing"
 
@@ -27,6 +28,8 @@ func BenchmarkRoundEcho(b *testing.B) {
 }
 
 func benchRound(b *testing.B, backend string, n int) {
+	runtime.LockOSThread() // Round without Run: one thread (io_uring)
+	defer runtime.UnlockOSThread()
 	l, err := NewLoop(Config{Poller: backend})
 	if err != nil {
 		b.Fatal(err)

@@ -289,7 +289,11 @@ func (w wakeOwner) ready(Ready) {
 func (l *Loop) Stop() { l.stopping = true }
 
 // Run polls until Stop. It returns only on Stop or a poller failure.
+// It keeps to one OS thread: the io_uring backend's ring may be entered
+// by one thread only.
 func (l *Loop) Run() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	for !l.stopping {
 		if l.now.Sub(l.yielded) >= YieldEvery {
 			l.yielded = l.now
@@ -313,6 +317,8 @@ func (l *Loop) Run() error {
 
 // Round is one turn of the loop: wait up to timeoutMs for readiness,
 // dispatch it, fire due timers, then write what the round queued.
+// Called without Run, every call must come from one OS thread
+// (runtime.LockOSThread), as Run's do.
 func (l *Loop) Round(timeoutMs int) error {
 	n, err := l.poller.Wait(l.ready, timeoutMs)
 	if err != nil {

@@ -2,6 +2,7 @@ package poll
 
 import (
 	"bytes"
+	"runtime"
 	"testing"
 	"time"
 
@@ -37,6 +38,8 @@ func (h *pauseOnDrain) Closed(cause error) { h.ended, h.closed = true, cause }
 // not the peer has half-closed; after Resume the input arrives, and then
 // the half-close. (The poller once took such a round for a hang-up.)
 func TestPauseInDrain(t *testing.T) {
+	runtime.LockOSThread() // Round without Run: one thread (io_uring)
+	defer runtime.UnlockOSThread()
 	for _, backend := range backends {
 		for _, halfClose := range []bool{false, true} {
 			l, err := NewLoop(Config{Poller: backend, HighWater: 64 << 10, LowWater: 16 << 10})
@@ -116,6 +119,8 @@ func TestPauseInDrain(t *testing.T) {
 func TestPauseBeforeFirstRound(t *testing.T) { eachBackend(t, testPauseBeforeFirstRound) }
 
 func testPauseBeforeFirstRound(t *testing.T, poller string) {
+	runtime.LockOSThread() // Round without Run: one thread (io_uring)
+	defer runtime.UnlockOSThread()
 	for _, halfClose := range []bool{false, true} {
 		l, err := NewLoop(Config{Poller: poller})
 		if err != nil {

@@ -19,7 +19,13 @@ const (
 
 	uringSetupCQSize       = 1 << 3
 	uringSetupClamp        = 1 << 4
+	uringSetupRDisabled    = 1 << 6
 	uringSetupSubmitAll    = 1 << 7
+	uringSetupCoopTaskrun  = 1 << 8
+	uringSetupTaskrunFlag  = 1 << 9
+	uringSetupSingleIssuer = 1 << 12
+	uringSetupDeferTaskrun = 1 << 13
+	uringSQTaskrun         = 1 << 2 // sq_flags: completion work waits for an enter
 	uringFeatNoDrop        = 1 << 1
 	uringFeatExtArg        = 1 << 8
 	uringFeatCQESkip       = 1 << 11
@@ -29,8 +35,9 @@ const (
 	uringSQECQESkipSuccess = 1 << 6
 	uringCQEFMore          = 1 << 1
 
-	uringRegisterProbe = 8
-	uringOpSupported   = 1
+	uringRegisterProbe       = 8
+	uringRegisterEnableRings = 12
+	uringOpSupported         = 1
 
 	uringOffSQRing = 0
 	uringOffCQRing = 0x8000000
@@ -180,6 +187,9 @@ type uring struct {
 	ts       unix.Timespec
 	arg      uringGetEventsArg
 	features uint32
+	setup    uint32        // the setup flags the kernel took
+	sqFlags  *uint32       // the kernel's sq_flags (uringSQTaskrun)
+	disabled bool          // R_DISABLED, until the first enter
 	bufs     *uringBufRing // nil: readiness only (uring_stream_linux.go)
 	recvs    []Ready       // reap's receive completions, put last
 	// orphans keeps the buffers of sends still in flight when their
@@ -211,17 +221,38 @@ func splitUserData(ud uint64) (kind uint64, fd int32, gen uint16, seq uint8) {
 	return ud >> 56, int32(uint32(ud)), uint16(ud >> 32), uint8(ud >> 48)
 }
 
+// uringSetupModes are the optional setup flags, best first; a kernel
+// without one refuses it with EINVAL and the next is tried. A receive
+// completed by another thread (a loopback sender delivering to one of
+// our sockets) leaves work that must run on the loop's thread: by
+// default the kernel interrupts the loop for it at once (an IPI, costly
+// in a VM); COOP_TASKRUN (Linux 5.19) lets it wait for the loop's next
+// system call, and DEFER_TASKRUN (6.1, with SINGLE_ISSUER) for its next
+// io_uring_enter that reaps, where a whole round's receives run in one
+// go. TASKRUN_FLAG says in the ring when such work waits, so a round
+// that does not block knows to enter for it. R_DISABLED leaves the ring
+// unowned until its first enter (enter): the loop's thread, not the one
+// that made the loop.
+var uringSetupModes = []uint32{
+	uringSetupSubmitAll | uringSetupTaskrunFlag | uringSetupDeferTaskrun | uringSetupSingleIssuer | uringSetupRDisabled,
+	uringSetupSubmitAll | uringSetupTaskrunFlag | uringSetupCoopTaskrun,
+	uringSetupSubmitAll,
+	0,
+}
+
 func newUring(entries uint32) (*uring, error) {
-	p := uringParams{flags: uringSetupCQSize | uringSetupClamp | uringSetupSubmitAll, cqEntries: 8 * entries}
-	fd, err := setupRing(entries, &p)
-	if err == unix.EINVAL { // a kernel without some setup flag
-		p = uringParams{flags: uringSetupCQSize | uringSetupClamp, cqEntries: 8 * entries}
-		fd, err = setupRing(entries, &p)
+	var p uringParams
+	fd, err := -1, error(unix.EINVAL)
+	for _, mode := range uringSetupModes {
+		p = uringParams{flags: uringSetupCQSize | uringSetupClamp | mode, cqEntries: 8 * entries}
+		if fd, err = setupRing(entries, &p); err != unix.EINVAL {
+			break
+		}
 	}
 	if err != nil {
 		return nil, uringSetupError(err.(unix.Errno))
 	}
-	u := &uring{fd: fd, features: p.features}
+	u := &uring{fd: fd, features: p.features, setup: p.flags, disabled: p.flags&uringSetupRDisabled != 0}
 	if err := checkRing(fd, p.features); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -277,6 +308,7 @@ func (u *uring) mapRings(p *uringParams) error {
 	sq := u.ringMem
 	u.sqHead = (*uint32)(unsafe.Pointer(&sq[p.sqOff.head]))
 	u.sqTail = (*uint32)(unsafe.Pointer(&sq[p.sqOff.tail]))
+	u.sqFlags = (*uint32)(unsafe.Pointer(&sq[p.sqOff.flags]))
 	u.sqMask = *(*uint32)(unsafe.Pointer(&sq[p.sqOff.ringMask]))
 	u.sqCap = p.sqEntries
 	// The index array maps ring slots to SQEs one to one, once for all.
@@ -325,6 +357,14 @@ func (u *uring) sqe() *uringSQE {
 // enter publishes the SQ tail and calls io_uring_enter, submitting what is
 // pending and waiting for minComplete completions up to ts (nil: forever).
 func (u *uring) enter(minComplete uint32, flags uintptr, ts *unix.Timespec) error {
+	if u.disabled {
+		// SINGLE_ISSUER: the thread enabling the ring is the only one
+		// that may enter it from then on (Loop.Run locks its thread).
+		if _, _, e := unix.Syscall6(unix.SYS_IO_URING_REGISTER, uintptr(u.fd), uringRegisterEnableRings, 0, 0, 0, 0); e != 0 {
+			return fmt.Errorf("io_uring: enabling the ring: %w", e)
+		}
+		u.disabled = false
+	}
 	atomic.StoreUint32(u.sqTail, u.tail)
 	var arg, argSz uintptr
 	if minComplete > 0 {
@@ -350,7 +390,16 @@ func (u *uring) enter(minComplete uint32, flags uintptr, ts *unix.Timespec) erro
 		u.pending = u.tail - atomic.LoadUint32(u.sqHead)
 		return nil // the completion queue is full: reap, then retry
 	}
+	if e == unix.EEXIST && u.setup&uringSetupSingleIssuer != 0 {
+		return fmt.Errorf("io_uring: entered from a second thread; a loop must run on one OS thread: %w", e)
+	}
 	return e
+}
+
+// workWaiting says completion work waits for an enter (COOP_TASKRUN and
+// DEFER_TASKRUN): a round that would not otherwise enter must, to see it.
+func (u *uring) workWaiting() bool {
+	return u.setup&uringSetupTaskrunFlag != 0 && atomic.LoadUint32(u.sqFlags)&uringSQTaskrun != 0
 }
 
 func (u *uring) state(fd int) *uringFD {
@@ -456,7 +505,9 @@ func (u *uring) Wait(out []Ready, timeoutMs int) (int, error) {
 	u.rearm = u.rearm[:0]
 	var err error
 	if atomic.LoadUint32(u.cqTail) != *u.cqHead || timeoutMs == 0 {
-		if u.pending > 0 {
+		if u.workWaiting() {
+			err = u.enter(0, uringEnterGetEvents, nil)
+		} else if u.pending > 0 {
 			err = u.enter(0, 0, nil)
 		}
 	} else if timeoutMs < 0 {

@@ -265,43 +265,6 @@ func TestUringIdleDropsBufferPages(t *testing.T) {
 	echo("after the trim")
 }
 
-// TestUringDropPagesKeepsReceivedData: a receive can copy into a posted
-// buffer between the loop's look at the completion queue and the trim
-// (its task work runs at any return to user space). Here it does, for
-// certain: the data arrives while the loop sleeps inside a function of
-// its own, and the trim runs before the completion is reaped. The trim
-// must leave that buffer's pages alone, and the echo come back whole.
-func TestUringDropPagesKeepsReceivedData(t *testing.T) {
-	tl := uringLoop(t, 16, 16, 4<<10, Config{})
-	addr, conns := tl.listen(func() *recorder { r := newRecorder(); r.echo = true; return r })
-	c := dial(t, addr)
-	<-conns
-	msg := []byte("kept through the trim")
-	var dropped bool
-	tl.do(func() {
-		c.Write(msg)
-		time.Sleep(50 * time.Millisecond) // the receive's task work runs on the way back
-		dropped = tl.poller.(*uring).dropPages()
-	})
-	if dropped {
-		t.Fatal("pages dropped with a received buffer not yet reaped")
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
-		t.Fatalf("echo after the trim: %q, %v; want %q", got, err, msg)
-	}
-	// Nothing waiting: the pages go, and receiving goes on.
-	tl.do(func() { dropped = tl.poller.(*uring).dropPages() })
-	if !dropped {
-		t.Fatal("pages kept with nothing waiting")
-	}
-	c.Write(msg)
-	if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
-		t.Fatalf("echo after the second trim: %q, %v; want %q", got, err, msg)
-	}
-}
-
 // TestUringReadinessOnly runs backend-neutral tests on io_uring as a
 // kernel without multishot receive gets it: readiness from polls, and
 // read(2)/write(2) as with epoll.
