@@ -494,7 +494,7 @@ func (u *uring) Closing(fd int) { u.Del(fd) }
 
 func (u *uring) Wait(out []Ready, timeoutMs int) (int, error) {
 	u.giveBack()
-	if u.bufs != nil && u.bufs.touched && timeoutMs != 0 && atomic.LoadUint32(u.cqTail) == *u.cqHead {
+	if u.bufs != nil && u.bufs.touched && timeoutMs != 0 && atomic.LoadUint32(u.cqTail) == *u.cqHead && !u.workWaiting() {
 		timeoutMs = u.trimWhenIdle(timeoutMs)
 	}
 	for _, fd := range u.rearm {

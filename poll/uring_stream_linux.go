@@ -394,8 +394,9 @@ func (u *uring) trimWhenIdle(timeoutMs int) int {
 
 // dropPages gives back the pages of every buffer, posted ones too. A
 // receive copies into a posted buffer on this thread (task work), which
-// can run at any return to user space, even between a look at the
-// completion queue and madvise: the data would be zeroed. So the ring is
+// without DEFER_TASKRUN can run at any return to user space, even
+// between a look at the completion queue and madvise: the data would be
+// zeroed. So the ring is
 // unregistered first (from then on no receive can take a buffer; one
 // that tries fails with ENOBUFS and is started again, as when the ring
 // runs dry), and the pages go only if no completion came before that.
