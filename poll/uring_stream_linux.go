@@ -396,12 +396,11 @@ func (u *uring) trimWhenIdle(timeoutMs int) int {
 // receive copies into a posted buffer on this thread (task work), which
 // without DEFER_TASKRUN can run at any return to user space, even
 // between a look at the completion queue and madvise: the data would be
-// zeroed. So the ring is
-// unregistered first (from then on no receive can take a buffer; one
-// that tries fails with ENOBUFS and is started again, as when the ring
-// runs dry), and the pages go only if no completion came before that.
-// The ring is then registered again, empty, and refilled. It reports
-// whether the pages went.
+// zeroed. So the ring is unregistered first (from then on no receive can
+// take a buffer; one that tries fails with ENOBUFS and is started again,
+// as when the ring runs dry), and the pages go only if no completion came
+// before that. The ring is then registered again, empty, and refilled. It
+// reports whether the pages went.
 func (u *uring) dropPages() bool {
 	b := u.bufs
 	reg := uringBufReg{ringEntries: uint32(len(b.warm))}
