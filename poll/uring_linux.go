@@ -187,7 +187,7 @@ type uring struct {
 	ts       unix.Timespec
 	arg      uringGetEventsArg
 	features uint32
-	setup    uint32        // the setup flags the kernel took
+	mode     uint32        // the optional setup flags the kernel took: one of uringSetupModes
 	sqFlags  *uint32       // the kernel's sq_flags (uringSQTaskrun)
 	disabled bool          // R_DISABLED, until the first enter
 	bufs     *uringBufRing // nil: readiness only (uring_stream_linux.go)
@@ -242,8 +242,9 @@ var uringSetupModes = []uint32{
 
 func newUring(entries uint32) (*uring, error) {
 	var p uringParams
+	var mode uint32
 	fd, err := -1, error(unix.EINVAL)
-	for _, mode := range uringSetupModes {
+	for _, mode = range uringSetupModes {
 		p = uringParams{flags: uringSetupCQSize | uringSetupClamp | mode, cqEntries: 8 * entries}
 		if fd, err = setupRing(entries, &p); err != unix.EINVAL {
 			break
@@ -252,7 +253,7 @@ func newUring(entries uint32) (*uring, error) {
 	if err != nil {
 		return nil, uringSetupError(err.(unix.Errno))
 	}
-	u := &uring{fd: fd, features: p.features, setup: p.flags, disabled: p.flags&uringSetupRDisabled != 0}
+	u := &uring{fd: fd, features: p.features, mode: mode, disabled: mode&uringSetupRDisabled != 0}
 	if err := checkRing(fd, p.features); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -390,7 +391,7 @@ func (u *uring) enter(minComplete uint32, flags uintptr, ts *unix.Timespec) erro
 		u.pending = u.tail - atomic.LoadUint32(u.sqHead)
 		return nil // the completion queue is full: reap, then retry
 	}
-	if e == unix.EEXIST && u.setup&uringSetupSingleIssuer != 0 {
+	if e == unix.EEXIST && u.mode&uringSetupSingleIssuer != 0 {
 		return fmt.Errorf("io_uring: entered from a second thread; a loop must run on one OS thread: %w", e)
 	}
 	return e
@@ -399,7 +400,7 @@ func (u *uring) enter(minComplete uint32, flags uintptr, ts *unix.Timespec) erro
 // workWaiting says completion work waits for an enter (COOP_TASKRUN and
 // DEFER_TASKRUN): a round that would not otherwise enter must, to see it.
 func (u *uring) workWaiting() bool {
-	return u.setup&uringSetupTaskrunFlag != 0 && atomic.LoadUint32(u.sqFlags)&uringSQTaskrun != 0
+	return u.mode&uringSetupTaskrunFlag != 0 && atomic.LoadUint32(u.sqFlags)&uringSQTaskrun != 0
 }
 
 func (u *uring) state(fd int) *uringFD {
