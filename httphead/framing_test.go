@@ -360,6 +360,7 @@ var framingSeeds = []string{
 	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:Chunked\n\n0\r\n\n0",
 	"0 * HTTP/1.1\nHost:\nContent-Length:0\nTrAnsfer-EnCoding:Chunked\n\n0\r\n\n0",
 	"CONNECT  HTTP/1.0\n\n",
+	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:\nTrAnsfer-EnCoding:Chunked\n\n",
 	"GET / HTTP/1.1\rHost: x\r",
 }
 

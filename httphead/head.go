@@ -252,7 +252,7 @@ func parseHead(s string, nfields int) (*Head, error) {
 	if err := h.parseTarget(); err != nil {
 		return nil, err
 	}
-	var hosts, lengths int
+	var hosts, lengths, codings int
 	var length, te, connection string
 	for rest != "" {
 		line, rest = cutLine(rest)
@@ -281,9 +281,12 @@ func parseHead(s string, nfields int) (*Head, error) {
 			}
 			length = value
 		case "transfer-encoding":
-			if te != "" {
+			// Joined by count, not by te != "": an empty field is an
+			// empty list element, which checkCodings refuses.
+			if codings > 0 {
 				te += ", "
 			}
+			codings++
 			te += value
 		case "connection":
 			if connection != "" {
@@ -314,7 +317,7 @@ func parseHead(s string, nfields int) (*Head, error) {
 		}
 		h.Body, h.Length = LengthBody, int64(n)
 	}
-	if te != "" || h.hasField("transfer-encoding") {
+	if codings > 0 {
 		if h.Minor == 0 {
 			// §6.1: faulty framing on HTTP/1.0; refuse rather than guess.
 			return nil, badRequest("Transfer-Encoding in an HTTP/1.0 request")
@@ -351,15 +354,6 @@ func checkCodings(te string) *HTTPError {
 		return badRequest("chunked transfer coding applied more than once")
 	}
 	return nil
-}
-
-func (h *Head) hasField(name string) bool {
-	for _, f := range h.Fields {
-		if f.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Head) dropField(name string) {
