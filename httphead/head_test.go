@@ -49,6 +49,33 @@ func TestReadHeadLimit(t *testing.T) {
 	}
 }
 
+// TestTransferCodings: repeated Transfer-Encoding fields are one list, in
+// which only a single "chunked" is accepted.
+func TestTransferCodings(t *testing.T) {
+	for _, c := range []struct {
+		fields string
+		status int // 0: a chunked body
+	}{
+		{"Transfer-Encoding: chunked\r\n", 0},
+		{"Transfer-Encoding: \r\nTransfer-Encoding: chunked\r\n", 400},
+		{"Transfer-Encoding: chunked\r\nTransfer-Encoding: \r\n", 400},
+		{"Transfer-Encoding: \r\n", 400},
+		{"Transfer-Encoding: chunked,\r\n", 400},
+		{"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400},
+		{"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", 501},
+	} {
+		head := "POST / HTTP/1.1\r\nHost: x\r\n" + c.fields + "\r\n"
+		h, _, err := httphead.ReadHead([]byte(head), 0)
+		he, _ := err.(*httphead.HTTPError)
+		switch {
+		case c.status == 0 && (err != nil || h == nil || h.Body != httphead.ChunkedBody):
+			t.Errorf("%q: %v %v, want a chunked body", c.fields, h, err)
+		case c.status != 0 && (he == nil || he.Status != c.status):
+			t.Errorf("%q: %v %v, want %d", c.fields, h, err, c.status)
+		}
+	}
+}
+
 // TestChunkedBytewise: a body fed one byte at a time decodes the same as
 // whole, and the decoder stops exactly at the end of the body.
 func TestChunkedBytewise(t *testing.T) {
