@@ -85,8 +85,8 @@ type Config struct {
 // Defaults.
 const (
 	DefaultListen         = "127.0.0.1:9002"
-	DefaultPoller         = poll.DefaultPoller // epoll on Linux, poll(2) elsewhere
-	AllInterfaces         = "0.0.0.0"          // what an empty host in Config.Listen binds
+	DefaultPoller         = poll.PreferredPoller // auto on Linux (io_uring, else epoll), poll(2) elsewhere
+	AllInterfaces         = "0.0.0.0"            // what an empty host in Config.Listen binds
 	DefaultMaxConns       = 100000
 	DefaultMaxQueuedBytes = poll.DefaultMaxQueued
 	DefaultHighWater      = poll.DefaultHighWater
@@ -125,6 +125,9 @@ const DefaultUringBuffers = poll.DefaultUringBuffers
 func (c *Config) setDefaults() {
 	if len(c.Listen) == 0 {
 		c.Listen = []string{DefaultListen}
+	}
+	if c.Poller == "" {
+		c.Poller = DefaultPoller
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns

@@ -113,14 +113,15 @@ func ValidUringBuffers(n int) bool {
 // ErrUringUnavailable wraps every reason the io_uring backend cannot run.
 var ErrUringUnavailable = errors.New("io_uring unavailable")
 
-// ResolvePoller turns "auto" into io_uring when ProbeUring succeeds and
-// into DefaultPoller when not, with fallback saying why. "io_uring" comes
-// back as it is if the probe succeeds, or with err naming the cause.
-// Other names pass unchanged.
+// ResolvePoller turns "auto" into io_uring when the kernel allows it and
+// has its completion I/O (probeUringCompletion), and into DefaultPoller
+// when not, with fallback saying why. "io_uring" comes back as it is if
+// ProbeUring succeeds, or with err naming the cause. Other names pass
+// unchanged.
 func ResolvePoller(name string) (resolved string, fallback, err error) {
 	switch name {
 	case "auto":
-		if err := ProbeUring(); err != nil {
+		if err := probeUringCompletion(); err != nil {
 			return DefaultPoller, err, nil
 		}
 		return "io_uring", nil, nil

@@ -6,8 +6,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultPoller is the backend an empty Config.Poller picks.
+// DefaultPoller is the backend an empty Config.Poller picks: epoll, whose
+// Round may be driven from any goroutine (an io_uring loop's may not).
 const DefaultPoller = "epoll"
+
+// PreferredPoller is what a server that runs its loops through Run should
+// ask for: io_uring where the kernel has what it needs, else epoll.
+const PreferredPoller = "auto"
 
 // pollRDHUP asks poll(2) for the peer's half-close (Linux only).
 const pollRDHUP = unix.POLLRDHUP

@@ -14,6 +14,9 @@ import (
 // DefaultPoller is the backend an empty Config.Poller picks.
 const DefaultPoller = "poll"
 
+// PreferredPoller is what a server should ask for; off Linux, poll(2).
+const PreferredPoller = "poll"
+
 const pollRDHUP = 0
 
 func newEpoll() (Poller, error) {

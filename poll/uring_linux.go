@@ -116,6 +116,21 @@ func ProbeUring() error {
 	return u.Close()
 }
 
+// probeUringCompletion is ProbeUring for "auto", which also wants the
+// completion I/O of Linux 6.3 (multishot receives into a buffer ring):
+// io_uring reporting readiness alone saves no system call over epoll.
+func probeUringCompletion() error {
+	u, err := newUring(8)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	if !uringStreams || u.features&uringFeatRegRegRing == 0 {
+		return fmt.Errorf("%w: %v", ErrUringUnavailable, errNoStreams)
+	}
+	return nil
+}
+
 func setupRing(entries uint32, p *uringParams) (int, error) {
 	fd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, uintptr(entries), uintptr(unsafe.Pointer(p)), 0)
 	if e != 0 {

@@ -2,8 +2,10 @@ package poll
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -263,6 +265,37 @@ func TestUringIdleDropsBufferPages(t *testing.T) {
 		}
 	}
 	echo("after the trim")
+}
+
+// TestAutoWantsCompletionIO: auto takes io_uring only with its completion
+// I/O; without it (a kernel before 6.3; here the switch that turns it off)
+// auto falls back to epoll saying why, and io_uring asked for by name
+// still runs, reporting readiness.
+func TestAutoWantsCompletionIO(t *testing.T) {
+	if err := ProbeUring(); err != nil {
+		t.Skip(err)
+	}
+	u, err := newUring(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "epoll"
+	if u.features&uringFeatRegRegRing != 0 {
+		want = "io_uring"
+	}
+	u.Close()
+	if got, _, err := ResolvePoller("auto"); got != want || err != nil {
+		t.Fatalf("auto: %q (%v), want %q", got, err, want)
+	}
+	uringStreams = false
+	t.Cleanup(func() { uringStreams = true })
+	got, fallback, err := ResolvePoller("auto")
+	if got != "epoll" || err != nil || !errors.Is(fallback, ErrUringUnavailable) || !strings.Contains(fallback.Error(), "Linux 6.3") {
+		t.Fatalf("auto without completion I/O: %q, fallback %v, err %v; want epoll and why", got, fallback, err)
+	}
+	if got, _, err := ResolvePoller("io_uring"); got != "io_uring" || err != nil {
+		t.Fatalf("io_uring without completion I/O: %q, %v", got, err)
+	}
 }
 
 // TestUringReadinessOnly runs backend-neutral tests on io_uring as a

@@ -93,8 +93,8 @@ func denyUringWrapper(t *testing.T, errno string) launch {
 }
 
 // TestPollerIOUringRefused: where the kernel refuses io_uring, --poller
-// io_uring stops the start with the cause, and --poller auto serves on
-// epoll after saying why in one log line.
+// io_uring stops the start with the cause, and --poller auto, the default,
+// serves on epoll after saying why in one log line.
 func TestPollerIOUringRefused(t *testing.T) {
 	rawQuickExit(t)
 	for _, tc := range []struct{ errno, cause string }{
@@ -130,38 +130,41 @@ func TestPollerIOUringRefused(t *testing.T) {
 				t.Fatalf("--poller io_uring refused yet listened:\n%s", out.String())
 			}
 
-			w.poller = "auto"
-			srv := w.start(t, "--workers", "2", "../scripts/tcp_echo.lua")
-			c := dialRaw(t, srv.Addr)
-			c.roundTrip("served on the fallback", "served on the fallback")
-			c.Close()
-			srv.stop()
-			logs := srv.Logs()
-			fallback := rawLogLines(srv, "level=WARN", "--poller auto: io_uring unavailable, using epoll", tc.cause[:20])
-			if len(fallback) != 1 {
-				t.Fatalf("--poller auto refused: want one fallback line for two workers, got %d:\n%s", len(fallback), logs)
-			}
-			if !strings.Contains(logs, "poller=epoll") {
-				t.Fatalf("--poller auto refused: the listening line names another poller:\n%s", logs)
+			for _, w.poller = range []string{"auto", ""} {
+				srv := w.start(t, "--workers", "2", "../scripts/tcp_echo.lua")
+				c := dialRaw(t, srv.Addr)
+				c.roundTrip("served on the fallback", "served on the fallback")
+				c.Close()
+				srv.stop()
+				logs := srv.Logs()
+				fallback := rawLogLines(srv, "level=INFO", "--poller auto: io_uring unavailable, using epoll", tc.cause[:20])
+				if len(fallback) != 1 {
+					t.Fatalf("--poller %q refused: want one fallback line for two workers, got %d:\n%s", w.poller, len(fallback), logs)
+				}
+				if !strings.Contains(logs, "poller=epoll") {
+					t.Fatalf("--poller %q refused: the listening line names another poller:\n%s", w.poller, logs)
+				}
 			}
 		})
 	}
 }
 
-// TestPollerAutoPicksIOUring: with nothing refusing it, auto runs io_uring
-// and logs no fallback.
+// TestPollerAutoPicksIOUring: with nothing refusing it, auto, the
+// default, runs io_uring and logs no fallback.
 func TestPollerAutoPicksIOUring(t *testing.T) {
 	rawQuickExit(t)
 	if !uringAllowed() {
 		t.Skip("io_uring refused to this process")
 	}
-	srv := startServer(t, "auto", "../scripts/tcp_echo.lua")
-	c := dialRaw(t, srv.Addr)
-	c.roundTrip("on io_uring", "on io_uring")
-	c.Close()
-	srv.stop()
-	if logs := srv.Logs(); !strings.Contains(logs, "poller=io_uring") || strings.Contains(logs, "unavailable") {
-		t.Fatalf("--poller auto: want io_uring without a fallback:\n%s", logs)
+	for _, poller := range []string{"auto", ""} {
+		srv := startServer(t, poller, "../scripts/tcp_echo.lua")
+		c := dialRaw(t, srv.Addr)
+		c.roundTrip("on io_uring", "on io_uring")
+		c.Close()
+		srv.stop()
+		if logs := srv.Logs(); !strings.Contains(logs, "poller=io_uring") || strings.Contains(logs, "unavailable") {
+			t.Fatalf("--poller %q: want io_uring without a fallback:\n%s", poller, logs)
+		}
 	}
 }
 

@@ -46,10 +46,11 @@ type scenario struct {
 
 // allServers in table order. nginx-1w and nginx-2w are nginx with
 // lua-resty-websocket (tests/bench/nginx/plain.conf) and 1 or 2 worker
-// processes, whose CPU is summed; baseline is a second pocketlua binary
-// (-baseline) for A/B runs; pocketlua-uring is pocketlua with --poller
-// io_uring.
-var allServers = []string{"pocketlua", "pocketlua-uring", "baseline", "gorilla", "gws", "nbio", "nginx-1w", "nginx-2w"}
+// processes, whose CPU is summed; pocketlua runs its default poller (auto:
+// io_uring where the kernel allows it), pocketlua-epoll and pocketlua-uring
+// force one; baseline is a second pocketlua binary (-baseline) for A/B
+// runs, on its own default.
+var allServers = []string{"pocketlua", "pocketlua-epoll", "pocketlua-uring", "baseline", "gorilla", "gws", "nbio", "nginx-1w", "nginx-2w"}
 
 // warmup is pocketbench's default unmeasured time before its window.
 const warmup = time.Second
@@ -199,16 +200,19 @@ func build(root, bin string) {
 func start(o options, srv, addr string) (*exec.Cmd, []int, error) {
 	var cmd *exec.Cmd
 	switch srv {
-	case "pocketlua", "pocketlua-uring", "baseline":
+	case "pocketlua", "pocketlua-epoll", "pocketlua-uring", "baseline":
 		exe := filepath.Join(o.bin, "pocketlua")
 		if srv == "baseline" {
 			exe = o.baseline
 		}
-		poller := "epoll"
-		if srv == "pocketlua-uring" {
-			poller = "io_uring"
+		args := []string{"-l", addr, "--log-level", "warn", "--max-conns", "20000", "--workers", strconv.Itoa(o.workers)}
+		switch srv {
+		case "pocketlua-epoll":
+			args = append(args, "--poller", "epoll")
+		case "pocketlua-uring":
+			args = append(args, "--poller", "io_uring")
 		}
-		cmd = exec.Command(exe, "-l", addr, "--log-level", "warn", "--max-conns", "20000", "--workers", strconv.Itoa(o.workers), "--poller", poller)
+		cmd = exec.Command(exe, args...)
 		if srv != "baseline" && len(o.plEnv) > 0 {
 			cmd.Env = append(os.Environ(), o.plEnv...)
 		}
