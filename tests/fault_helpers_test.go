@@ -52,11 +52,21 @@ func faultSetup(t *testing.T) {
 	rawQuickExit(t)
 }
 
-// faultStart starts the server on epoll with the script
-// tests/testdata/fault/<name>.
-func faultStart(t *testing.T, name string, args ...string) *server {
+// faultStart starts the server on poller ("": the default) with the
+// script tests/testdata/fault/<name>.
+func faultStart(t *testing.T, poller, name string, args ...string) *server {
 	t.Helper()
-	return startServer(t, "epoll", append(args, testdata(t, "fault/"+name))...)
+	return startServer(t, poller, append(args, testdata(t, "fault/"+name))...)
+}
+
+// faultEachLoop runs a hostile case once per Linux loop: epoll, and
+// io_uring (the default) where the kernel allows it.
+func faultEachLoop(t *testing.T, fn func(t *testing.T, poller string)) {
+	for _, p := range pollers {
+		if p != "poll" {
+			t.Run(p, func(t *testing.T) { fn(t, p) })
+		}
+	}
 }
 
 // faultDial opens a WebSocket with gorilla on path.

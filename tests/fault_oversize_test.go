@@ -14,9 +14,11 @@ import (
 // answer, and the excess is never buffered (the server's RSS grows by far
 // less than what was sent). Default limits: max_head 8192 (websocket.lua)
 // and --max-message 16 MiB.
-func TestFaultOversizedInput(t *testing.T) {
+func TestFaultOversizedInput(t *testing.T) { faultEachLoop(t, testFaultOversizedInput) }
+
+func testFaultOversizedInput(t *testing.T, poller string) {
 	faultSetup(t)
-	srv := faultStart(t, "fault.lua")
+	srv := faultStart(t, poller, "fault.lua")
 	// The 100 MiB frames are built and masked before the side client
 	// starts (slow under -race), so its echoes measure the server, not this
 	// process; 5 s still leaves room for the copies of sending them.

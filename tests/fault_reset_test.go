@@ -18,10 +18,12 @@ import (
 // handshake. Nothing leaks: the server's descriptors and server.count()
 // return to their baseline, every connection's closed handler ran once,
 // nothing crashed, and the side client kept getting its echoes.
-func TestFaultResetAndHalfOpen(t *testing.T) {
+func TestFaultResetAndHalfOpen(t *testing.T) { faultEachLoop(t, testFaultResetAndHalfOpen) }
+
+func testFaultResetAndHalfOpen(t *testing.T, poller string) {
 	faultSetup(t)
 	const batches, perBatch = 10, 500
-	srv := faultStart(t, "fault.lua")
+	srv := faultStart(t, poller, "fault.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	fds0 := srv.openFDs()

@@ -14,7 +14,7 @@ import (
 // a bystander and the side client go on.
 func TestFaultScriptErrors(t *testing.T) {
 	faultSetup(t)
-	srv := faultStart(t, "script.lua", "--handler-timeout", "2s", "--max-memory", "1GiB",
+	srv := faultStart(t, "", "script.lua", "--handler-timeout", "2s", "--max-memory", "1GiB",
 		"--high-water", "65536", "--low-water", "16384")
 	side := faultStartSide(t, srv.Addr, 5*time.Second) // a runaway handler holds the loop up to ~2.5 s
 	bystander := wsDial(t, srv.Addr)
@@ -137,7 +137,7 @@ func wsDialPath(t *testing.T, addr, path string) *wsClient {
 // the heap size in the log, and the memory handed back afterwards.
 func TestFaultMemoryCap(t *testing.T) {
 	faultSetup(t)
-	srv := faultStart(t, "script.lua", "--handler-timeout", "0", "--max-memory", "64MiB")
+	srv := faultStart(t, "", "script.lua", "--handler-timeout", "0", "--max-memory", "64MiB")
 	side := faultStartSide(t, srv.Addr, 20*time.Second) // the loop is busy allocating meanwhile
 	c := wsDial(t, srv.Addr)
 	rss0 := srv.rssKiB()

@@ -15,10 +15,12 @@ import (
 // TestFaultSighupStorm: 50 SIGHUP reloads in 5 s while 100 WebSocket
 // clients echo without pause. No client is dropped or loses an echo, every
 // reload succeeds (and moves the open connections to the new class).
-func TestFaultSighupStorm(t *testing.T) {
+func TestFaultSighupStorm(t *testing.T) { faultEachLoop(t, testFaultSighupStorm) }
+
+func testFaultSighupStorm(t *testing.T, poller string) {
 	faultSetup(t)
 	const clients, reloads = 100, 50
-	srv := faultStart(t, "storm.lua")
+	srv := faultStart(t, poller, "storm.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -90,10 +92,12 @@ func TestFaultSighupStorm(t *testing.T) {
 // TestFaultSigtermUnderLoad: SIGTERM with 1,000 WebSocket clients open.
 // Every client gets close 1001 "shutdown", and the process exits 0 within
 // the grace period (--shutdown-grace, 5 s).
-func TestFaultSigtermUnderLoad(t *testing.T) {
+func TestFaultSigtermUnderLoad(t *testing.T) { faultEachLoop(t, testFaultSigtermUnderLoad) }
+
+func testFaultSigtermUnderLoad(t *testing.T, poller string) {
 	faultSetup(t)
 	const clients = 1000
-	srv := faultStart(t, "fault.lua")
+	srv := faultStart(t, poller, "fault.lua")
 	conns := make([]*websocket.Conn, clients)
 	var wg sync.WaitGroup
 	dialers := make(chan struct{}, 50)

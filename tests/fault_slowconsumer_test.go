@@ -17,14 +17,16 @@ import (
 // twice 50 x 4 MiB); the side client, which reads, keeps getting its echoes
 // and the broadcasts. Under -race the loop copies about 10 times slower,
 // so the limit is 1 MiB there to keep the test short.
-func TestFaultNeverReadingClients(t *testing.T) {
+func TestFaultNeverReadingClients(t *testing.T) { faultEachLoop(t, testFaultNeverReadingClients) }
+
+func testFaultNeverReadingClients(t *testing.T, poller string) {
 	faultSetup(t)
 	const sinks = 50
 	maxQueued := 4 << 20
 	if raceEnabled {
 		maxQueued = 1 << 20
 	}
-	srv := faultStart(t, "broadcaster.lua", "--max-queued-bytes", strconv.Itoa(maxQueued), "--high-water", strconv.Itoa(maxQueued/4), "--low-water", strconv.Itoa(maxQueued/16))
+	srv := faultStart(t, poller, "broadcaster.lua", "--max-queued-bytes", strconv.Itoa(maxQueued), "--high-water", strconv.Itoa(maxQueued/4), "--low-water", strconv.Itoa(maxQueued/16))
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	rss0 := srv.rssKiB()

@@ -14,10 +14,12 @@ import (
 // per second against handshake_timeout = 2. Each gets 408 and is closed
 // about 2 s after it connected; the server's descriptors and RSS return to
 // their baseline; a healthy client on the side keeps getting its echoes.
-func TestFaultSlowloris(t *testing.T) {
+func TestFaultSlowloris(t *testing.T) { faultEachLoop(t, testFaultSlowloris) }
+
+func testFaultSlowloris(t *testing.T, poller string) {
 	faultSetup(t)
 	const conns = 2000
-	srv := faultStart(t, "slowloris.lua")
+	srv := faultStart(t, poller, "slowloris.lua")
 	side := faultStartSide(t, srv.Addr, 2*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	fds0, rss0 := srv.openFDs(), srv.rssKiB()
