@@ -402,7 +402,7 @@ func parseFlags(args []string, stderr io.Writer) (engine.Config, cliOptions, err
 	listen := fs.StringArrayP("listen", "l", []string{engine.DefaultListen}, "address to listen on, host:port (repeatable; port 0 picks a free port)")
 	fs.StringArrayVarP(&cfg.LuaPath, "lua-path", "I", nil, "extra folder searched by require (repeatable)")
 	fs.StringVar(&cfg.Poller, "poller", engine.DefaultPoller, "event backend: auto (io_uring if the kernel allows it, else epoll; the default on Linux), epoll, io_uring (Linux) or poll")
-	fs.IntVar(&cfg.UringBuffers, "uring-buffers", engine.DefaultUringBuffers, "most 16 KiB receive buffers per worker with --poller io_uring, a power of two from 16 to 32768 (only those load needs are touched)")
+	fs.IntVar(&cfg.UringBuffers, "uring-buffers", engine.DefaultUringBuffers, "most 16 KiB receive buffers per worker on io_uring, a power of two from 16 to 32768 (only those load needs are touched)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", engine.DefaultMaxConns, "open connections beyond which new ones are closed at once")
 	sizeVar(fs, &cfg.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "output queued for one connection beyond which it is dropped as a slow consumer")
 	sizeVar(fs, &cfg.HighWater, "high-water", engine.DefaultHighWater, "queued bytes above which send returns false")
