@@ -125,8 +125,8 @@ func probeUringCompletion() error {
 		return err
 	}
 	defer u.Close()
-	if !uringStreams || u.features&uringFeatRegRegRing == 0 {
-		return fmt.Errorf("%w: %v", ErrUringUnavailable, errNoStreams)
+	if err := u.canStream(); err != nil {
+		return fmt.Errorf("%w: %v", ErrUringUnavailable, err)
 	}
 	return nil
 }
@@ -288,7 +288,7 @@ func newUringStreams(entries uint32, maxBufs int) (*uring, error) {
 		return nil, fmt.Errorf("io_uring buffers %d: want a power of two from %d to %d", maxBufs, minUringBuffers, maxUringBuffers)
 	}
 	u, err := newUring(entries)
-	if err == nil && uringStreams {
+	if err == nil {
 		u.setupStreams(maxBufs) // else readiness only
 	}
 	return u, err

@@ -86,11 +86,20 @@ type uringBufReg struct {
 
 var errNoStreams = errors.New("kernel io_uring without multishot receive (Linux 6.3 or later)")
 
+// canStream says whether this ring can do completion I/O: the kernel's
+// feature, and uringStreams not turned off.
+func (u *uring) canStream() error {
+	if !uringStreams || u.features&uringFeatRegRegRing == 0 {
+		return errNoStreams
+	}
+	return nil
+}
+
 // setupStreams registers the provided-buffer ring; without it the
 // backend reports readiness only.
 func (u *uring) setupStreams(maxBufs int) error {
-	if u.features&uringFeatRegRegRing == 0 {
-		return errNoStreams
+	if err := u.canStream(); err != nil {
+		return err
 	}
 	count, size := uringBufMax, uringBufSize
 	if maxBufs > 0 {
